@@ -1,0 +1,7 @@
+//! Actors: one supervised [`key::KeyActor`] per provider key, managed by the [`registry::KeyRegistry`].
+
+pub mod key;
+pub mod registry;
+
+pub use key::KeyActor;
+pub use registry::KeyRegistry;

@@ -1,0 +1,403 @@
+//! OpenAI chat format. Requests are kept as raw JSON members so every field the client sent passes
+//! through byte-for-byte; only the members api-proxy must change (`model` for an alias,
+//! `stream_options` to ask for usage) are rewritten. Responses are inspected for usage without
+//! being re-serialised.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::AdapterError;
+use crate::routing::TokenUsage;
+
+/// A chat completion request, parsed just enough to route it.
+#[derive(Debug)]
+pub struct ChatRequest<'a> {
+    members: Vec<(Cow<'a, str>, &'a RawValue)>,
+    pub model: String,
+    pub stream: bool,
+    /// The client asked for the final usage chunk (`stream_options.include_usage`).
+    pub include_usage: bool,
+}
+
+/// What to change when forwarding.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Rewrite<'r> {
+    pub model: Option<&'r str>,
+    /// Ask the upstream for the usage chunk (for accounting) even if the client did not.
+    pub request_usage: bool,
+}
+
+impl<'a> ChatRequest<'a> {
+    pub fn parse(body: &'a [u8]) -> Result<Self, AdapterError> {
+        let members = serde_json::from_slice::<RawMembers<'a>>(body)
+            .map_err(|e| AdapterError::new(format!("request body is not valid JSON: {e}"), None))?
+            .0;
+        let find = |name: &str| {
+            members
+                .iter()
+                .rev()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| *v)
+        };
+        let model = match find("model").map(|v| serde_json::from_str::<String>(v.get())) {
+            Some(Ok(model)) if !model.trim().is_empty() => model,
+            Some(_) => {
+                return Err(AdapterError::new(
+                    "`model` must be a non-empty string",
+                    Some("model"),
+                ))
+            }
+            None => {
+                return Err(AdapterError::new(
+                    "you must provide a model parameter",
+                    Some("model"),
+                ))
+            }
+        };
+        match find("messages") {
+            Some(raw) if raw.get().starts_with('[') => {}
+            Some(_) => {
+                return Err(AdapterError::new(
+                    "`messages` must be an array",
+                    Some("messages"),
+                ))
+            }
+            None => {
+                return Err(AdapterError::new(
+                    "missing required parameter: 'messages'",
+                    Some("messages"),
+                ))
+            }
+        }
+        let stream = match find("stream").map(|v| serde_json::from_str::<Option<bool>>(v.get())) {
+            None => false,
+            Some(Ok(flag)) => flag.unwrap_or(false),
+            Some(Err(_)) => {
+                return Err(AdapterError::new(
+                    "`stream` must be a boolean",
+                    Some("stream"),
+                ))
+            }
+        };
+        let include_usage = find("stream_options")
+            .and_then(|v| serde_json::from_str::<StreamOptions>(v.get()).ok())
+            .and_then(|o| o.include_usage)
+            .unwrap_or(false);
+        Ok(Self {
+            members,
+            model,
+            stream,
+            include_usage,
+        })
+    }
+
+    /// The body to send upstream, or `None` when the client's bytes can go as they are.
+    pub fn rewrite(&self, rewrite: Rewrite<'_>) -> Option<Vec<u8>> {
+        let change_model = rewrite.model.is_some_and(|m| m != self.model);
+        let add_usage = rewrite.request_usage && self.stream && !self.include_usage;
+        if !change_model && !add_usage {
+            return None;
+        }
+        let mut out = Vec::with_capacity(
+            self.members
+                .iter()
+                .map(|(k, v)| k.len() + v.get().len() + 4)
+                .sum::<usize>()
+                + 64,
+        );
+        out.push(b'{');
+        let mut first = true;
+        let mut push = |out: &mut Vec<u8>, key: &str, value: &str| {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            out.extend_from_slice(
+                serde_json::to_string(key)
+                    .expect("a string serialises")
+                    .as_bytes(),
+            );
+            out.push(b':');
+            out.extend_from_slice(value.as_bytes());
+        };
+        let model_json = rewrite
+            .model
+            .map(|m| serde_json::to_string(m).expect("a string serialises"));
+        for (key, value) in &self.members {
+            match key.as_ref() {
+                "model" if change_model => {
+                    push(&mut out, key, model_json.as_deref().unwrap_or(value.get()))
+                }
+                "stream_options" if add_usage => {}
+                _ => push(&mut out, key, value.get()),
+            }
+        }
+        if add_usage {
+            let mut options = self
+                .members
+                .iter()
+                .rev()
+                .find(|(k, _)| k == "stream_options")
+                .and_then(|(_, v)| {
+                    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(v.get()).ok()
+                })
+                .unwrap_or_default();
+            options.insert("include_usage".into(), serde_json::Value::Bool(true));
+            let text = serde_json::to_string(&options).expect("a map serialises");
+            push(&mut out, "stream_options", &text);
+        }
+        out.push(b'}');
+        Some(out)
+    }
+}
+
+#[derive(Deserialize)]
+struct StreamOptions {
+    #[serde(default)]
+    include_usage: Option<bool>,
+}
+
+/// The members of a JSON object, in order, with values left unparsed.
+struct RawMembers<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for RawMembers<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MembersVisitor;
+        impl<'de> Visitor<'de> for MembersVisitor {
+            type Value = RawMembers<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some(key) = map.next_key::<MemberKey<'de>>()? {
+                    members.push((key.0, map.next_value::<&'de RawValue>()?));
+                }
+                Ok(RawMembers(members))
+            }
+        }
+        deserializer.deserialize_map(MembersVisitor)
+    }
+}
+
+/// A member name, borrowed when it has no escapes.
+struct MemberKey<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for MemberKey<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = MemberKey<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(MemberKey(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(MemberKey(Cow::Owned(v.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+#[derive(Deserialize)]
+struct OpenAiUsage {
+    #[serde(default)]
+    prompt_tokens: i64,
+    #[serde(default)]
+    completion_tokens: i64,
+    #[serde(default)]
+    prompt_tokens_details: Option<OpenAiPromptDetails>,
+}
+
+#[derive(Deserialize)]
+struct OpenAiPromptDetails {
+    #[serde(default)]
+    cached_tokens: Option<i64>,
+}
+
+impl From<OpenAiUsage> for TokenUsage {
+    fn from(u: OpenAiUsage) -> Self {
+        TokenUsage {
+            prompt: u.prompt_tokens,
+            completion: u.completion_tokens,
+            cached: u
+                .prompt_tokens_details
+                .and_then(|d| d.cached_tokens)
+                .unwrap_or(0),
+            cache_write: 0,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct UsageCarrier {
+    #[serde(default)]
+    usage: Option<OpenAiUsage>,
+    #[serde(default)]
+    choices: Option<Vec<IgnoredAny>>,
+}
+
+/// The usage of a non-streamed response body, if it has one.
+pub fn response_usage(body: &[u8]) -> Option<TokenUsage> {
+    serde_json::from_slice::<UsageCarrier>(body)
+        .ok()?
+        .usage
+        .map(Into::into)
+}
+
+/// What a stream chunk says about usage.
+#[derive(Debug, Default, PartialEq)]
+pub struct ChunkUsage {
+    pub usage: Option<TokenUsage>,
+    /// The chunk carries only usage (`choices: []`): OpenAI's final usage chunk.
+    pub usage_only: bool,
+}
+
+/// Inspects one `data:` payload of a chat stream.
+pub fn chunk_usage(data: &[u8]) -> ChunkUsage {
+    if memchr::memmem::find(data, b"\"usage\"").is_none() {
+        return ChunkUsage::default();
+    }
+    match serde_json::from_slice::<UsageCarrier>(data) {
+        Ok(carrier) => {
+            let usage: Option<TokenUsage> = carrier.usage.map(Into::into);
+            ChunkUsage {
+                usage_only: usage.is_some() && carrier.choices.is_none_or(|c| c.is_empty()),
+                usage,
+            }
+        }
+        Err(_) => ChunkUsage::default(),
+    }
+}
+
+#[derive(Deserialize)]
+struct ErrorCarrier {
+    error: ErrorFields,
+}
+
+#[derive(Deserialize)]
+struct ErrorFields {
+    message: String,
+}
+
+/// Whether `body` is already an OpenAI-shaped error (`{"error":{"message":...}}`).
+pub fn is_openai_error(body: &[u8]) -> bool {
+    serde_json::from_slice::<ErrorCarrier>(body).is_ok_and(|e| !e.error.message.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn untouched_request_is_forwarded_as_is() {
+        let body = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"temperature":0.2,"x_custom":{"a":[1,2]}}"#;
+        let req = ChatRequest::parse(body).unwrap();
+        assert_eq!(req.model, "gpt-4o");
+        assert!(!req.stream);
+        assert!(req
+            .rewrite(Rewrite {
+                model: Some("gpt-4o"),
+                request_usage: true
+            })
+            .is_none());
+    }
+
+    #[test]
+    fn stream_gets_usage_requested_and_other_fields_survive() {
+        let body =
+            br#"{"model":"gpt-4o","stream":true,"messages":[],"stream_options":{"x":1},"seed":7}"#;
+        let req = ChatRequest::parse(body).unwrap();
+        assert!(req.stream && !req.include_usage);
+        let out = req
+            .rewrite(Rewrite {
+                model: None,
+                request_usage: true,
+            })
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            v["stream_options"],
+            serde_json::json!({"x":1,"include_usage":true})
+        );
+        assert_eq!(v["seed"], 7);
+        assert_eq!(v["messages"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn alias_rewrites_only_the_model() {
+        let body = br#"{"model":"fast","messages":[{"role":"user","content":"a\"b\u00e9"}]}"#;
+        let req = ChatRequest::parse(body).unwrap();
+        let out = req
+            .rewrite(Rewrite {
+                model: Some("gpt-4o-mini"),
+                request_usage: false,
+            })
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["model"], "gpt-4o-mini");
+        assert_eq!(v["messages"][0]["content"], "a\"bé");
+    }
+
+    #[test]
+    fn invalid_requests_name_the_field() {
+        assert_eq!(ChatRequest::parse(b"{nope").unwrap_err().param, None);
+        assert_eq!(ChatRequest::parse(b"[1]").unwrap_err().param, None);
+        assert_eq!(
+            ChatRequest::parse(br#"{"messages":[]}"#).unwrap_err().param,
+            Some("model")
+        );
+        assert_eq!(
+            ChatRequest::parse(br#"{"model":"m"}"#).unwrap_err().param,
+            Some("messages")
+        );
+        assert_eq!(
+            ChatRequest::parse(br#"{"model":"m","messages":"hi"}"#)
+                .unwrap_err()
+                .param,
+            Some("messages")
+        );
+        assert_eq!(
+            ChatRequest::parse(br#"{"model":"m","messages":[],"stream":"yes"}"#)
+                .unwrap_err()
+                .param,
+            Some("stream")
+        );
+    }
+
+    #[test]
+    fn usage_is_read_from_bodies_and_chunks() {
+        let body = br#"{"id":"x","choices":[{"index":0}],"usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15,"prompt_tokens_details":{"cached_tokens":4}}}"#;
+        assert_eq!(
+            response_usage(body),
+            Some(TokenUsage {
+                prompt: 10,
+                completion: 5,
+                cached: 4,
+                cache_write: 0
+            })
+        );
+        let last = br#"{"id":"x","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}"#;
+        let info = chunk_usage(last);
+        assert!(info.usage_only);
+        assert_eq!(info.usage.unwrap().completion, 2);
+        let mid = br#"{"id":"x","choices":[{"delta":{"content":"hi"}}],"usage":null}"#;
+        assert_eq!(chunk_usage(mid), ChunkUsage::default());
+        assert_eq!(chunk_usage(b"garbage \"usage\""), ChunkUsage::default());
+    }
+
+    #[test]
+    fn recognises_openai_errors() {
+        assert!(is_openai_error(
+            br#"{"error":{"message":"bad","type":"x"}}"#
+        ));
+        assert!(!is_openai_error(b"<html>502</html>"));
+    }
+}

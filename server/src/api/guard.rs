@@ -1,0 +1,154 @@
+//! Cross-site protection for every route: a request whose `Host` is not one of the server's own
+//! names (DNS rebinding) or whose `Origin` is foreign gets 403. Browsers on other sites therefore
+//! cannot drive the admin API or spend the keys; CORS stays off unless `CORS_ORIGINS` lists them.
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::Next;
+use actix_web::{web, Error, ResponseError};
+
+use crate::config::ServerConfig;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The host part of a `Host` header or an origin's authority (port and brackets removed).
+fn host_only(authority: &str) -> &str {
+    let authority = authority.trim();
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => authority,
+    }
+}
+
+pub fn host_allowed(config: &ServerConfig, host_header: &str) -> bool {
+    let host = host_only(host_header).to_ascii_lowercase();
+    if config
+        .allowed_hosts
+        .iter()
+        .any(|h| h == "*" || h.eq_ignore_ascii_case(&host))
+    {
+        return true;
+    }
+    if ["localhost", "127.0.0.1", "::1"].contains(&host.as_str())
+        || host == config.host.to_ascii_lowercase()
+    {
+        return true;
+    }
+    // Bound to every interface (e.g. in Docker): any IP address is a name of this server.
+    let unspecified = config
+        .host
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_unspecified());
+    unspecified && host.parse::<std::net::IpAddr>().is_ok()
+}
+
+/// Same-origin: the origin's authority is the request's `Host`; or it is listed in `CORS_ORIGINS`.
+pub fn origin_allowed(config: &ServerConfig, origin: &str, host_header: Option<&str>) -> bool {
+    if config
+        .cors_origins
+        .iter()
+        .any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
+    {
+        return true;
+    }
+    let authority = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .unwrap_or("");
+    host_header.is_some_and(|h| h.eq_ignore_ascii_case(authority))
+}
+
+pub async fn check_host_and_origin(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    let verdict = match req.app_data::<web::Data<AppState>>() {
+        None => None,
+        Some(state) => {
+            let config = &state.config;
+            let host = req
+                .headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok());
+            let origin = req
+                .headers()
+                .get(header::ORIGIN)
+                .and_then(|h| h.to_str().ok());
+            if host.is_some_and(|h| !host_allowed(config, h)) {
+                Some(ApiError::Forbidden(
+                    "this Host is not one of api-proxy's names (set ALLOWED_HOSTS to add it)"
+                        .into(),
+                ))
+            } else if origin.is_some_and(|o| o != "null" && !origin_allowed(config, o, host)) {
+                Some(ApiError::Forbidden(
+                    "cross-site requests are refused (set CORS_ORIGINS to allow an origin)".into(),
+                ))
+            } else {
+                None
+            }
+        }
+    };
+    match verdict {
+        Some(error) => {
+            let response = error.error_response();
+            Ok(req.into_response(response).map_into_right_body())
+        }
+        None => next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(host: &str, allowed: &[&str]) -> ServerConfig {
+        let mut c = ServerConfig::from_lookup(|_| None).unwrap();
+        c.host = host.into();
+        c.allowed_hosts = allowed.iter().map(|s| s.to_string()).collect();
+        c
+    }
+
+    #[test]
+    fn loopback_names_pass_and_rebinding_names_fail() {
+        let c = config("127.0.0.1", &[]);
+        assert!(host_allowed(&c, "127.0.0.1:3000"));
+        assert!(host_allowed(&c, "localhost:3000"));
+        assert!(host_allowed(&c, "[::1]:3000"));
+        assert!(!host_allowed(&c, "evil.example:3000"));
+        assert!(host_allowed(
+            &config("127.0.0.1", &["proxy.lan"]),
+            "proxy.lan:3000"
+        ));
+        assert!(host_allowed(&config("0.0.0.0", &[]), "192.168.1.5:3000"));
+        assert!(!host_allowed(&config("0.0.0.0", &[]), "evil.example"));
+    }
+
+    #[test]
+    fn only_same_origin_passes() {
+        let c = config("127.0.0.1", &[]);
+        assert!(origin_allowed(
+            &c,
+            "http://127.0.0.1:3000",
+            Some("127.0.0.1:3000")
+        ));
+        assert!(!origin_allowed(
+            &c,
+            "http://evil.example",
+            Some("127.0.0.1:3000")
+        ));
+        let mut c = c;
+        c.cors_origins = vec!["http://localhost:5173".into()];
+        assert!(origin_allowed(
+            &c,
+            "http://localhost:5173",
+            Some("127.0.0.1:3000")
+        ));
+    }
+}

@@ -1,0 +1,93 @@
+//! `GET /api/logs?limit=&before=&key_id=&model=&status=`: newest first, keyset-paginated.
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use shared::logs::{CallLogView, LogsPage};
+
+use super::auth::AdminAuth;
+use crate::db::call_logs::{self, CallLogRow, LogFilter, StatusFilter};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+const DEFAULT_LIMIT: i64 = 50;
+const MAX_LIMIT: i64 = 500;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogsQuery {
+    limit: Option<i64>,
+    before: Option<i32>,
+    key_id: Option<i32>,
+    model: Option<String>,
+    /// `success`, `error`, or an HTTP status code.
+    status: Option<String>,
+}
+
+pub async fn list_logs(
+    state: web::Data<AppState>,
+    _: AdminAuth,
+    query: web::Query<LogsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::BadRequest {
+            message: format!("limit must be between 1 and {MAX_LIMIT}"),
+            param: Some("limit".into()),
+        });
+    }
+    let status = match q.status.as_deref() {
+        None | Some("") => None,
+        Some("success") => Some(StatusFilter::Success),
+        Some("error") => Some(StatusFilter::Error),
+        Some(code) => Some(StatusFilter::Exact(code.parse().map_err(|_| {
+            ApiError::BadRequest {
+                message: "status must be success, error or an HTTP status code".into(),
+                param: Some("status".into()),
+            }
+        })?)),
+    };
+    let filter = LogFilter {
+        before: q.before,
+        key_id: q.key_id,
+        model: q.model.filter(|m| !m.is_empty()),
+        status,
+    };
+    state.writer.flush().await;
+    let rows = state
+        .db
+        .run(move |conn| call_logs::page(conn, &filter, limit + 1))
+        .await?;
+    let has_more = rows.len() as i64 > limit;
+    let data: Vec<CallLogView> = rows.into_iter().take(limit as usize).map(view).collect();
+    let next_before = if has_more {
+        data.last().map(|r| r.id)
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(LogsPage { data, next_before }))
+}
+
+fn view(r: CallLogRow) -> CallLogView {
+    CallLogView {
+        id: i64::from(r.id),
+        created_at: r.created_at,
+        request_id: r.request_id,
+        key_id: r.key_id.map(i64::from),
+        key_name: r.key_name,
+        provider: r.provider,
+        model: r.model,
+        endpoint: r.endpoint,
+        stream: r.stream,
+        status: r.status,
+        error: r.error,
+        latency_ms: r.latency_ms,
+        ttfb_ms: r.ttfb_ms,
+        prompt_tokens: r.prompt_tokens,
+        completion_tokens: r.completion_tokens,
+        cached_tokens: r.cached_tokens,
+        total_tokens: r.total_tokens,
+        cost_usd: r.cost_usd,
+        attempts: r.attempts,
+    }
+}

@@ -1,0 +1,94 @@
+//! The whole URL map on one screen. Handlers are thin: extract, call one domain function, map.
+//!
+//! - `/v1/*` and `/api/v1/*`: OpenAI-compatible (client key required when not on loopback).
+//! - `/api/chat/completions?provider=`, `/api/proxy/{provider}/chat/completions`: the seed's paths.
+//! - `/api/health`: open.
+//! - everything else under `/api`: admin, `Authorization: Bearer <admin token>`.
+
+pub mod auth;
+pub mod body;
+pub mod chat;
+pub mod client_keys;
+pub mod guard;
+pub mod health;
+pub mod keys;
+pub mod logs;
+pub mod models;
+pub mod providers;
+pub mod settings;
+pub mod stats;
+
+use actix_web::web::{self, delete, get, patch, post, put};
+use actix_web::HttpResponse;
+
+use crate::error::ApiError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(openai_scope("/v1"))
+        .service(
+            web::scope("/api")
+                .service(openai_scope("/v1"))
+                .route("/health", get().to(health::get_health))
+                .route(
+                    "/chat/completions",
+                    post().to(chat::post_chat_completions_seed),
+                )
+                .route(
+                    "/proxy/{provider}/chat/completions",
+                    post().to(chat::post_chat_completions_for_provider),
+                )
+                .route("/keys", get().to(keys::list_keys))
+                .route("/keys", post().to(keys::create_key))
+                .route("/keys/{id}", get().to(keys::get_key))
+                .route("/keys/{id}", patch().to(keys::update_key))
+                .route("/keys/{id}", delete().to(keys::delete_key))
+                .route("/stats", get().to(stats::get_stats))
+                .route("/logs", get().to(logs::list_logs))
+                .route("/providers", get().to(providers::list_providers))
+                .route(
+                    "/providers/capabilities",
+                    get().to(providers::list_capabilities),
+                )
+                .route("/settings", get().to(settings::get_settings))
+                .route("/settings", put().to(settings::update_settings))
+                .route("/client_keys", get().to(client_keys::list_client_keys))
+                .route("/client_keys", post().to(client_keys::create_client_key))
+                .route(
+                    "/client_keys/{id}",
+                    delete().to(client_keys::delete_client_key),
+                )
+                .default_service(web::to(not_found)),
+        )
+        .route("/", get().to(index))
+        .default_service(web::to(not_found));
+}
+
+fn openai_scope(path: &str) -> actix_web::Scope {
+    web::scope(path)
+        .route("/chat/completions", post().to(chat::post_chat_completions))
+        .route("/models", get().to(models::list_models))
+        .default_service(web::to(not_found))
+}
+
+async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound(format!(
+        "no route for {} {}",
+        req.method(),
+        req.path()
+    )))
+}
+
+/// Until the dashboard is built into the binary, `/` says where things are.
+async fn index() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body(concat!(
+            "api-proxy ",
+            env!("CARGO_PKG_VERSION"),
+            "\n\n",
+            "OpenAI-compatible endpoint: /v1 (also /api/v1)\n",
+            "Admin API: /api (Authorization: Bearer <admin token>)\n",
+            "Health: /api/health\n\n",
+            "The web dashboard is not part of this build yet.\n"
+        ))
+}

@@ -1,0 +1,227 @@
+//! Start-up and shutdown: open the database, resolve secrets, start the batch writer and one
+//! supervised actor per key, then serve HTTP. Shutdown drains in-flight requests (up to
+//! `SHUTDOWN_TIMEOUT_SECS`) and then writes the last batch of logs.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use actix::Arbiter;
+use actix_web::dev::ServerHandle;
+use actix_web::middleware::{from_fn, Condition};
+use actix_web::{web, App, HttpServer};
+use dashmap::DashMap;
+
+use crate::actors::KeyRegistry;
+use crate::bootstrap::{self, BootstrapError};
+use crate::config::{ConfigError, ProviderCatalog, ServerConfig};
+use crate::db::{self, api_keys, call_logs, client_keys, Db, DbError};
+use crate::error::{json_extractor_error, path_extractor_error, query_extractor_error};
+use crate::routing::BidBoard;
+use crate::state::AppState;
+use crate::writer::BatchWriter;
+use crate::{api, upstream};
+
+/// JSON bodies of admin requests are small.
+const ADMIN_JSON_LIMIT: usize = 1024 * 1024;
+const RETENTION_SWEEP: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Bootstrap(#[from] BootstrapError),
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("start-up task failed: {0}")]
+    Task(String),
+}
+
+/// A started server.
+pub struct RunningApp {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    handle: ServerHandle,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    writer: Option<BatchWriter>,
+    arbiter: Arbiter,
+    sweeper: tokio::task::JoinHandle<()>,
+}
+
+pub async fn start(config: ServerConfig) -> Result<RunningApp, StartError> {
+    let started_at = Instant::now();
+    // awc's TLS uses rustls with the ring provider; installing twice (tests) is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = Arc::new(config);
+    let catalog = Arc::new(ProviderCatalog::load(config.providers_dir.as_deref())?);
+
+    let boot_config = config.clone();
+    let (db, cipher, admin_token, settings, keys, clients) =
+        tokio::task::spawn_blocking(move || {
+            let db = Db::open(&boot_config.database_path)?;
+            let mut conn = db.conn()?;
+            let cipher = bootstrap::resolve_cipher(&boot_config, &mut conn)?;
+            let admin_token = bootstrap::resolve_admin_token(&boot_config)?;
+            let settings = db::settings::load(&mut conn)?;
+            let keys = api_keys::list(&mut conn)?;
+            let clients = client_keys::list(&mut conn)?;
+            drop(conn);
+            Ok::<_, StartError>((db, cipher, admin_token, settings, keys, clients))
+        })
+        .await
+        .map_err(|e| StartError::Task(e.to_string()))??;
+
+    let writer = BatchWriter::spawn(db.clone(), config.log_batch_max, config.log_flush_interval)
+        .map_err(|e| StartError::Task(e.to_string()))?;
+    let board = BidBoard::default();
+    let arbiter = Arbiter::new();
+    let registry = KeyRegistry::new(
+        arbiter.handle(),
+        board.clone(),
+        db.clone(),
+        writer.handle(),
+        catalog.clone(),
+    );
+    for row in &keys {
+        if let Err(reason) = registry.spawn(row) {
+            tracing::warn!(key_id = row.id, %reason, "key is stored but cannot be served");
+        }
+    }
+
+    let state = AppState {
+        config: config.clone(),
+        catalog,
+        db: db.clone(),
+        cipher,
+        keys: registry,
+        board,
+        writer: writer.handle(),
+        settings: Arc::new(RwLock::new(Arc::new(settings))),
+        admin_token: Arc::new(admin_token),
+        client_keys: Arc::new(
+            clients
+                .into_iter()
+                .map(|c| (c.key_hash, c.id))
+                .collect::<DashMap<_, _>>(),
+        ),
+        started_at,
+    };
+
+    let app_state = state.clone();
+    let connect_timeout = config.connect_timeout;
+    let cors_origins = config.cors_origins.clone();
+    let address = config.bind_address();
+    let server = HttpServer::new(move || {
+        let cors = cors_origins
+            .iter()
+            .fold(actix_cors::Cors::default(), |cors, origin| {
+                if origin == "*" {
+                    cors.allow_any_origin()
+                } else {
+                    cors.allowed_origin(origin)
+                }
+            })
+            .allow_any_method()
+            .allow_any_header()
+            .max_age(600);
+        App::new()
+            .app_data(web::Data::new(app_state.clone()))
+            .app_data(web::Data::new(upstream::build_client(connect_timeout)))
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(ADMIN_JSON_LIMIT)
+                    .error_handler(|e, _| json_extractor_error(e)),
+            )
+            .app_data(web::QueryConfig::default().error_handler(|e, _| query_extractor_error(e)))
+            .app_data(web::PathConfig::default().error_handler(|e, _| path_extractor_error(e)))
+            .wrap(from_fn(api::guard::check_host_and_origin))
+            .wrap(Condition::new(!cors_origins.is_empty(), cors))
+            .configure(api::configure)
+    })
+    .workers(config.workers)
+    .disable_signals()
+    .shutdown_timeout(config.shutdown_timeout.as_secs())
+    .bind(&address)
+    .map_err(|source| StartError::Bind {
+        address: address.clone(),
+        source,
+    })?;
+    let addr = *server
+        .addrs()
+        .first()
+        .ok_or_else(|| StartError::Task("no listening address".into()))?;
+    let server = server.run();
+    let handle = server.handle();
+    let server = tokio::task::spawn_local(server);
+
+    let sweeper = tokio::task::spawn_local(sweep_old_logs(state.clone()));
+    tracing::info!(
+        %addr,
+        keys = keys.len(),
+        client_keys_required = config.client_keys_required(),
+        startup_ms = started_at.elapsed().as_millis() as u64,
+        "api-proxy listening on http://{addr}"
+    );
+    Ok(RunningApp {
+        addr,
+        state,
+        handle,
+        server,
+        writer: Some(writer),
+        arbiter,
+        sweeper,
+    })
+}
+
+/// Deletes call logs past the retention period, hourly.
+async fn sweep_old_logs(state: AppState) {
+    loop {
+        let days = state.settings().log_retention_days;
+        if days > 0 {
+            let cutoff = db::now_ms() - i64::from(days) * 86_400_000;
+            match state
+                .db
+                .run(move |conn| call_logs::delete_older_than(conn, cutoff))
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "pruned old call logs"),
+                Err(e) => tracing::warn!(error = %e, "could not prune old call logs"),
+            }
+        }
+        tokio::time::sleep(RETENTION_SWEEP).await;
+    }
+}
+
+impl RunningApp {
+    pub fn handle(&self) -> ServerHandle {
+        self.handle.clone()
+    }
+
+    /// Waits until the server stops (after [`ServerHandle::stop`]), then finishes shutdown.
+    pub async fn wait(mut self) {
+        let _ = (&mut self.server).await;
+        self.finish().await;
+    }
+
+    /// Graceful stop: in-flight requests finish, then the last log batch is written.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        self.wait().await;
+    }
+
+    async fn finish(mut self) {
+        self.sweeper.abort();
+        if let Some(writer) = self.writer.take() {
+            let _ = tokio::task::spawn_blocking(move || writer.shutdown()).await;
+        }
+        self.arbiter.stop();
+        tracing::info!("api-proxy stopped");
+    }
+}

@@ -1,0 +1,133 @@
+//! First-start and every-start secrets: the master key (from `ENCRYPTION_KEY` or a generated key
+//! file) checked against the database, and the admin token (from `ADMIN_TOKEN` or a generated
+//! token file). Generated files are created with mode 0600 in the data folder.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use diesel::SqliteConnection;
+
+use crate::config::ServerConfig;
+use crate::crypto::{self, CryptoError, KeyCipher, MasterKeyInput, Secret};
+use crate::db::{self, meta, DbError};
+
+pub const MASTER_KEY_FILE: &str = "master.key";
+pub const ADMIN_TOKEN_FILE: &str = "admin.token";
+
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("{}: {source}", path.display())]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {message}", path.display())]
+    BadFile { path: PathBuf, message: String },
+    #[error(
+        "this database already holds encrypted keys but {} is missing: restore it, or set ENCRYPTION_KEY to the key it was created with",
+        path.display()
+    )]
+    MissingKeyFile { path: PathBuf },
+}
+
+fn file_error(path: &Path) -> impl FnOnce(std::io::Error) -> BootstrapError + '_ {
+    move |source| BootstrapError::File {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// The cipher for provider keys, verified against the database's check value.
+pub fn resolve_cipher(
+    config: &ServerConfig,
+    conn: &mut SqliteConnection,
+) -> Result<KeyCipher, BootstrapError> {
+    let check = meta::get(conn, meta::KEY_CHECK)?;
+    let key = match &config.encryption_key {
+        Some(value) => {
+            let input = MasterKeyInput::parse(value)?;
+            let salt = match meta::get(conn, meta::KDF_SALT)? {
+                Some(salt) => salt,
+                None => {
+                    let salt = crypto::random_key()[..16].to_vec();
+                    meta::put(conn, meta::KDF_SALT, &salt)?;
+                    salt
+                }
+            };
+            input.derive(&salt)?
+        }
+        None => key_from_file(&config.data_dir.join(MASTER_KEY_FILE), check.is_some())?,
+    };
+    let cipher = KeyCipher::new(&key);
+    match check {
+        Some(stored) => cipher.verify_key_check(&stored)?,
+        None => meta::put(conn, meta::KEY_CHECK, &cipher.key_check())?,
+    }
+    Ok(cipher)
+}
+
+fn key_from_file(path: &Path, database_has_keys: bool) -> Result<[u8; 32], BootstrapError> {
+    if path.exists() {
+        let text = std::fs::read_to_string(path).map_err(file_error(path))?;
+        let bytes = crypto::unb64(&text).ok_or_else(|| BootstrapError::BadFile {
+            path: path.to_owned(),
+            message: "not base64".into(),
+        })?;
+        return <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| BootstrapError::BadFile {
+            path: path.to_owned(),
+            message: "must hold 32 bytes in base64".into(),
+        });
+    }
+    if database_has_keys {
+        return Err(BootstrapError::MissingKeyFile {
+            path: path.to_owned(),
+        });
+    }
+    let key = crypto::random_key();
+    write_private(path, &crypto::b64(&key))?;
+    tracing::info!(path = %path.display(), "generated a new master key file; back it up with the database");
+    Ok(key)
+}
+
+/// The admin token: `ADMIN_TOKEN`, else the token file (generated on first start).
+pub fn resolve_admin_token(config: &ServerConfig) -> Result<Secret, BootstrapError> {
+    if let Some(token) = &config.admin_token {
+        return Ok(token.clone());
+    }
+    let path = config.data_dir.join(ADMIN_TOKEN_FILE);
+    if path.exists() {
+        let text = std::fs::read_to_string(&path).map_err(file_error(&path))?;
+        let token = text.trim();
+        if token.len() < 16 {
+            return Err(BootstrapError::BadFile {
+                path,
+                message: "the admin token must be at least 16 characters".into(),
+            });
+        }
+        tracing::info!(path = %path.display(), "admin token loaded from file");
+        return Ok(Secret::new(token));
+    }
+    let token = crypto::random_token("apx-admin-");
+    write_private(&path, &token)?;
+    tracing::info!(path = %path.display(), "generated the admin token");
+    // Shown once, on stdout, so the user can sign in; it is never logged.
+    println!(
+        "api-proxy admin token (also saved in {}): {token}",
+        path.display()
+    );
+    Ok(Secret::new(token))
+}
+
+fn write_private(path: &Path, contents: &str) -> Result<(), BootstrapError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        db::create_private_dir(dir).map_err(file_error(dir))?;
+    }
+    let mut file = db::create_private_file(path).map_err(file_error(path))?;
+    file.write_all(contents.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(file_error(path))
+}

@@ -1,0 +1,191 @@
+//! Server settings from the environment (and a `.env` file, loaded by `main`).
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::ConfigError;
+use crate::crypto::Secret;
+
+const DEFAULT_BODY_LIMIT: usize = 20 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub host: String,
+    pub port: u16,
+    pub database_path: PathBuf,
+    /// Holds the database, the generated master key and admin token.
+    pub data_dir: PathBuf,
+    pub encryption_key: Option<Secret>,
+    pub log_level: String,
+    pub admin_token: Option<Secret>,
+    pub require_client_keys: bool,
+    /// Extra `Host` names accepted besides loopback names and `host` itself (`*` accepts any).
+    pub allowed_hosts: Vec<String>,
+    /// Origins allowed to call the API cross-site (CORS); empty means CORS is off.
+    pub cors_origins: Vec<String>,
+    pub body_limit_bytes: usize,
+    /// `None`: `./configs/providers` if it exists, else the files built into the binary.
+    pub providers_dir: Option<PathBuf>,
+    pub workers: usize,
+    pub connect_timeout: Duration,
+    pub log_batch_max: usize,
+    pub log_flush_interval: Duration,
+    pub shutdown_timeout: Duration,
+}
+
+impl ServerConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `get`, so tests can supply their own environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let host = get("HOST").unwrap_or_else(|| "127.0.0.1".to_owned());
+        let port = parse(&get, "PORT", 3000u16)?;
+        let database_path =
+            PathBuf::from(get("DATABASE_PATH").unwrap_or_else(|| "./data/api-proxy.db".to_owned()));
+        let data_dir = match get("DATA_DIR") {
+            Some(dir) => PathBuf::from(dir),
+            None => database_path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(".")),
+        };
+        let require_client_keys = parse_bool(&get, "REQUIRE_CLIENT_KEYS", false)?;
+        let workers = parse(
+            &get,
+            "WORKERS",
+            std::thread::available_parallelism().map_or(2, |n| n.get()),
+        )?;
+        Ok(Self {
+            host,
+            port,
+            database_path,
+            data_dir,
+            encryption_key: get("ENCRYPTION_KEY").map(Secret::new),
+            log_level: get("LOG_LEVEL").unwrap_or_else(|| "info".to_owned()),
+            admin_token: get("ADMIN_TOKEN").map(Secret::new),
+            require_client_keys,
+            allowed_hosts: list(get("ALLOWED_HOSTS")),
+            cors_origins: list(get("CORS_ORIGINS")),
+            body_limit_bytes: parse(&get, "BODY_LIMIT_BYTES", DEFAULT_BODY_LIMIT)?,
+            providers_dir: get("PROVIDERS_DIR").map(PathBuf::from),
+            workers: workers.max(1),
+            connect_timeout: Duration::from_millis(parse(&get, "CONNECT_TIMEOUT_MS", 10_000u64)?),
+            log_batch_max: parse(&get, "LOG_BATCH_MAX", 512usize)?.max(1),
+            log_flush_interval: Duration::from_millis(parse(&get, "LOG_FLUSH_MS", 200u64)?),
+            shutdown_timeout: Duration::from_secs(parse(&get, "SHUTDOWN_TIMEOUT_SECS", 30u64)?),
+        })
+    }
+
+    /// True when the listener is only reachable from this machine.
+    pub fn is_loopback(&self) -> bool {
+        match self.host.parse::<IpAddr>() {
+            Ok(ip) => ip.is_loopback(),
+            Err(_) => self.host.eq_ignore_ascii_case("localhost"),
+        }
+    }
+
+    /// `/v1` needs a client key when anyone but this machine can reach it, or when forced.
+    pub fn client_keys_required(&self) -> bool {
+        self.require_client_keys || !self.is_loopback()
+    }
+
+    pub fn bind_address(&self) -> String {
+        match self.host.parse::<IpAddr>() {
+            Ok(IpAddr::V6(v6)) => format!("[{v6}]:{}", self.port),
+            _ => format!("{}:{}", self.host, self.port),
+        }
+    }
+}
+
+fn parse<T: std::str::FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match get(name) {
+        None => Ok(default),
+        Some(raw) => raw.trim().parse().map_err(|e: T::Err| ConfigError::Env {
+            name,
+            message: format!("{raw:?} is not valid: {e}"),
+        }),
+    }
+}
+
+fn parse_bool(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match get(name).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
+        Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
+        Some(v) => Err(ConfigError::Env {
+            name,
+            message: format!("{v:?} is not a boolean (true/false)"),
+        }),
+    }
+}
+
+fn list(raw: Option<String>) -> Vec<String> {
+    raw.map(|r| {
+        r.split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<ServerConfig, ConfigError> {
+        let env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        ServerConfig::from_lookup(|k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_readme() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.bind_address(), "127.0.0.1:3000");
+        assert_eq!(c.database_path, PathBuf::from("./data/api-proxy.db"));
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert_eq!(c.body_limit_bytes, 20 * 1024 * 1024);
+        assert!(!c.client_keys_required());
+    }
+
+    #[test]
+    fn public_bind_requires_client_keys() {
+        assert!(config(&[("HOST", "0.0.0.0")])
+            .unwrap()
+            .client_keys_required());
+        assert!(config(&[("REQUIRE_CLIENT_KEYS", "true")])
+            .unwrap()
+            .client_keys_required());
+        assert!(!config(&[("HOST", "::1")]).unwrap().client_keys_required());
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = config(&[("PORT", "eighty")]).unwrap_err().to_string();
+        assert!(err.contains("PORT"), "{err}");
+        let err = config(&[("REQUIRE_CLIENT_KEYS", "maybe")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("REQUIRE_CLIENT_KEYS"), "{err}");
+    }
+}

@@ -1,0 +1,147 @@
+//! The `api_keys` table. Rows hold the sealed secret; the key's live counters are written back by
+//! its actor through the batch writer.
+
+use diesel::prelude::*;
+use diesel::SqliteConnection;
+
+use super::schema::api_keys;
+use super::DbError;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = api_keys)]
+pub struct ApiKeyRow {
+    pub id: i32,
+    pub uid: String,
+    pub provider: String,
+    pub name: String,
+    pub secret_ciphertext: Vec<u8>,
+    pub secret_hint: String,
+    pub base_url: Option<String>,
+    /// JSON array of model ids.
+    pub models: String,
+    pub priority: Option<i32>,
+    pub enabled: bool,
+    pub cost_per_request: f64,
+    pub quota_total: Option<f64>,
+    pub quota_remaining: Option<f64>,
+    pub quota_unit: String,
+    pub azure_api_version: Option<String>,
+    /// JSON object model -> deployment.
+    pub azure_deployments: String,
+    pub auth_dead: bool,
+    pub total_calls: i64,
+    pub total_errors: i64,
+    pub total_tokens: i64,
+    pub total_cost_usd: f64,
+    pub latency_ewma_ms: Option<f64>,
+    pub last_used_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = api_keys)]
+pub struct NewApiKey {
+    pub uid: String,
+    pub provider: String,
+    pub name: String,
+    pub secret_ciphertext: Vec<u8>,
+    pub secret_hint: String,
+    pub base_url: Option<String>,
+    pub models: String,
+    pub priority: Option<i32>,
+    pub enabled: bool,
+    pub cost_per_request: f64,
+    pub quota_total: Option<f64>,
+    pub quota_remaining: Option<f64>,
+    pub quota_unit: String,
+    pub azure_api_version: Option<String>,
+    pub azure_deployments: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// An admin edit; `None` leaves a column alone, `Some(None)` sets it to NULL.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = api_keys)]
+pub struct ApiKeyChanges {
+    pub name: Option<String>,
+    pub secret_ciphertext: Option<Vec<u8>>,
+    pub secret_hint: Option<String>,
+    pub base_url: Option<Option<String>>,
+    pub models: Option<String>,
+    pub priority: Option<Option<i32>>,
+    pub enabled: Option<bool>,
+    pub cost_per_request: Option<f64>,
+    pub quota_total: Option<Option<f64>>,
+    pub quota_remaining: Option<Option<f64>>,
+    pub quota_unit: Option<String>,
+    pub azure_api_version: Option<Option<String>>,
+    pub azure_deployments: Option<String>,
+    pub auth_dead: Option<bool>,
+    pub updated_at: i64,
+}
+
+/// What a key actor persists after calls: its counters and quota.
+#[derive(Debug, Clone, PartialEq, AsChangeset)]
+#[diesel(table_name = api_keys, treat_none_as_null = true)]
+pub struct ApiKeyUsage {
+    pub quota_remaining: Option<f64>,
+    pub auth_dead: bool,
+    pub total_calls: i64,
+    pub total_errors: i64,
+    pub total_tokens: i64,
+    pub total_cost_usd: f64,
+    pub latency_ewma_ms: Option<f64>,
+    pub last_used_at: Option<i64>,
+}
+
+pub fn insert(conn: &mut SqliteConnection, row: &NewApiKey) -> Result<ApiKeyRow, DbError> {
+    Ok(diesel::insert_into(api_keys::table)
+        .values(row)
+        .returning(ApiKeyRow::as_returning())
+        .get_result(conn)?)
+}
+
+pub fn list(conn: &mut SqliteConnection) -> Result<Vec<ApiKeyRow>, DbError> {
+    Ok(api_keys::table
+        .order(api_keys::id.asc())
+        .select(ApiKeyRow::as_select())
+        .load(conn)?)
+}
+
+pub fn get(conn: &mut SqliteConnection, id: i32) -> Result<Option<ApiKeyRow>, DbError> {
+    Ok(api_keys::table
+        .find(id)
+        .select(ApiKeyRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn update(
+    conn: &mut SqliteConnection,
+    id: i32,
+    changes: &ApiKeyChanges,
+) -> Result<Option<ApiKeyRow>, DbError> {
+    Ok(diesel::update(api_keys::table.find(id))
+        .set(changes)
+        .returning(ApiKeyRow::as_returning())
+        .get_result(conn)
+        .optional()?)
+}
+
+pub fn save_usage(
+    conn: &mut SqliteConnection,
+    id: i32,
+    usage: &ApiKeyUsage,
+) -> Result<(), DbError> {
+    diesel::update(api_keys::table.find(id))
+        .set(usage)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Returns whether a row was deleted.
+pub fn delete(conn: &mut SqliteConnection, id: i32) -> Result<bool, DbError> {
+    Ok(diesel::delete(api_keys::table.find(id)).execute(conn)? > 0)
+}

@@ -1,0 +1,82 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    api_keys (id) {
+        id -> Integer,
+        uid -> Text,
+        provider -> Text,
+        name -> Text,
+        secret_ciphertext -> Binary,
+        secret_hint -> Text,
+        base_url -> Nullable<Text>,
+        models -> Text,
+        priority -> Nullable<Integer>,
+        enabled -> Bool,
+        cost_per_request -> Double,
+        quota_total -> Nullable<Double>,
+        quota_remaining -> Nullable<Double>,
+        quota_unit -> Text,
+        azure_api_version -> Nullable<Text>,
+        azure_deployments -> Text,
+        auth_dead -> Bool,
+        total_calls -> BigInt,
+        total_errors -> BigInt,
+        total_tokens -> BigInt,
+        total_cost_usd -> Double,
+        latency_ewma_ms -> Nullable<Double>,
+        last_used_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    call_logs (id) {
+        id -> Integer,
+        created_at -> BigInt,
+        request_id -> Text,
+        key_id -> Nullable<Integer>,
+        key_name -> Nullable<Text>,
+        provider -> Nullable<Text>,
+        model -> Text,
+        endpoint -> Text,
+        stream -> Bool,
+        status -> Integer,
+        error -> Nullable<Text>,
+        latency_ms -> BigInt,
+        ttfb_ms -> Nullable<BigInt>,
+        prompt_tokens -> BigInt,
+        completion_tokens -> BigInt,
+        cached_tokens -> BigInt,
+        total_tokens -> BigInt,
+        cost_usd -> Double,
+        attempts -> Integer,
+        client_key_id -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
+    client_keys (id) {
+        id -> Integer,
+        name -> Text,
+        key_hash -> Text,
+        prefix -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    meta (name) {
+        name -> Text,
+        value -> Binary,
+    }
+}
+
+diesel::table! {
+    settings (name) {
+        name -> Text,
+        value -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(api_keys, call_logs, client_keys, meta, settings,);

@@ -1,0 +1,219 @@
+//! `ApiError`: the one place errors become HTTP. Every error body is OpenAI-shaped,
+//! `{"error":{"message","type","param","code"}}`, so every client needs one parser. What the
+//! client sees is separate from what is logged: internal details are logged, never returned.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use bytes::Bytes;
+use serde::Serialize;
+
+use crate::adapters::AdapterError;
+use crate::db::DbError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{message}")]
+    BadRequest {
+        message: String,
+        param: Option<String>,
+    },
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("The model `{0}` does not exist or you do not have access to it.")]
+    ModelNotFound(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    NotImplemented(String),
+    #[error("{0}")]
+    NoKeyAvailable(String),
+    #[error("{0}")]
+    UpstreamTimeout(String),
+    #[error("{0}")]
+    UpstreamConnect(String),
+    /// The upstream answered with an error; `body` is already OpenAI-shaped.
+    #[error("upstream returned {status}")]
+    Upstream { status: StatusCode, body: Bytes },
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            message: message.into(),
+            param: None,
+        }
+    }
+
+    fn kind(&self) -> (&'static str, Option<&'static str>) {
+        match self {
+            Self::BadRequest { .. } => ("invalid_request_error", None),
+            Self::Unauthorized(_) => ("authentication_error", Some("invalid_api_key")),
+            Self::Forbidden(_) => ("permission_error", Some("forbidden")),
+            Self::NotFound(_) => ("invalid_request_error", Some("not_found")),
+            Self::ModelNotFound(_) => ("invalid_request_error", Some("model_not_found")),
+            Self::MethodNotAllowed(_) => ("invalid_request_error", Some("method_not_allowed")),
+            Self::PayloadTooLarge(_) => ("invalid_request_error", Some("request_too_large")),
+            Self::UnsupportedMediaType(_) => {
+                ("invalid_request_error", Some("unsupported_media_type"))
+            }
+            Self::NotImplemented(_) => ("invalid_request_error", Some("not_implemented")),
+            Self::NoKeyAvailable(_) => ("service_unavailable", Some("no_available_key")),
+            Self::UpstreamTimeout(_) => ("timeout", Some("upstream_timeout")),
+            Self::UpstreamConnect(_) => ("api_error", Some("upstream_unreachable")),
+            Self::Upstream { .. } => ("api_error", None),
+            Self::Internal(_) => ("server_error", Some("internal_error")),
+        }
+    }
+
+    /// The OpenAI-shaped body for this error.
+    pub fn body(&self) -> Bytes {
+        if let Self::Upstream { body, .. } = self {
+            return body.clone();
+        }
+        let (kind, code) = self.kind();
+        let param = match self {
+            Self::BadRequest { param, .. } => param.as_deref(),
+            Self::ModelNotFound(_) => Some("model"),
+            _ => None,
+        };
+        let message = match self {
+            Self::Internal(_) => {
+                "The server had an error while processing your request.".to_owned()
+            }
+            other => other.to_string(),
+        };
+        error_body(&message, kind, param, code)
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorEnvelope<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    message: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    param: Option<&'a str>,
+    code: Option<&'a str>,
+}
+
+/// `{"error":{"message","type","param","code"}}`.
+pub fn error_body(message: &str, kind: &str, param: Option<&str>, code: Option<&str>) -> Bytes {
+    serde_json::to_vec(&ErrorEnvelope {
+        error: ErrorDetail {
+            message,
+            kind,
+            param,
+            code,
+        },
+    })
+    .expect("error envelope serialises")
+    .into()
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::ModelNotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            Self::NoKeyAvailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            Self::UpstreamConnect(_) => StatusCode::BAD_GATEWAY,
+            Self::Upstream { status, .. } => *status,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Self::Internal(detail) = self {
+            tracing::error!(%detail, "internal error");
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CONTENT_TYPE, "application/json"));
+        if matches!(self, Self::Unauthorized(_)) {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        response.body(self.body())
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<AdapterError> for ApiError {
+    fn from(e: AdapterError) -> Self {
+        Self::BadRequest {
+            message: e.message,
+            param: e.param.map(str::to_owned),
+        }
+    }
+}
+
+/// JSON bodies for extractor failures (bad JSON, bad query, bad path), never actix's plain text.
+pub fn json_extractor_error(err: actix_web::error::JsonPayloadError) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError as E;
+    let api = match &err {
+        E::OverflowKnownLength { .. } | E::Overflow { .. } => {
+            ApiError::PayloadTooLarge(err.to_string())
+        }
+        E::ContentType => {
+            ApiError::UnsupportedMediaType("Content-Type must be application/json".into())
+        }
+        _ => ApiError::bad_request(format!("invalid JSON body: {err}")),
+    };
+    api.into()
+}
+
+pub fn query_extractor_error(err: actix_web::error::QueryPayloadError) -> actix_web::Error {
+    ApiError::bad_request(format!("invalid query string: {err}")).into()
+}
+
+pub fn path_extractor_error(err: actix_web::error::PathError) -> actix_web::Error {
+    ApiError::NotFound(format!("invalid path: {err}")).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_details_are_not_returned() {
+        let err = ApiError::Internal("disk I/O error at /secret/path".into());
+        let body: serde_json::Value = serde_json::from_slice(&err.body()).unwrap();
+        assert!(!body.to_string().contains("/secret/path"));
+        assert_eq!(err.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn model_not_found_is_openai_shaped() {
+        let err = ApiError::ModelNotFound("gpt-9".into());
+        let body: serde_json::Value = serde_json::from_slice(&err.body()).unwrap();
+        assert_eq!(body["error"]["code"], "model_not_found");
+        assert_eq!(body["error"]["param"], "model");
+        assert_eq!(body["error"]["type"], "invalid_request_error");
+        assert_eq!(err.status_code(), StatusCode::NOT_FOUND);
+    }
+}

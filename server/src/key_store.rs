@@ -1,0 +1,293 @@
+//! Managing provider keys: validation, sealing the secret, the database row, and keeping the key's
+//! actor in step. The plaintext secret exists here only between the request and `seal_secret`.
+
+use std::collections::BTreeMap;
+
+use shared::keys::{KeyPatch, KeyView, NewKey};
+use shared::providers::ProviderFormat;
+
+use crate::actors::key::KeySnapshot;
+use crate::crypto::{self, Secret};
+use crate::db::api_keys::{self, ApiKeyChanges, ApiKeyRow, NewApiKey};
+use crate::db::now_ms;
+use crate::error::ApiError;
+use crate::routing::key_live::{parse_quota_unit, quota_unit_name, KeyLive};
+use crate::state::AppState;
+
+const MAX_NAME: usize = 100;
+
+fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::BadRequest {
+        message: format!("{field}: {}", message.into()),
+        param: Some(field.to_owned()),
+    }
+}
+
+fn check_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME {
+        return Err(invalid(
+            "name",
+            format!("must be 1 to {MAX_NAME} characters"),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+fn check_secret(key: &str) -> Result<Secret, ApiError> {
+    let key = key.trim();
+    if key.is_empty() {
+        return Err(invalid("api_key", "must not be empty"));
+    }
+    if key.len() > 4096 || key.chars().any(|c| c.is_control() || c == ' ') {
+        return Err(invalid(
+            "api_key",
+            "must be a single token without spaces or control characters",
+        ));
+    }
+    Ok(Secret::new(key))
+}
+
+fn check_base_url(url: Option<&str>) -> Result<Option<String>, ApiError> {
+    match url.map(str::trim).filter(|u| !u.is_empty()) {
+        None => Ok(None),
+        Some(u)
+            if (u.starts_with("http://") || u.starts_with("https://"))
+                && !u.contains(char::is_whitespace) =>
+        {
+            Ok(Some(u.trim_end_matches('/').to_owned()))
+        }
+        Some(_) => Err(invalid("base_url", "must be an http:// or https:// URL")),
+    }
+}
+
+fn check_amount(field: &str, value: Option<f64>) -> Result<Option<f64>, ApiError> {
+    match value {
+        Some(v) if !v.is_finite() || v < 0.0 => Err(invalid(field, "must be a number >= 0")),
+        other => Ok(other),
+    }
+}
+
+fn check_models(models: &[String]) -> Result<String, ApiError> {
+    if models.iter().any(|m| m.trim().is_empty()) {
+        return Err(invalid("models", "model ids must not be empty"));
+    }
+    Ok(serde_json::to_string(models).expect("strings serialise"))
+}
+
+pub async fn create_key(state: &AppState, new: NewKey) -> Result<KeyView, ApiError> {
+    let provider = state.catalog.get(&new.provider).ok_or_else(|| {
+        invalid(
+            "provider",
+            format!(
+                "unknown provider {:?}; see GET /api/providers",
+                new.provider
+            ),
+        )
+    })?;
+    let name = check_name(&new.name)?;
+    let secret = check_secret(&new.api_key)?;
+    let base_url = check_base_url(new.base_url.as_deref())?;
+    if provider.format() == ProviderFormat::Azure && base_url.is_none() {
+        return Err(invalid(
+            "base_url",
+            "Azure keys need their resource URL, e.g. https://NAME.openai.azure.com",
+        ));
+    }
+    if new.priority.is_some_and(|p| p < 0) {
+        return Err(invalid("priority", "must be >= 0"));
+    }
+    let quota_total = check_amount("quota_total", new.quota_total)?;
+    let quota_remaining = check_amount("quota_remaining", new.quota_remaining)?.or(quota_total);
+    let cost_per_request = check_amount("cost_per_request", new.cost_per_request)?.unwrap_or(0.0);
+    let models = check_models(new.models.as_deref().unwrap_or_default())?;
+    let uid = crypto::random_token("");
+    let now = now_ms();
+    let row = NewApiKey {
+        secret_ciphertext: state.cipher.seal_secret(&secret, &uid),
+        secret_hint: secret.masked(),
+        uid,
+        provider: new.provider.clone(),
+        name,
+        base_url,
+        models,
+        priority: new.priority,
+        enabled: new.enabled.unwrap_or(true),
+        cost_per_request,
+        quota_total,
+        quota_remaining,
+        quota_unit: quota_unit_name(new.quota_unit.unwrap_or_default()).to_owned(),
+        azure_api_version: new.azure_api_version.filter(|v| !v.trim().is_empty()),
+        azure_deployments: serde_json::to_string(&new.azure_deployments.unwrap_or_default())
+            .expect("a map serialises"),
+        created_at: now,
+        updated_at: now,
+    };
+    let row = state
+        .db
+        .run(move |conn| api_keys::insert(conn, &row))
+        .await?;
+    state.keys.spawn(&row).map_err(ApiError::Internal)?;
+    tracing::info!(key_id = row.id, provider = %row.provider, "key added");
+    Ok(view(&row, None))
+}
+
+pub async fn update_key(state: &AppState, id: i32, patch: KeyPatch) -> Result<KeyView, ApiError> {
+    let current = get_row(state, id).await?;
+    let mut changes = ApiKeyChanges {
+        updated_at: now_ms(),
+        ..Default::default()
+    };
+    if let Some(name) = &patch.name {
+        changes.name = Some(check_name(name)?);
+    }
+    if let Some(key) = &patch.api_key {
+        let secret = check_secret(key)?;
+        changes.secret_ciphertext = Some(state.cipher.seal_secret(&secret, &current.uid));
+        changes.secret_hint = Some(secret.masked());
+        // A new secret deserves a new chance.
+        changes.auth_dead = Some(false);
+    }
+    if let Some(url) = &patch.base_url {
+        changes.base_url = Some(check_base_url(url.as_deref())?);
+    }
+    if let Some(models) = &patch.models {
+        changes.models = Some(check_models(models)?);
+    }
+    if let Some(priority) = patch.priority {
+        if priority.is_some_and(|p| p < 0) {
+            return Err(invalid("priority", "must be >= 0"));
+        }
+        changes.priority = Some(priority);
+    }
+    if let Some(enabled) = patch.enabled {
+        changes.enabled = Some(enabled);
+        if enabled {
+            changes.auth_dead = Some(false);
+        }
+    }
+    if let Some(cost) = patch.cost_per_request {
+        changes.cost_per_request =
+            Some(check_amount("cost_per_request", Some(cost))?.unwrap_or(0.0));
+    }
+    if let Some(total) = patch.quota_total {
+        changes.quota_total = Some(check_amount("quota_total", total)?);
+    }
+    if let Some(remaining) = patch.quota_remaining {
+        changes.quota_remaining = Some(check_amount("quota_remaining", remaining)?);
+    }
+    if let Some(unit) = patch.quota_unit {
+        changes.quota_unit = Some(quota_unit_name(unit).to_owned());
+    }
+    if let Some(version) = patch.azure_api_version {
+        changes.azure_api_version = Some(version.filter(|v| !v.trim().is_empty()));
+    }
+    if let Some(deployments) = &patch.azure_deployments {
+        changes.azure_deployments =
+            Some(serde_json::to_string(deployments).expect("a map serialises"));
+    }
+    // Counters the key's actor already sent must land before the edit, not after it.
+    state.writer.flush().await;
+    let row = state
+        .db
+        .run(move |conn| api_keys::update(conn, id, &changes))
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    state.keys.apply_edit(&row).map_err(ApiError::Internal)?;
+    let snapshot = state.keys.snapshot(id).await;
+    Ok(view(&row, snapshot.as_ref()))
+}
+
+pub async fn delete_key(state: &AppState, id: i32) -> Result<(), ApiError> {
+    state.keys.retire(id);
+    state.writer.flush().await;
+    let deleted = state.db.run(move |conn| api_keys::delete(conn, id)).await?;
+    if !deleted {
+        return Err(not_found(id));
+    }
+    tracing::info!(key_id = id, "key deleted");
+    Ok(())
+}
+
+pub async fn get_key(state: &AppState, id: i32) -> Result<KeyView, ApiError> {
+    let row = get_row(state, id).await?;
+    let snapshot = state.keys.snapshot(id).await;
+    Ok(view(&row, snapshot.as_ref()))
+}
+
+pub async fn list_keys(state: &AppState) -> Result<Vec<KeyView>, ApiError> {
+    let rows = state.db.run(api_keys::list).await?;
+    let mut views = Vec::with_capacity(rows.len());
+    for row in rows {
+        let snapshot = state.keys.snapshot(row.id).await;
+        views.push(view(&row, snapshot.as_ref()));
+    }
+    Ok(views)
+}
+
+async fn get_row(state: &AppState, id: i32) -> Result<ApiKeyRow, ApiError> {
+    state
+        .db
+        .run(move |conn| api_keys::get(conn, id))
+        .await?
+        .ok_or_else(|| not_found(id))
+}
+
+fn not_found(id: i32) -> ApiError {
+    ApiError::NotFound(format!("no key with id {id}"))
+}
+
+/// The public view of a key: live state from its actor when it has one, else from the row.
+pub fn view(row: &ApiKeyRow, live: Option<&KeySnapshot>) -> KeyView {
+    let from_row = KeyLive::from_row(row);
+    let (state, quota_remaining, usage) = match live {
+        Some(s) => (s.state, s.quota_remaining, s.usage.clone()),
+        None => (
+            from_row.state(),
+            from_row.quota_remaining,
+            from_row.usage.clone(),
+        ),
+    };
+    KeyView {
+        id: i64::from(row.id),
+        provider: row.provider.clone(),
+        name: row.name.clone(),
+        masked_key: row.secret_hint.clone(),
+        base_url: row.base_url.clone(),
+        models: serde_json::from_str(&row.models).unwrap_or_default(),
+        priority: row.priority,
+        enabled: row.enabled,
+        cost_per_request: row.cost_per_request,
+        quota_total: row.quota_total,
+        quota_remaining,
+        quota_unit: parse_quota_unit(&row.quota_unit),
+        azure_api_version: row.azure_api_version.clone(),
+        azure_deployments: serde_json::from_str::<BTreeMap<String, String>>(&row.azure_deployments)
+            .unwrap_or_default(),
+        state,
+        usage,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::keys::QuotaUnit;
+
+    #[test]
+    fn validation_names_the_field() {
+        assert!(
+            matches!(check_name("  "), Err(ApiError::BadRequest { param: Some(p), .. }) if p == "name")
+        );
+        assert!(check_secret("sk-abc def").is_err());
+        assert!(check_base_url(Some("ftp://x")).is_err());
+        assert_eq!(
+            check_base_url(Some("http://h:1/v1/")).unwrap().as_deref(),
+            Some("http://h:1/v1")
+        );
+        assert!(check_amount("quota_total", Some(-1.0)).is_err());
+        assert_eq!(quota_unit_name(QuotaUnit::Usd), "usd");
+    }
+}

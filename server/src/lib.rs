@@ -1,0 +1,22 @@
+//! api-proxy: a local, lightweight, secure OpenAI-compatible LLM gateway.
+//!
+//! Request path: `api` (thin handlers) -> `proxy` (pick a key from the bid board, translate, call
+//! upstream, fail over, account) -> `adapters` (pure wire-format translation) -> `upstream` (awc).
+//! Accounting goes back to the key actors (`actors`) as fire-and-forget messages and to the batch
+//! `writer`; nothing on the request path waits on a mailbox or the database.
+
+pub mod actors;
+pub mod adapters;
+pub mod api;
+pub mod app;
+pub mod bootstrap;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod error;
+pub mod key_store;
+pub mod proxy;
+pub mod routing;
+pub mod state;
+pub mod upstream;
+pub mod writer;

@@ -1,0 +1,52 @@
+//! `api-proxy`: reads `.env` and the environment, starts the server, and stops it gracefully on
+//! SIGTERM or Ctrl-C.
+
+use anyhow::Context as _;
+use api_proxy::config::ServerConfig;
+use tracing_subscriber::EnvFilter;
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    // A missing .env is normal; a malformed one is worth a warning.
+    let dotenv = dotenvy::dotenv();
+    let config = ServerConfig::from_env().context("invalid configuration")?;
+    let filter = EnvFilter::try_new(format!(
+        "{level},h2=warn,rustls=warn,actix_server=warn",
+        level = config.log_level
+    ))
+    .context("LOG_LEVEL")?;
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+    if let Err(e) = dotenv {
+        if !e.not_found() {
+            tracing::warn!(error = %e, ".env could not be read");
+        }
+    }
+
+    let app = api_proxy::app::start(config)
+        .await
+        .context("api-proxy could not start")?;
+    let handle = app.handle();
+    tokio::task::spawn_local(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        handle.stop(true).await;
+    });
+    app.wait().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

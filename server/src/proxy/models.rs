@@ -1,0 +1,53 @@
+//! `GET /v1/models`: every model reachable with an enabled key, plus aliases that lead to one.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use shared::keys::KeyState;
+
+use crate::state::AppState;
+
+#[derive(Serialize)]
+pub struct ModelList {
+    object: &'static str,
+    data: Vec<ModelEntry>,
+}
+
+#[derive(Serialize)]
+pub struct ModelEntry {
+    id: String,
+    object: &'static str,
+    created: i64,
+    owned_by: String,
+}
+
+pub fn list_models(state: &AppState) -> ModelList {
+    let mut models: BTreeMap<String, String> = BTreeMap::new();
+    state.board.for_each(|bid| {
+        if bid.state == KeyState::Disabled {
+            return;
+        }
+        for id in bid.profile.model_ids() {
+            models
+                .entry(id)
+                .or_insert_with(|| bid.profile.provider_id().to_owned());
+        }
+    });
+    for (alias, target) in &state.settings().model_aliases {
+        if let Some(owner) = models.get(target).cloned() {
+            models.entry(alias.clone()).or_insert(owner);
+        }
+    }
+    ModelList {
+        object: "list",
+        data: models
+            .into_iter()
+            .map(|(id, owned_by)| ModelEntry {
+                id,
+                object: "model",
+                created: 0,
+                owned_by,
+            })
+            .collect(),
+    }
+}

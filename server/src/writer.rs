@@ -1,0 +1,169 @@
+//! The batch writer: one thread that owns database writes coming from the hot path (call logs and
+//! key counters). Senders never block; the thread groups what has arrived into one transaction
+//! per batch (at most `max_batch` logs, or whatever arrived within `flush_interval`), coalescing
+//! counter updates per key. A [`WriterHandle::flush`] barrier waits until everything sent before it
+//! is on disk, which gives read-after-write consistency to `/api/logs` and `/api/stats`.
+
+use std::collections::HashMap;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use diesel::Connection;
+use tokio::sync::oneshot;
+
+use crate::db::api_keys::{self, ApiKeyUsage};
+use crate::db::call_logs::{self, NewCallLog};
+use crate::db::{Db, DbError};
+
+/// Rows kept for a retry when the database refuses a batch; beyond this the oldest are dropped.
+const MAX_PENDING_LOGS: usize = 100_000;
+
+enum WriteOp {
+    Log(Box<NewCallLog>),
+    KeyUsage { id: i32, usage: ApiKeyUsage },
+    Barrier(oneshot::Sender<()>),
+    Shutdown,
+}
+
+/// Cheap to clone; sending never blocks.
+#[derive(Clone)]
+pub struct WriterHandle {
+    tx: Sender<WriteOp>,
+}
+
+impl WriterHandle {
+    pub fn log(&self, row: NewCallLog) {
+        // A send fails only after shutdown, when nothing can be written any more.
+        let _ = self.tx.send(WriteOp::Log(Box::new(row)));
+    }
+
+    pub fn key_usage(&self, id: i32, usage: ApiKeyUsage) {
+        let _ = self.tx.send(WriteOp::KeyUsage { id, usage });
+    }
+
+    /// Resolves once everything sent before this call has been written (or failed to be).
+    pub async fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(WriteOp::Barrier(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+/// The writer thread; [`BatchWriter::shutdown`] writes what is left and joins it.
+pub struct BatchWriter {
+    handle: WriterHandle,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl BatchWriter {
+    pub fn spawn(db: Db, max_batch: usize, flush_interval: Duration) -> std::io::Result<Self> {
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("api-proxy-writer".into())
+            .spawn(move || run(db, rx, max_batch, flush_interval))?;
+        Ok(Self {
+            handle: WriterHandle { tx },
+            thread: Some(thread),
+        })
+    }
+
+    pub fn handle(&self) -> WriterHandle {
+        self.handle.clone()
+    }
+
+    /// Writes the last batch and stops the thread (blocking; call from a blocking context).
+    pub fn shutdown(mut self) {
+        let _ = self.handle.tx.send(WriteOp::Shutdown);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[derive(Default)]
+struct Batch {
+    logs: Vec<NewCallLog>,
+    usages: HashMap<i32, ApiKeyUsage>,
+    barriers: Vec<oneshot::Sender<()>>,
+}
+
+impl Batch {
+    fn is_empty(&self) -> bool {
+        self.logs.is_empty() && self.usages.is_empty() && self.barriers.is_empty()
+    }
+}
+
+fn run(db: Db, rx: Receiver<WriteOp>, max_batch: usize, flush_interval: Duration) {
+    let mut batch = Batch::default();
+    let mut stopping = false;
+    while !stopping {
+        // Wait for the first op, then take whatever else arrives within the interval.
+        match rx.recv() {
+            Ok(op) => stopping |= add(&mut batch, op),
+            Err(_) => stopping = true,
+        }
+        let deadline = std::time::Instant::now() + flush_interval;
+        while !stopping && batch.barriers.is_empty() && batch.logs.len() < max_batch {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(op) => stopping |= add(&mut batch, op),
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => stopping = true,
+            }
+        }
+        // Whatever is already queued behind a barrier or shutdown joins this batch.
+        while let Ok(op) = rx.try_recv() {
+            stopping |= add(&mut batch, op);
+        }
+        write(&db, &mut batch);
+    }
+}
+
+/// Returns true on shutdown.
+fn add(batch: &mut Batch, op: WriteOp) -> bool {
+    match op {
+        WriteOp::Log(row) => batch.logs.push(*row),
+        WriteOp::KeyUsage { id, usage } => {
+            batch.usages.insert(id, usage);
+        }
+        WriteOp::Barrier(tx) => batch.barriers.push(tx),
+        WriteOp::Shutdown => return true,
+    }
+    false
+}
+
+fn write(db: &Db, batch: &mut Batch) {
+    if batch.is_empty() {
+        return;
+    }
+    let result = db.conn().and_then(|mut conn| {
+        conn.transaction::<_, DbError, _>(|conn| {
+            for chunk in batch.logs.chunks(256) {
+                call_logs::insert_batch(conn, chunk)?;
+            }
+            for (id, usage) in &batch.usages {
+                api_keys::save_usage(conn, *id, usage)?;
+            }
+            Ok(())
+        })
+    });
+    match result {
+        Ok(()) => {
+            batch.logs.clear();
+            batch.usages.clear();
+        }
+        Err(e) => {
+            tracing::error!(error = %e, pending_logs = batch.logs.len(), "could not write call logs; will retry");
+            if batch.logs.len() > MAX_PENDING_LOGS {
+                let excess = batch.logs.len() - MAX_PENDING_LOGS;
+                batch.logs.drain(..excess);
+                tracing::warn!(dropped = excess, "dropped the oldest unwritten call logs");
+            }
+        }
+    }
+    for tx in batch.barriers.drain(..) {
+        let _ = tx.send(());
+    }
+}

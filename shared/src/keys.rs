@@ -1,0 +1,176 @@
+//! Provider API keys as the admin API accepts and returns them. The secret itself only ever
+//! travels inbound (`NewKey::api_key`, `KeyPatch::api_key`); outbound views carry a mask.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// What a key's quota counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum QuotaUnit {
+    #[default]
+    Requests,
+    Tokens,
+    Usd,
+}
+
+/// The health of a key as its actor sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyState {
+    Active,
+    Disabled,
+    QuotaExhausted,
+    AuthDead,
+}
+
+/// Body of `POST /api/keys`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    pub provider: String,
+    pub name: String,
+    pub api_key: String,
+    #[serde(default)]
+    pub base_url: Option<String>,
+    #[serde(default)]
+    pub models: Option<Vec<String>>,
+    #[serde(default)]
+    pub priority: Option<i32>,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub cost_per_request: Option<f64>,
+    #[serde(default)]
+    pub quota_total: Option<f64>,
+    #[serde(default)]
+    pub quota_remaining: Option<f64>,
+    #[serde(default)]
+    pub quota_unit: Option<QuotaUnit>,
+    /// Azure OpenAI: the `api-version` query parameter.
+    #[serde(default)]
+    pub azure_api_version: Option<String>,
+    /// Azure OpenAI: model name -> deployment name.
+    #[serde(default)]
+    pub azure_deployments: Option<BTreeMap<String, String>>,
+}
+
+/// Body of `PATCH /api/keys/{id}`: every field optional; absent means unchanged.
+/// For the nullable fields (`base_url`, `priority`, `quota_total`, `quota_remaining`,
+/// `azure_api_version`) an explicit `null` clears the value.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyPatch {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub api_key: Option<String>,
+    #[serde(default, with = "double_option")]
+    pub base_url: Option<Option<String>>,
+    #[serde(default)]
+    pub models: Option<Vec<String>>,
+    #[serde(default, with = "double_option")]
+    pub priority: Option<Option<i32>>,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub cost_per_request: Option<f64>,
+    #[serde(default, with = "double_option")]
+    pub quota_total: Option<Option<f64>>,
+    #[serde(default, with = "double_option")]
+    pub quota_remaining: Option<Option<f64>>,
+    #[serde(default)]
+    pub quota_unit: Option<QuotaUnit>,
+    #[serde(default, with = "double_option")]
+    pub azure_api_version: Option<Option<String>>,
+    #[serde(default)]
+    pub azure_deployments: Option<BTreeMap<String, String>>,
+}
+
+/// Live counters a key's actor keeps.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KeyUsage {
+    pub calls: i64,
+    pub errors: i64,
+    pub tokens: i64,
+    pub cost_usd: f64,
+    /// Exponentially weighted moving average of successful call latency.
+    pub latency_ewma_ms: Option<f64>,
+    /// Unix milliseconds.
+    pub last_used_at: Option<i64>,
+}
+
+/// A key as every endpoint returns it: the secret is masked (`sk-…abcd`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyView {
+    pub id: i64,
+    pub provider: String,
+    pub name: String,
+    pub masked_key: String,
+    pub base_url: Option<String>,
+    pub models: Vec<String>,
+    pub priority: Option<i32>,
+    pub enabled: bool,
+    pub cost_per_request: f64,
+    pub quota_total: Option<f64>,
+    pub quota_remaining: Option<f64>,
+    pub quota_unit: QuotaUnit,
+    pub azure_api_version: Option<String>,
+    pub azure_deployments: BTreeMap<String, String>,
+    pub state: KeyState,
+    pub usage: KeyUsage,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// `GET /api/keys`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyList {
+    pub data: Vec<KeyView>,
+}
+
+/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
+mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T: Serialize, S: Serializer>(
+        value: &Option<Option<T>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(inner) => inner.serialize(serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(deserializer).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patch_distinguishes_null_from_absent() {
+        let patch: KeyPatch = serde_json::from_str(r#"{"base_url": null}"#).unwrap();
+        assert_eq!(patch.base_url, Some(None));
+        assert_eq!(patch.priority, None);
+        let patch: KeyPatch = serde_json::from_str(r#"{"priority": 2}"#).unwrap();
+        assert_eq!(patch.priority, Some(Some(2)));
+    }
+
+    #[test]
+    fn new_key_rejects_unknown_fields() {
+        let err = serde_json::from_str::<NewKey>(
+            r#"{"provider":"openai","name":"a","api_key":"k","colour":"red"}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("colour"), "{err}");
+    }
+}

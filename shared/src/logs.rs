@@ -1,0 +1,36 @@
+//! `GET /api/logs`: one row per proxied call. Prompt and completion bodies are not stored.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallLogView {
+    pub id: i64,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    pub request_id: String,
+    pub key_id: Option<i64>,
+    pub key_name: Option<String>,
+    pub provider: Option<String>,
+    pub model: String,
+    pub endpoint: String,
+    pub stream: bool,
+    /// The HTTP status the client saw (499 when the client went away first).
+    pub status: i32,
+    pub error: Option<String>,
+    pub latency_ms: i64,
+    /// Time to the upstream's first byte.
+    pub ttfb_ms: Option<i64>,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub cached_tokens: i64,
+    pub total_tokens: i64,
+    pub cost_usd: f64,
+    pub attempts: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogsPage {
+    pub data: Vec<CallLogView>,
+    /// Pass as `before` to get the next (older) page; `None` on the last page.
+    pub next_before: Option<i64>,
+}

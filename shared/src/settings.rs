@@ -1,0 +1,130 @@
+//! Runtime settings editable through `GET/PUT /api/settings`, persisted in SQLite.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// How the router ranks usable keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RoutingStrategy {
+    /// Available -> most quota left -> cheapest -> fastest.
+    #[default]
+    Balanced,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub routing_strategy: RoutingStrategy,
+    /// How many different keys one request may try before giving up (1 = no failover).
+    pub max_attempts: u32,
+    /// Deadline for the upstream's response headers, in milliseconds.
+    pub first_byte_timeout_ms: u64,
+    /// Longest silence allowed between two chunks of a streamed response, in milliseconds.
+    pub stream_idle_timeout_ms: u64,
+    /// Client-facing model name -> the model name to route (e.g. `gpt-4o` -> `claude-sonnet-4-5`).
+    pub model_aliases: BTreeMap<String, String>,
+    /// Call logs older than this are deleted (0 keeps them forever).
+    pub log_retention_days: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            routing_strategy: RoutingStrategy::Balanced,
+            max_attempts: 3,
+            first_byte_timeout_ms: 120_000,
+            stream_idle_timeout_ms: 300_000,
+            model_aliases: BTreeMap::new(),
+            log_retention_days: 30,
+        }
+    }
+}
+
+/// Body of `PUT /api/settings`: fields present replace the stored ones.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsPatch {
+    #[serde(default)]
+    pub routing_strategy: Option<RoutingStrategy>,
+    #[serde(default)]
+    pub max_attempts: Option<u32>,
+    #[serde(default)]
+    pub first_byte_timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub stream_idle_timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub model_aliases: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub log_retention_days: Option<u32>,
+}
+
+impl Settings {
+    /// Applies a patch and checks the result; the error names the offending field.
+    pub fn patched(&self, patch: SettingsPatch) -> Result<Settings, String> {
+        let mut next = self.clone();
+        if let Some(v) = patch.routing_strategy {
+            next.routing_strategy = v;
+        }
+        if let Some(v) = patch.max_attempts {
+            next.max_attempts = v;
+        }
+        if let Some(v) = patch.first_byte_timeout_ms {
+            next.first_byte_timeout_ms = v;
+        }
+        if let Some(v) = patch.stream_idle_timeout_ms {
+            next.stream_idle_timeout_ms = v;
+        }
+        if let Some(v) = patch.model_aliases {
+            next.model_aliases = v;
+        }
+        if let Some(v) = patch.log_retention_days {
+            next.log_retention_days = v;
+        }
+        next.validate()?;
+        Ok(next)
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=10).contains(&self.max_attempts) {
+            return Err("max_attempts must be between 1 and 10".into());
+        }
+        if self.first_byte_timeout_ms == 0 || self.first_byte_timeout_ms > 3_600_000 {
+            return Err("first_byte_timeout_ms must be between 1 and 3600000".into());
+        }
+        if self.stream_idle_timeout_ms == 0 || self.stream_idle_timeout_ms > 3_600_000 {
+            return Err("stream_idle_timeout_ms must be between 1 and 3600000".into());
+        }
+        if let Some((alias, _)) = self
+            .model_aliases
+            .iter()
+            .find(|(a, t)| a.trim().is_empty() || t.trim().is_empty())
+        {
+            return Err(format!(
+                "model_aliases: empty alias or target near {alias:?}"
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patch_validates() {
+        let s = Settings::default();
+        let bad = SettingsPatch {
+            max_attempts: Some(0),
+            ..Default::default()
+        };
+        assert!(s.patched(bad).unwrap_err().contains("max_attempts"));
+        let good = SettingsPatch {
+            max_attempts: Some(2),
+            ..Default::default()
+        };
+        assert_eq!(s.patched(good).unwrap().max_attempts, 2);
+    }
+}

@@ -1,0 +1,28 @@
+//! `GET /api/stats`.
+
+use serde::{Deserialize, Serialize};
+
+/// Aggregates over a group of calls.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatsRow {
+    /// The key's name, the provider id or the model; `"total"` for the totals row.
+    pub group: String,
+    /// Set on per-key rows.
+    pub key_id: Option<i64>,
+    pub calls: i64,
+    pub errors: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub total_tokens: i64,
+    pub cost_usd: f64,
+    pub latency_p50_ms: Option<i64>,
+    pub latency_p95_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatsResponse {
+    pub totals: StatsRow,
+    pub by_key: Vec<StatsRow>,
+    pub by_provider: Vec<StatsRow>,
+    pub by_model: Vec<StatsRow>,
+}
