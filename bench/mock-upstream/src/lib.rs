@@ -1,1 +1,262 @@
+//! A mock LLM upstream speaking OpenAI's (and Azure OpenAI's) exact wire format, HTTP and SSE,
+//! for api-proxy's tests and benchmarks. It records what it receives so tests can check what
+//! api-proxy sent, and can misbehave on purpose (error statuses, stalls, garbage, resets).
+//!
+//! Each instance runs its own actix system on its own thread, so it works from any test runtime
+//! and from the `mock-upstream` binary alike.
 
+mod openai;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use tokio::sync::Notify;
+
+pub use openai::{MOCK_CREATED, MOCK_FINGERPRINT, MOCK_REPLY};
+
+/// How the mock answers a chat request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Behaviour {
+    /// A normal answer (streamed when asked) with usage.
+    Normal,
+    /// This status with an OpenAI-shaped error body.
+    Status(u16),
+    /// This status with exactly this body and content type.
+    RawStatus {
+        status: u16,
+        content_type: String,
+        body: String,
+    },
+    /// Never answers (until the client goes away).
+    Stall,
+    /// `200` with a body that is not JSON.
+    Garbage,
+    /// Streams this many chunks, then breaks the connection.
+    ResetAfter(usize),
+    /// Streams this many chunks, then goes silent.
+    StallAfter(usize),
+    /// Streams every chunk but ends without `[DONE]`.
+    NoDone,
+}
+
+/// Settings of one mock instance.
+#[derive(Debug, Clone)]
+pub struct MockConfig {
+    pub behaviour: Behaviour,
+    /// When set, requests must carry this key (Bearer, `api-key` or `x-api-key`), else 401.
+    pub expected_key: Option<String>,
+    /// Content chunks in a streamed answer.
+    pub chunks: usize,
+    /// Delay between streamed chunks.
+    pub chunk_delay: Duration,
+    /// Tokens of the prompt reported in usage.
+    pub prompt_tokens: u64,
+    pub cached_tokens: u64,
+    pub workers: usize,
+}
+
+impl Default for MockConfig {
+    fn default() -> Self {
+        Self {
+            behaviour: Behaviour::Normal,
+            expected_key: None,
+            chunks: 4,
+            chunk_delay: Duration::ZERO,
+            prompt_tokens: 12,
+            cached_tokens: 0,
+            workers: 1,
+        }
+    }
+}
+
+/// One request as the mock received it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: Vec<(String, String)>,
+    pub body: serde_json::Value,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Shared between the handlers and the test.
+#[derive(Default)]
+pub struct MockState {
+    config: Mutex<Option<MockConfig>>,
+    received: Mutex<Vec<Received>>,
+    /// Streams that ended because the reader went away.
+    cancelled: Mutex<usize>,
+    cancelled_notify: Notify,
+}
+
+impl MockState {
+    pub fn config(&self) -> MockConfig {
+        self.config.lock().unwrap().clone().unwrap_or_default()
+    }
+
+    fn record(&self, r: Received) {
+        self.received.lock().unwrap().push(r);
+    }
+
+    fn stream_cancelled(&self) {
+        *self.cancelled.lock().unwrap() += 1;
+        self.cancelled_notify.notify_waiters();
+        self.cancelled_notify.notify_one();
+    }
+}
+
+pub struct MockUpstream {
+    pub addr: SocketAddr,
+    state: Arc<MockState>,
+    handle: ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl MockUpstream {
+    /// Starts on `127.0.0.1:0`.
+    pub fn start(config: MockConfig) -> Self {
+        Self::start_on("127.0.0.1:0", config)
+    }
+
+    pub fn start_on(bind: &str, config: MockConfig) -> Self {
+        let state = Arc::new(MockState::default());
+        *state.config.lock().unwrap() = Some(config.clone());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let shared = state.clone();
+        let bind = bind.to_owned();
+        let thread = std::thread::spawn(move || {
+            let system = actix_rt::System::new();
+            system.block_on(async move {
+                let data = web::Data::from(shared);
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(data.clone())
+                        .app_data(web::PayloadConfig::default().limit(64 * 1024 * 1024))
+                        .default_service(web::to(dispatch))
+                })
+                .workers(config.workers)
+                .disable_signals()
+                .shutdown_timeout(0)
+                .bind(&bind)
+                .expect("mock upstream binds");
+                let addr = server.addrs()[0];
+                let server = server.run();
+                tx.send((addr, server.handle())).unwrap();
+                let _ = server.await;
+            });
+        });
+        let (addr, handle) = rx.recv().expect("mock upstream started");
+        Self {
+            addr,
+            state,
+            handle,
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT/v1`, an OpenAI base URL.
+    pub fn openai_base(&self) -> String {
+        format!("{}/v1", self.url())
+    }
+
+    pub fn set_behaviour(&self, behaviour: Behaviour) {
+        let mut config = self.state.config();
+        config.behaviour = behaviour;
+        *self.state.config.lock().unwrap() = Some(config);
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.state.received.lock().unwrap().clone()
+    }
+
+    pub fn request_count(&self) -> usize {
+        self.state.received.lock().unwrap().len()
+    }
+
+    pub fn cancelled_streams(&self) -> usize {
+        *self.state.cancelled.lock().unwrap()
+    }
+
+    /// Resolves once at least `n` streams were abandoned by their reader.
+    pub async fn wait_cancelled(&self, n: usize) {
+        loop {
+            let notified = self.state.cancelled_notify.notified();
+            if self.cancelled_streams() >= n {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Drop for MockUpstream {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        // Stopping needs a runtime; a small one is enough.
+        let _ = std::thread::spawn(move || {
+            actix_rt::System::new().block_on(handle.stop(false));
+        })
+        .join();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+async fn dispatch(req: HttpRequest, body: web::Bytes, state: web::Data<MockState>) -> HttpResponse {
+    let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    state.record(Received {
+        method: req.method().to_string(),
+        path: req.path().to_owned(),
+        query: req.query_string().to_owned(),
+        headers: req
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+            .collect(),
+        body: parsed.clone(),
+    });
+    let config = state.config();
+    let path = req.path();
+    if req.method() == actix_web::http::Method::GET && path.ends_with("/models") {
+        return openai::models();
+    }
+    if !path.ends_with("/chat/completions") {
+        return openai::error(404, "Unknown request URL", "invalid_request_error", Some("unknown_url"));
+    }
+    if let Some(expected) = &config.expected_key {
+        if !carries_key(&req, expected) {
+            return openai::error(
+                401,
+                "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.",
+                "invalid_request_error",
+                Some("invalid_api_key"),
+            );
+        }
+    }
+    openai::chat(&config, &parsed, state.into_inner()).await
+}
+
+fn carries_key(req: &HttpRequest, expected: &str) -> bool {
+    let h = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    h("authorization").and_then(|v| v.strip_prefix("Bearer ")) == Some(expected)
+        || h("api-key") == Some(expected)
+        || h("x-api-key") == Some(expected)
+}

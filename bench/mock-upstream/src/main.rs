@@ -1,0 +1,28 @@
+//! `mock-upstream [--port N] [--chunks N] [--delay-ms N] [--key KEY] [--workers N]`: serves until
+//! killed and prints `MOCK_LISTENING http://127.0.0.1:PORT` once ready.
+
+use std::time::Duration;
+
+use mock_upstream::{MockConfig, MockUpstream};
+
+fn main() {
+    let mut config = MockConfig::default();
+    let mut port = 0u16;
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args.next().unwrap_or_default();
+        match flag.as_str() {
+            "--port" => port = value.parse().expect("--port N"),
+            "--chunks" => config.chunks = value.parse().expect("--chunks N"),
+            "--delay-ms" => config.chunk_delay = Duration::from_millis(value.parse().expect("--delay-ms N")),
+            "--key" => config.expected_key = Some(value),
+            "--workers" => config.workers = value.parse().expect("--workers N"),
+            other => panic!("unknown flag {other}"),
+        }
+    }
+    let mock = MockUpstream::start_on(&format!("127.0.0.1:{port}"), config);
+    println!("MOCK_LISTENING {}", mock.url());
+    loop {
+        std::thread::park();
+    }
+}
