@@ -39,6 +39,9 @@ pub enum ApiError {
     UpstreamTimeout(String),
     #[error("{0}")]
     UpstreamConnect(String),
+    /// The upstream answered, but not with something usable (truncated, not JSON...).
+    #[error("{0}")]
+    UpstreamInvalid(String),
     /// The upstream answered with an error; `body` is already OpenAI-shaped.
     #[error("upstream returned {status}")]
     Upstream { status: StatusCode, body: Bytes },
@@ -70,6 +73,7 @@ impl ApiError {
             Self::NoKeyAvailable(_) => ("service_unavailable", Some("no_available_key")),
             Self::UpstreamTimeout(_) => ("timeout", Some("upstream_timeout")),
             Self::UpstreamConnect(_) => ("api_error", Some("upstream_unreachable")),
+            Self::UpstreamInvalid(_) => ("api_error", Some("upstream_invalid_response")),
             Self::Upstream { .. } => ("api_error", None),
             Self::Internal(_) => ("server_error", Some("internal_error")),
         }
@@ -139,6 +143,7 @@ impl ResponseError for ApiError {
             Self::NoKeyAvailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::UpstreamConnect(_) => StatusCode::BAD_GATEWAY,
+            Self::UpstreamInvalid(_) => StatusCode::BAD_GATEWAY,
             Self::Upstream { status, .. } => *status,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

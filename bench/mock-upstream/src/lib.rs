@@ -63,7 +63,7 @@ impl Default for MockConfig {
         Self {
             behaviour: Behaviour::Normal,
             expected_key: None,
-            chunks: 4,
+            chunks: 5,
             chunk_delay: Duration::ZERO,
             prompt_tokens: 12,
             cached_tokens: 0,
@@ -221,7 +221,8 @@ impl Drop for MockUpstream {
 }
 
 async fn dispatch(req: HttpRequest, body: web::Bytes, state: web::Data<MockState>) -> HttpResponse {
-    let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    let parsed: serde_json::Value =
+        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
     state.record(Received {
         method: req.method().to_string(),
         path: req.path().to_owned(),
@@ -239,7 +240,12 @@ async fn dispatch(req: HttpRequest, body: web::Bytes, state: web::Data<MockState
         return openai::models();
     }
     if !path.ends_with("/chat/completions") {
-        return openai::error(404, "Unknown request URL", "invalid_request_error", Some("unknown_url"));
+        return openai::error(
+            404,
+            "Unknown request URL",
+            "invalid_request_error",
+            Some("unknown_url"),
+        );
     }
     if let Some(expected) = &config.expected_key {
         if !carries_key(&req, expected) {

@@ -14,7 +14,9 @@ fn main() {
         match flag.as_str() {
             "--port" => port = value.parse().expect("--port N"),
             "--chunks" => config.chunks = value.parse().expect("--chunks N"),
-            "--delay-ms" => config.chunk_delay = Duration::from_millis(value.parse().expect("--delay-ms N")),
+            "--delay-ms" => {
+                config.chunk_delay = Duration::from_millis(value.parse().expect("--delay-ms N"))
+            }
             "--key" => config.expected_key = Some(value),
             "--workers" => config.workers = value.parse().expect("--workers N"),
             other => panic!("unknown flag {other}"),

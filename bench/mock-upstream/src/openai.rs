@@ -16,7 +16,10 @@ pub const MOCK_FINGERPRINT: &str = "fp_mock";
 pub fn error(status: u16, message: &str, kind: &str, code: Option<&str>) -> HttpResponse {
     HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
         .content_type("application/json")
-        .body(json!({"error": {"message": message, "type": kind, "param": null, "code": code}}).to_string())
+        .body(
+            json!({"error": {"message": message, "type": kind, "param": null, "code": code}})
+                .to_string(),
+        )
 }
 
 pub fn models() -> HttpResponse {
@@ -28,10 +31,30 @@ pub fn models() -> HttpResponse {
 fn status_error(status: u16) -> HttpResponse {
     match status {
         400 => error(400, "Invalid request.", "invalid_request_error", None),
-        401 => error(401, "Incorrect API key provided.", "invalid_request_error", Some("invalid_api_key")),
-        429 => error(429, "Rate limit reached for requests", "requests", Some("rate_limit_exceeded")),
-        503 => error(503, "The engine is currently overloaded, please try again later", "server_error", None),
-        s => error(s, "The server had an error while processing your request. Sorry about that!", "server_error", None),
+        401 => error(
+            401,
+            "Incorrect API key provided.",
+            "invalid_request_error",
+            Some("invalid_api_key"),
+        ),
+        429 => error(
+            429,
+            "Rate limit reached for requests",
+            "requests",
+            Some("rate_limit_exceeded"),
+        ),
+        503 => error(
+            503,
+            "The engine is currently overloaded, please try again later",
+            "server_error",
+            None,
+        ),
+        s => error(
+            s,
+            "The server had an error while processing your request. Sorry about that!",
+            "server_error",
+            None,
+        ),
     }
 }
 
@@ -42,7 +65,11 @@ fn pieces(chunks: usize) -> Vec<String> {
     (0..n)
         .map(|i| {
             let w = words[i % words.len()];
-            if i == 0 { w.to_owned() } else { format!(" {w}") }
+            if i == 0 {
+                w.to_owned()
+            } else {
+                format!(" {w}")
+            }
         })
         .collect()
 }
@@ -59,15 +86,29 @@ fn usage(config: &MockConfig, completion: u64) -> Value {
 
 pub async fn chat(config: &MockConfig, body: &Value, state: Arc<MockState>) -> HttpResponse {
     let Some(model) = body.get("model").and_then(Value::as_str) else {
-        return error(400, "you must provide a model parameter", "invalid_request_error", None);
+        return error(
+            400,
+            "you must provide a model parameter",
+            "invalid_request_error",
+            None,
+        );
     };
     if !body.get("messages").is_some_and(Value::is_array) {
-        return error(400, "Missing required parameter: 'messages'.", "invalid_request_error", Some("missing_required_parameter"));
+        return error(
+            400,
+            "Missing required parameter: 'messages'.",
+            "invalid_request_error",
+            Some("missing_required_parameter"),
+        );
     }
     let model = model.to_owned();
     match &config.behaviour {
         Behaviour::Status(s) => return status_error(*s),
-        Behaviour::RawStatus { status, content_type, body } => {
+        Behaviour::RawStatus {
+            status,
+            content_type,
+            body,
+        } => {
             return HttpResponse::build(actix_web::http::StatusCode::from_u16(*status).unwrap())
                 .content_type(content_type.as_str())
                 .body(body.clone())
@@ -76,7 +117,9 @@ pub async fn chat(config: &MockConfig, body: &Value, state: Arc<MockState>) -> H
             std::future::pending::<()>().await;
         }
         Behaviour::Garbage => {
-            return HttpResponse::Ok().content_type("application/json").body("{\"id\": \"chatcmpl-1\", \"choices\": [tru");
+            return HttpResponse::Ok()
+                .content_type("application/json")
+                .body("{\"id\": \"chatcmpl-1\", \"choices\": [tru");
         }
         _ => {}
     }
@@ -122,7 +165,10 @@ pub async fn chat(config: &MockConfig, body: &Value, state: Arc<MockState>) -> H
         }
         format!("data: {c}\n\n")
     };
-    let mut events = vec![chunk(json!({"role": "assistant", "content": "", "refusal": null}), Value::Null)];
+    let mut events = vec![chunk(
+        json!({"role": "assistant", "content": "", "refusal": null}),
+        Value::Null,
+    )];
     for p in &parts {
         events.push(chunk(json!({"content": p}), Value::Null));
     }
@@ -152,28 +198,34 @@ pub async fn chat(config: &MockConfig, body: &Value, state: Arc<MockState>) -> H
     events.truncate(limit);
     let guard = StreamGuard { state, done: false };
     let delay = config.chunk_delay;
-    let body = stream::unfold((events.into_iter(), guard, 0usize), move |(mut it, mut guard, i)| async move {
-        if i > 0 && !delay.is_zero() {
-            tokio::time::sleep(delay).await;
-        }
-        match it.next() {
-            Some(e) => Some((Ok::<_, std::io::Error>(Bytes::from(e)), (it, guard, i + 1))),
-            None => match ending {
-                Ending::Clean => {
-                    guard.complete();
-                    None
-                }
-                Ending::Reset => {
-                    guard.complete();
-                    Some((Err(std::io::Error::other("mock reset")), (it, guard, i + 1)))
-                }
-                Ending::Stall => {
-                    std::future::pending::<()>().await;
-                    None
-                }
-            },
-        }
-    });
+    let body = stream::unfold(
+        (events.into_iter(), guard, 0usize),
+        move |(mut it, mut guard, i)| async move {
+            if i > 0 && !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            match it.next() {
+                Some(e) => Some((Ok::<_, std::io::Error>(Bytes::from(e)), (it, guard, i + 1))),
+                None => match ending {
+                    Ending::Clean => {
+                        guard.complete();
+                        None
+                    }
+                    Ending::Reset => {
+                        // Let what was sent reach the wire first, so this is a reset mid-stream and
+                        // not before the headers.
+                        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+                        guard.complete();
+                        Some((Err(std::io::Error::other("mock reset")), (it, guard, i + 1)))
+                    }
+                    Ending::Stall => {
+                        std::future::pending::<()>().await;
+                        None
+                    }
+                },
+            }
+        },
+    );
     HttpResponse::Ok()
         .content_type("text/event-stream; charset=utf-8")
         .insert_header(("cache-control", "no-cache"))

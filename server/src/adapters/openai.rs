@@ -244,12 +244,15 @@ struct UsageCarrier {
     choices: Option<Vec<IgnoredAny>>,
 }
 
-/// The usage of a non-streamed response body, if it has one.
-pub fn response_usage(body: &[u8]) -> Option<TokenUsage> {
+/// The body is not a JSON object.
+#[derive(Debug, PartialEq, Eq)]
+pub struct InvalidResponse;
+
+/// The usage of a non-streamed response body (checking on the way that it is a JSON object).
+pub fn response_usage(body: &[u8]) -> Result<Option<TokenUsage>, InvalidResponse> {
     serde_json::from_slice::<UsageCarrier>(body)
-        .ok()?
-        .usage
-        .map(Into::into)
+        .map(|c| c.usage.map(Into::into))
+        .map_err(|_| InvalidResponse)
 }
 
 /// What a stream chunk says about usage.
@@ -377,13 +380,14 @@ mod tests {
         let body = br#"{"id":"x","choices":[{"index":0}],"usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15,"prompt_tokens_details":{"cached_tokens":4}}}"#;
         assert_eq!(
             response_usage(body),
-            Some(TokenUsage {
+            Ok(Some(TokenUsage {
                 prompt: 10,
                 completion: 5,
                 cached: 4,
                 cache_write: 0
-            })
+            }))
         );
+        assert_eq!(response_usage(b"{\"choices\": [tru"), Err(InvalidResponse));
         let last = br#"{"id":"x","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}"#;
         let info = chunk_usage(last);
         assert!(info.usage_only);

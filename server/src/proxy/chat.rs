@@ -156,27 +156,33 @@ pub async fn chat_completions(
             return Ok(builder.streaming(relay(response, record, options, ttfb)));
         }
 
-        match read_body(&mut response, MAX_RESPONSE_BYTES, first_byte).await {
-            Ok(body) => {
-                let usage = openai::response_usage(&body);
-                let content_type = response
-                    .headers()
-                    .get(header::CONTENT_TYPE)
-                    .cloned()
-                    .unwrap_or_else(|| HeaderValue::from_static("application/json"));
-                let mut builder = response_head(&record, &bid, status);
-                builder.insert_header((header::CONTENT_TYPE, content_type));
-                let latency = record.attempt_ms();
-                record.finish(status.as_u16(), usage, None, latency);
-                return Ok(builder.body(body));
-            }
+        let body = match read_body(&mut response, MAX_RESPONSE_BYTES, first_byte).await {
+            Ok(body) => body,
             Err(e) => {
                 record.attempt_failed(false);
-                last_error = Some(ApiError::UpstreamConnect(format!(
+                last_error = Some(ApiError::UpstreamInvalid(format!(
                     "the upstream response could not be read: {e}"
                 )));
+                continue;
             }
-        }
+        };
+        let Ok(usage) = openai::response_usage(&body) else {
+            record.attempt_failed(false);
+            last_error = Some(ApiError::UpstreamInvalid(
+                "the upstream answered with a body that is not valid JSON".into(),
+            ));
+            continue;
+        };
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .cloned()
+            .unwrap_or_else(|| HeaderValue::from_static("application/json"));
+        let mut builder = response_head(&record, &bid, status);
+        builder.insert_header((header::CONTENT_TYPE, content_type));
+        let latency = record.attempt_ms();
+        record.finish(status.as_u16(), usage, None, latency);
+        return Ok(builder.body(body));
     }
 
     let error = last_error.unwrap_or_else(|| {

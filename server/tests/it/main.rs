@@ -1,0 +1,12 @@
+//! Integration tests: the real server (in-process, or the built binary for process-level tests)
+//! against mock upstreams on 127.0.0.1 speaking the vendors' wire formats.
+
+mod admin;
+mod bad_input;
+mod persistence;
+mod process;
+mod proxy;
+mod secrets;
+mod streaming;
+mod supervision;
+mod support;

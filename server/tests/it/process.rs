@@ -1,0 +1,141 @@
+//! The real binary as a process: graceful SIGTERM drains an in-flight stream and flushes its call
+//! log, and nothing it prints at trace level contains a key.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use api_proxy::db::call_logs::{self, LogFilter};
+use api_proxy::db::Db;
+use futures_util::StreamExt;
+use mock_upstream::{MockConfig, MockUpstream};
+use serde_json::json;
+use tempfile::TempDir;
+
+use crate::support::*;
+
+struct Process {
+    child: std::process::Child,
+    output: Arc<Mutex<String>>,
+    base: String,
+}
+
+fn spawn_binary(dir: &TempDir) -> Process {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_api-proxy"));
+    cmd.env_clear()
+        .envs(env_for(
+            dir,
+            &[("LOG_LEVEL", "trace"), ("SHUTDOWN_TIMEOUT_SECS", "30")],
+        ))
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("api-proxy binary starts");
+    let output = Arc::new(Mutex::new(String::new()));
+    let (tx, rx) = mpsc::channel::<String>();
+    for pipe in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let (output, tx) = (output.clone(), tx.clone());
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("api-proxy listening on ").nth(1) {
+                    let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_owned());
+                }
+                let mut out = output.lock().unwrap();
+                out.push_str(&line);
+                out.push('\n');
+            }
+        });
+    }
+    let base = rx
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("no listening line; output:\n{}", output.lock().unwrap()));
+    Process {
+        child,
+        output,
+        base,
+    }
+}
+
+#[actix_web::test]
+async fn sigterm_drains_a_stream_and_keeps_its_log_and_no_key_is_ever_logged() {
+    let mock = MockUpstream::start(MockConfig {
+        chunks: 20,
+        chunk_delay: Duration::from_millis(25),
+        ..Default::default()
+    });
+    let dir = TempDir::new().unwrap();
+    let mut proc = spawn_binary(&dir);
+    let http = awc::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .finish();
+
+    let created = http
+        .post(format!("{}/api/keys", proc.base))
+        .insert_header(("authorization", format!("Bearer {ADMIN_TOKEN}")))
+        .send_json(&json!({"provider": "openai", "name": "main", "api_key": SECRET, "base_url": mock.openai_base()}))
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+
+    let mut stream = http
+        .post(format!("{}/v1/chat/completions", proc.base))
+        .send_json(&stream_body("gpt-4o"))
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    let first = stream.next().await.unwrap().unwrap();
+    let mut text = String::from_utf8_lossy(&first).into_owned();
+
+    // SIGTERM while the stream is in flight.
+    let pid = i32::try_from(proc.child.id()).unwrap();
+    assert_eq!(send_sigterm(pid), 0);
+    while let Some(chunk) = stream.next().await {
+        text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+    }
+    assert!(
+        text.trim_end().ends_with("data: [DONE]"),
+        "the in-flight stream finished: {text}"
+    );
+    assert_eq!(assembled(&text).split(' ').count(), 20);
+
+    let status = proc.child.wait().unwrap();
+    assert!(status.success(), "clean exit after SIGTERM: {status:?}");
+
+    // The drained call's log row was flushed before exit.
+    let db = Db::open(&dir.path().join("data/api-proxy.db")).unwrap();
+    let rows = db
+        .run(|conn| call_logs::page(conn, &LogFilter::default(), 10))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].status, 200);
+    assert!(rows[0].stream);
+    assert_eq!(rows[0].completion_tokens, 20);
+
+    let output = proc.output.lock().unwrap().clone();
+    assert!(output.contains("shutting down"), "{output}");
+    assert!(
+        output.contains("TRACE") || output.contains("DEBUG"),
+        "trace logging was on"
+    );
+    assert!(
+        !output.contains("SECRETSECRET"),
+        "a key reached the logs:\n{output}"
+    );
+    assert!(
+        !output.contains(ADMIN_TOKEN),
+        "the admin token reached the logs"
+    );
+}
+
+fn send_sigterm(pid: i32) -> i32 {
+    Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .map_or(-1, |s| s.code().unwrap_or(-1))
+}
