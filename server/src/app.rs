@@ -14,6 +14,7 @@ use dashmap::DashMap;
 
 use crate::actors::KeyRegistry;
 use crate::bootstrap::{self, BootstrapError};
+use crate::config::aliases::load_aliases;
 use crate::config::{ConfigError, ProviderCatalog, ServerConfig};
 use crate::db::{self, api_keys, call_logs, client_keys, Db, DbError};
 use crate::error::{json_extractor_error, path_extractor_error, query_extractor_error};
@@ -60,6 +61,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningApp, StartError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let config = Arc::new(config);
     let catalog = Arc::new(ProviderCatalog::load(config.providers_dir.as_deref())?);
+    let config_aliases = Arc::new(load_aliases(config.model_aliases_file.as_deref())?);
 
     let boot_config = config.clone();
     let (db, cipher, admin_token, settings, keys, clients) =
@@ -103,6 +105,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningApp, StartError> {
         board,
         writer: writer.handle(),
         settings: Arc::new(RwLock::new(Arc::new(settings))),
+        config_aliases,
         admin_token: Arc::new(admin_token),
         client_keys: Arc::new(
             clients

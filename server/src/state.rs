@@ -1,5 +1,6 @@
 //! `AppState`: what every handler can reach. Cheap to clone (all `Arc`s and handles).
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
@@ -23,6 +24,8 @@ pub struct AppState {
     pub board: BidBoard,
     pub writer: WriterHandle,
     pub settings: Arc<RwLock<Arc<Settings>>>,
+    /// Model equivalents from `configs/model_aliases.json` (settings' aliases win over these).
+    pub config_aliases: Arc<BTreeMap<String, String>>,
     pub admin_token: Arc<Secret>,
     /// SHA-256 of each client key -> its id.
     pub client_keys: Arc<DashMap<String, i32>>,
@@ -36,6 +39,22 @@ impl AppState {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
+    }
+
+    /// The equivalent of `model`, from the settings or else the config file.
+    pub fn model_alias(&self, settings: &Settings, model: &str) -> Option<String> {
+        settings
+            .model_aliases
+            .get(model)
+            .or_else(|| self.config_aliases.get(model))
+            .cloned()
+    }
+
+    /// Every alias in force: the config file's, overridden by the settings'.
+    pub fn all_aliases(&self) -> BTreeMap<String, String> {
+        let mut all = (*self.config_aliases).clone();
+        all.extend(self.settings().model_aliases.clone());
+        all
     }
 
     pub fn replace_settings(&self, next: Settings) {

@@ -10,12 +10,13 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::AdapterError;
+use super::sse::parse_event;
+use super::{AdapterError, StreamStep, StreamTranslator};
 use crate::routing::TokenUsage;
 
-/// A chat completion request, parsed just enough to route it.
+/// An OpenAI request (chat or embeddings), parsed just enough to route it.
 #[derive(Debug)]
-pub struct ChatRequest<'a> {
+pub struct OpenAiRequest<'a> {
     members: Vec<(Cow<'a, str>, &'a RawValue)>,
     pub model: String,
     pub stream: bool,
@@ -31,8 +32,27 @@ pub struct Rewrite<'r> {
     pub request_usage: bool,
 }
 
-impl<'a> ChatRequest<'a> {
-    pub fn parse(body: &'a [u8]) -> Result<Self, AdapterError> {
+impl<'a> OpenAiRequest<'a> {
+    /// An embeddings request: `model` and `input` are required.
+    pub fn parse_embeddings(body: &'a [u8]) -> Result<Self, AdapterError> {
+        let members = parse_members(body)?;
+        let model = required_model(&members)?;
+        if find_member(&members, "input").is_none() {
+            return Err(AdapterError::new(
+                "missing required parameter: 'input'",
+                Some("input"),
+            ));
+        }
+        Ok(Self {
+            members,
+            model,
+            stream: false,
+            include_usage: false,
+        })
+    }
+
+    /// A chat completion request: `model` and `messages` are required.
+    pub fn parse_chat(body: &'a [u8]) -> Result<Self, AdapterError> {
         let members = serde_json::from_slice::<RawMembers<'a>>(body)
             .map_err(|e| AdapterError::new(format!("request body is not valid JSON: {e}"), None))?
             .0;
@@ -152,6 +172,35 @@ impl<'a> ChatRequest<'a> {
         }
         out.push(b'}');
         Some(out)
+    }
+}
+
+fn parse_members(body: &[u8]) -> Result<Vec<(Cow<'_, str>, &RawValue)>, AdapterError> {
+    serde_json::from_slice::<RawMembers<'_>>(body)
+        .map(|m| m.0)
+        .map_err(|e| AdapterError::new(format!("request body is not valid JSON: {e}"), None))
+}
+
+/// The last member called `name` (JSON's rule for duplicates).
+fn find_member<'a>(members: &[(Cow<'a, str>, &'a RawValue)], name: &str) -> Option<&'a RawValue> {
+    members
+        .iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| *v)
+}
+
+fn required_model(members: &[(Cow<'_, str>, &RawValue)]) -> Result<String, AdapterError> {
+    match find_member(members, "model").map(|v| serde_json::from_str::<String>(v.get())) {
+        Some(Ok(model)) if !model.trim().is_empty() => Ok(model),
+        Some(_) => Err(AdapterError::new(
+            "`model` must be a non-empty string",
+            Some("model"),
+        )),
+        None => Err(AdapterError::new(
+            "you must provide a model parameter",
+            Some("model"),
+        )),
     }
 }
 
@@ -280,6 +329,73 @@ pub fn chunk_usage(data: &[u8]) -> ChunkUsage {
     }
 }
 
+/// Relays OpenAI-format chunks byte for byte, recording usage, dropping the usage-only chunk the
+/// client did not ask for and Azure's content-filter preamble (a chunk with an empty `id` and no
+/// choices), so the client sees one id and OpenAI's sequence.
+pub struct OpenAiStreamRelay {
+    strip_usage: bool,
+    usage: Option<TokenUsage>,
+}
+
+impl OpenAiStreamRelay {
+    /// `strip_usage`: the client did not ask for the usage chunk.
+    pub fn new(strip_usage: bool) -> Self {
+        Self {
+            strip_usage,
+            usage: None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct PreambleProbe {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    choices: Option<Vec<IgnoredAny>>,
+    #[serde(default)]
+    usage: Option<IgnoredAny>,
+}
+
+fn is_filter_preamble(data: &[u8]) -> bool {
+    memchr::memmem::find(data, b"prompt_filter_results").is_some()
+        && serde_json::from_slice::<PreambleProbe>(data).is_ok_and(|p| {
+            p.id.as_deref().unwrap_or("").is_empty()
+                && p.choices.is_none_or(|c| c.is_empty())
+                && p.usage.is_none()
+        })
+}
+
+impl StreamTranslator for OpenAiStreamRelay {
+    fn translate(&mut self, raw: &[u8], out: &mut bytes::BytesMut) -> StreamStep {
+        if let Some(data) = parse_event(raw).data {
+            if data.trim_ascii() == b"[DONE]" {
+                out.extend_from_slice(raw);
+                return StreamStep::Done;
+            }
+            if let Ok(e) = serde_json::from_slice::<ErrorCarrier>(&data) {
+                return StreamStep::Failed(format!(
+                    "the upstream reported an error mid-stream: {}",
+                    e.error.message
+                ));
+            }
+            let info = chunk_usage(&data);
+            if info.usage.is_some() {
+                self.usage = info.usage;
+            }
+            if (info.usage_only && self.strip_usage) || is_filter_preamble(&data) {
+                return StreamStep::Continue;
+            }
+        }
+        out.extend_from_slice(raw);
+        StreamStep::Continue
+    }
+
+    fn usage(&self) -> Option<TokenUsage> {
+        self.usage
+    }
+}
+
 #[derive(Deserialize)]
 struct ErrorCarrier {
     error: ErrorFields,
@@ -288,6 +404,30 @@ struct ErrorCarrier {
 #[derive(Deserialize)]
 struct ErrorFields {
     message: String,
+}
+
+/// An upstream error body in OpenAI's shape: passed through when it already is (Azure's
+/// content-filter details included), else wrapped with a snippet of what came back.
+pub fn error_body_for(status: actix_web::http::StatusCode, raw: &[u8]) -> bytes::Bytes {
+    if is_openai_error(raw) {
+        return bytes::Bytes::copy_from_slice(raw);
+    }
+    let snippet: String = String::from_utf8_lossy(raw).chars().take(300).collect();
+    let message = if snippet.trim().is_empty() {
+        format!("the upstream returned HTTP {}", status.as_u16())
+    } else {
+        format!(
+            "the upstream returned HTTP {}: {}",
+            status.as_u16(),
+            snippet.trim()
+        )
+    };
+    let kind = if status.is_server_error() {
+        "api_error"
+    } else {
+        "invalid_request_error"
+    };
+    crate::error::error_body(&message, kind, None, Some("upstream_error"))
 }
 
 /// Whether `body` is already an OpenAI-shaped error (`{"error":{"message":...}}`).
@@ -302,7 +442,7 @@ mod tests {
     #[test]
     fn untouched_request_is_forwarded_as_is() {
         let body = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"temperature":0.2,"x_custom":{"a":[1,2]}}"#;
-        let req = ChatRequest::parse(body).unwrap();
+        let req = OpenAiRequest::parse_chat(body).unwrap();
         assert_eq!(req.model, "gpt-4o");
         assert!(!req.stream);
         assert!(req
@@ -317,7 +457,7 @@ mod tests {
     fn stream_gets_usage_requested_and_other_fields_survive() {
         let body =
             br#"{"model":"gpt-4o","stream":true,"messages":[],"stream_options":{"x":1},"seed":7}"#;
-        let req = ChatRequest::parse(body).unwrap();
+        let req = OpenAiRequest::parse_chat(body).unwrap();
         assert!(req.stream && !req.include_usage);
         let out = req
             .rewrite(Rewrite {
@@ -337,7 +477,7 @@ mod tests {
     #[test]
     fn alias_rewrites_only_the_model() {
         let body = br#"{"model":"fast","messages":[{"role":"user","content":"a\"b\u00e9"}]}"#;
-        let req = ChatRequest::parse(body).unwrap();
+        let req = OpenAiRequest::parse_chat(body).unwrap();
         let out = req
             .rewrite(Rewrite {
                 model: Some("gpt-4o-mini"),
@@ -350,25 +490,44 @@ mod tests {
     }
 
     #[test]
-    fn invalid_requests_name_the_field() {
-        assert_eq!(ChatRequest::parse(b"{nope").unwrap_err().param, None);
-        assert_eq!(ChatRequest::parse(b"[1]").unwrap_err().param, None);
+    fn embeddings_need_model_and_input() {
+        let req = OpenAiRequest::parse_embeddings(
+            br#"{"model":"text-embedding-3-small","input":["a","b"]}"#,
+        )
+        .unwrap();
+        assert_eq!(req.model, "text-embedding-3-small");
         assert_eq!(
-            ChatRequest::parse(br#"{"messages":[]}"#).unwrap_err().param,
+            OpenAiRequest::parse_embeddings(br#"{"model":"m"}"#)
+                .unwrap_err()
+                .param,
+            Some("input")
+        );
+    }
+
+    #[test]
+    fn invalid_requests_name_the_field() {
+        assert_eq!(OpenAiRequest::parse_chat(b"{nope").unwrap_err().param, None);
+        assert_eq!(OpenAiRequest::parse_chat(b"[1]").unwrap_err().param, None);
+        assert_eq!(
+            OpenAiRequest::parse_chat(br#"{"messages":[]}"#)
+                .unwrap_err()
+                .param,
             Some("model")
         );
         assert_eq!(
-            ChatRequest::parse(br#"{"model":"m"}"#).unwrap_err().param,
-            Some("messages")
-        );
-        assert_eq!(
-            ChatRequest::parse(br#"{"model":"m","messages":"hi"}"#)
+            OpenAiRequest::parse_chat(br#"{"model":"m"}"#)
                 .unwrap_err()
                 .param,
             Some("messages")
         );
         assert_eq!(
-            ChatRequest::parse(br#"{"model":"m","messages":[],"stream":"yes"}"#)
+            OpenAiRequest::parse_chat(br#"{"model":"m","messages":"hi"}"#)
+                .unwrap_err()
+                .param,
+            Some("messages")
+        );
+        assert_eq!(
+            OpenAiRequest::parse_chat(br#"{"model":"m","messages":[],"stream":"yes"}"#)
                 .unwrap_err()
                 .param,
             Some("stream")
@@ -395,6 +554,37 @@ mod tests {
         let mid = br#"{"id":"x","choices":[{"delta":{"content":"hi"}}],"usage":null}"#;
         assert_eq!(chunk_usage(mid), ChunkUsage::default());
         assert_eq!(chunk_usage(b"garbage \"usage\""), ChunkUsage::default());
+    }
+
+    #[test]
+    fn relay_drops_azure_preamble_and_unrequested_usage() {
+        let mut relay = OpenAiStreamRelay::new(true);
+        let mut out = bytes::BytesMut::new();
+        let preamble = b"data: {\"choices\":[],\"created\":0,\"id\":\"\",\"model\":\"\",\"object\":\"\",\"prompt_filter_results\":[{\"prompt_index\":0}]}\n\n";
+        assert_eq!(relay.translate(preamble, &mut out), StreamStep::Continue);
+        let chunk =
+            b"data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n";
+        relay.translate(chunk, &mut out);
+        let usage = b"data: {\"id\":\"c1\",\"choices\":[],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2}}\n\n";
+        relay.translate(usage, &mut out);
+        assert_eq!(
+            relay.translate(b"data: [DONE]\n\n", &mut out),
+            StreamStep::Done
+        );
+        let mut expected = chunk.to_vec();
+        expected.extend_from_slice(b"data: [DONE]\n\n");
+        assert_eq!(&out[..], &expected[..]);
+        assert_eq!(relay.usage().unwrap().completion, 2);
+    }
+
+    #[test]
+    fn relay_fails_on_an_error_chunk() {
+        let mut relay = OpenAiStreamRelay::new(false);
+        let step = relay.translate(
+            b"data: {\"error\":{\"message\":\"boom\"}}\n\n",
+            &mut bytes::BytesMut::new(),
+        );
+        assert!(matches!(step, StreamStep::Failed(m) if m.contains("boom")));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Chat completion handlers: `/v1`, `/api/v1`, and the seed's provider-scoped paths.
+//! Proxied handlers: chat completions (`/v1`, `/api/v1`, the seed's provider-scoped paths) and
+//! embeddings.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -6,7 +7,7 @@ use serde::Deserialize;
 use super::auth::ClientAuth;
 use super::body::read_json_body;
 use crate::error::ApiError;
-use crate::proxy::{chat_completions, ChatCall};
+use crate::proxy::{chat_completions, ChatCall, Operation};
 use crate::state::AppState;
 
 async fn proxy(
@@ -16,6 +17,7 @@ async fn proxy(
     client: web::Data<awc::Client>,
     auth: ClientAuth,
     provider: Option<&str>,
+    operation: Operation,
 ) -> Result<HttpResponse, ApiError> {
     if let Some(p) = provider {
         if state.catalog.get(p).is_none() {
@@ -30,7 +32,7 @@ async fn proxy(
             body,
             provider,
             client_key_id: auth.0,
-            endpoint: "chat/completions",
+            operation,
         },
     )
     .await
@@ -43,7 +45,7 @@ pub async fn post_chat_completions(
     client: web::Data<awc::Client>,
     auth: ClientAuth,
 ) -> Result<HttpResponse, ApiError> {
-    proxy(req, payload, state, client, auth, None).await
+    proxy(req, payload, state, client, auth, None, Operation::Chat).await
 }
 
 #[derive(Deserialize)]
@@ -61,7 +63,16 @@ pub async fn post_chat_completions_seed(
     query: web::Query<ProviderQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let provider = query.into_inner().provider;
-    proxy(req, payload, state, client, auth, provider.as_deref()).await
+    proxy(
+        req,
+        payload,
+        state,
+        client,
+        auth,
+        provider.as_deref(),
+        Operation::Chat,
+    )
+    .await
 }
 
 /// `POST /api/proxy/{provider}/chat/completions`
@@ -74,5 +85,34 @@ pub async fn post_chat_completions_for_provider(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let provider = path.into_inner();
-    proxy(req, payload, state, client, auth, Some(&provider)).await
+    proxy(
+        req,
+        payload,
+        state,
+        client,
+        auth,
+        Some(&provider),
+        Operation::Chat,
+    )
+    .await
+}
+
+/// `POST /v1/embeddings`
+pub async fn post_embeddings(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    client: web::Data<awc::Client>,
+    auth: ClientAuth,
+) -> Result<HttpResponse, ApiError> {
+    proxy(
+        req,
+        payload,
+        state,
+        client,
+        auth,
+        None,
+        Operation::Embeddings,
+    )
+    .await
 }

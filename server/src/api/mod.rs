@@ -66,6 +66,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 fn openai_scope(path: &str) -> actix_web::Scope {
     web::scope(path)
         .route("/chat/completions", post().to(chat::post_chat_completions))
+        .route("/embeddings", post().to(chat::post_embeddings))
         .route("/models", get().to(models::list_models))
         .default_service(web::to(not_found))
 }

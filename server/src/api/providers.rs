@@ -1,7 +1,7 @@
 //! `GET /api/providers` and `GET /api/providers/capabilities`, from `configs/providers/`.
 
 use actix_web::{web, HttpResponse};
-use shared::providers::{ModelCapabilityRow, ProviderFormat, ProviderList, ProviderView};
+use shared::providers::{ModelCapabilityRow, ProviderList, ProviderView};
 
 use super::auth::AdminAuth;
 use crate::state::AppState;
@@ -18,7 +18,7 @@ pub async fn list_providers(state: web::Data<AppState>, _: AdminAuth) -> HttpRes
         .iter()
         .map(|p| ProviderView {
             spec: p.spec.clone(),
-            supported: p.format() != ProviderFormat::Anthropic,
+            supported: true,
             key_count: counts.get(&p.spec.id).copied().unwrap_or(0),
         })
         .collect();

@@ -27,6 +27,8 @@ pub struct ServerConfig {
     pub body_limit_bytes: usize,
     /// `None`: `./configs/providers` if it exists, else the files built into the binary.
     pub providers_dir: Option<PathBuf>,
+    /// `None`: `./configs/model_aliases.json` if it exists, else the built-in table.
+    pub model_aliases_file: Option<PathBuf>,
     pub workers: usize,
     pub connect_timeout: Duration,
     pub log_batch_max: usize,
@@ -73,6 +75,7 @@ impl ServerConfig {
             cors_origins: list(get("CORS_ORIGINS")),
             body_limit_bytes: parse(&get, "BODY_LIMIT_BYTES", DEFAULT_BODY_LIMIT)?,
             providers_dir: get("PROVIDERS_DIR").map(PathBuf::from),
+            model_aliases_file: get("MODEL_ALIASES_FILE").map(PathBuf::from),
             workers: workers.max(1),
             connect_timeout: Duration::from_millis(parse(&get, "CONNECT_TIMEOUT_MS", 10_000u64)?),
             log_batch_max: parse(&get, "LOG_BATCH_MAX", 512usize)?.max(1),

@@ -1,6 +1,7 @@
 //! Configuration in two phases: raw inputs (environment, `.env`, provider JSON files) are parsed and
 //! validated into typed values once at start-up, then passed through `AppState`.
 
+pub mod aliases;
 pub mod env;
 pub mod providers;
 

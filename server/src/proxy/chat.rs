@@ -1,24 +1,46 @@
-//! `POST /v1/chat/completions` and its seed-compatible twins.
+//! Proxied calls: `POST /v1/chat/completions` (and the seed's twins) and `POST /v1/embeddings`.
+//! One loop serves every provider format: pick a key, build that provider's request, send it,
+//! and on a retryable failure try the next-best *different* key, all before the first byte
+//! reaches the client.
 
 use std::time::Duration;
 
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::HttpResponse;
+use actix_web::{HttpResponse, ResponseError};
 use bytes::Bytes;
 use shared::providers::ProviderFormat;
 
 use super::record::CallRecord;
 use super::stream::{relay, RelayOptions};
 use super::target::upstream_target;
-use crate::adapters::openai::{self, ChatRequest, Rewrite};
-use crate::error::{error_body, ApiError};
-use crate::routing::{pick_best, Bid, PickQuery};
+use crate::adapters::anthropic::{self, AnthropicStreamTranslator, RequestDefaults};
+use crate::adapters::openai::{self, OpenAiRequest, OpenAiStreamRelay, Rewrite};
+use crate::error::ApiError;
+use crate::routing::{pick_best, Bid, PickQuery, TokenUsage};
 use crate::state::AppState;
 use crate::upstream::{self, UpstreamError, MAX_RESPONSE_BYTES};
 
 /// Largest upstream error body read (the rest is not needed to explain the error).
 const MAX_ERROR_BODY: usize = 64 * 1024;
+/// `max_tokens` for Anthropic when neither the client nor the model config says.
+const FALLBACK_MAX_TOKENS: u32 = 4096;
+
+/// Which OpenAI endpoint the client called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Chat,
+    Embeddings,
+}
+
+impl Operation {
+    fn endpoint(self) -> &'static str {
+        match self {
+            Self::Chat => "chat/completions",
+            Self::Embeddings => "embeddings",
+        }
+    }
+}
 
 /// One client request.
 pub struct ChatCall<'a> {
@@ -26,7 +48,7 @@ pub struct ChatCall<'a> {
     /// Only keys of this provider may serve it.
     pub provider: Option<&'a str>,
     pub client_key_id: Option<i32>,
-    pub endpoint: &'static str,
+    pub operation: Operation,
 }
 
 /// Whether a failed attempt may be retried on another key.
@@ -34,22 +56,26 @@ fn retryable(status: StatusCode) -> bool {
     matches!(status.as_u16(), 401 | 403 | 408 | 409 | 429) || status.is_server_error()
 }
 
+fn unix_now() -> i64 {
+    crate::db::now_ms() / 1000
+}
+
 pub async fn chat_completions(
     state: &AppState,
     client: &awc::Client,
     call: ChatCall<'_>,
 ) -> Result<HttpResponse, ApiError> {
-    let request = ChatRequest::parse(&call.body)?;
+    let request = match call.operation {
+        Operation::Chat => OpenAiRequest::parse_chat(&call.body)?,
+        Operation::Embeddings => OpenAiRequest::parse_embeddings(&call.body)?,
+    };
     let settings = state.settings();
-    let model = settings
-        .model_aliases
-        .get(&request.model)
-        .cloned()
-        .unwrap_or_else(|| request.model.clone());
+    let alias = state.model_alias(&settings, &request.model);
     let mut any_key = false;
     state.board.for_each(|bid| {
         any_key |= PickQuery {
-            model: &model,
+            model: &request.model,
+            alias: alias.as_deref(),
             provider: call.provider,
             exclude: &[],
         }
@@ -62,8 +88,8 @@ pub async fn chat_completions(
     let mut record = CallRecord::new(
         state.keys.clone(),
         state.writer.clone(),
-        model.clone(),
-        call.endpoint,
+        request.model.clone(),
+        call.operation.endpoint(),
         request.stream,
         call.client_key_id,
     );
@@ -71,36 +97,63 @@ pub async fn chat_completions(
     let idle = Duration::from_millis(settings.stream_idle_timeout_ms);
     let mut tried: Vec<i32> = Vec::new();
     let mut last_error: Option<ApiError> = None;
+    // Translated once per model, on the first Anthropic key tried.
+    let mut anthropic_body: Option<(String, Bytes)> = None;
 
     while record.attempts < settings.max_attempts as i32 {
         let query = PickQuery {
-            model: &model,
+            model: &request.model,
+            alias: alias.as_deref(),
             provider: call.provider,
             exclude: &tried,
         };
         let Some(bid) = pick_best(&state.board, &query) else {
             break;
         };
+        // The model this key is asked for: the requested one, or its configured equivalent.
+        let model = query.model_for(&bid).unwrap_or(&request.model).to_owned();
         tried.push(bid.key_id());
-        if bid.profile.format() == ProviderFormat::Anthropic {
-            // Not translated yet: try another key without spending an attempt.
-            last_error.get_or_insert_with(|| {
-                ApiError::NotImplemented(format!(
-                    "provider `{}` uses the {:?} format, which this build cannot translate yet",
-                    bid.profile.provider_id(),
-                    bid.profile.format()
-                ))
-            });
-            continue;
-        }
-        record.begin_attempt(bid.profile.clone());
-        let target = upstream_target(&bid.profile, &state.cipher, &model, "chat/completions")?;
-        let body = request
-            .rewrite(Rewrite {
-                model: Some(&model),
-                request_usage: true,
-            })
-            .map_or_else(|| call.body.clone(), Bytes::from);
+        let format = bid.profile.format();
+        let body = match (call.operation, format) {
+            (Operation::Embeddings, ProviderFormat::Anthropic) => {
+                // Not this key's fault: try another without spending an attempt.
+                last_error.get_or_insert_with(|| {
+                    ApiError::bad_request(format!(
+                        "provider `{}` has no embeddings API; add a key of a provider that does",
+                        bid.profile.provider_id()
+                    ))
+                });
+                continue;
+            }
+            (Operation::Chat, ProviderFormat::Anthropic) => match &anthropic_body {
+                Some((for_model, body)) if *for_model == model => body.clone(),
+                _ => {
+                    let defaults = RequestDefaults {
+                        max_output_tokens: bid
+                            .profile
+                            .provider
+                            .model(&model)
+                            .map_or(FALLBACK_MAX_TOKENS, |m| m.max_output_tokens),
+                    };
+                    let body =
+                        Bytes::from(anthropic::translate_request(&call.body, &model, defaults)?);
+                    anthropic_body = Some((model.clone(), body.clone()));
+                    body
+                }
+            },
+            _ => request
+                .rewrite(Rewrite {
+                    model: Some(&model),
+                    request_usage: true,
+                })
+                .map_or_else(|| call.body.clone(), Bytes::from),
+        };
+        let operation = match (call.operation, format) {
+            (Operation::Chat, ProviderFormat::Anthropic) => anthropic::MESSAGES_OPERATION,
+            (op, _) => op.endpoint(),
+        };
+        record.begin_attempt(bid.profile.clone(), &model);
+        let target = upstream_target(&bid.profile, &state.cipher, &model, operation)?;
 
         let mut response = match upstream::send(client, &target, body, first_byte).await {
             Ok(response) => response,
@@ -117,16 +170,23 @@ pub async fn chat_completions(
             }
         };
         record.mark_first_byte();
-        let status = response.status();
+        let upstream_status = response.status();
         let scrub = secret_for_scrub(state, &bid);
 
-        if !status.is_success() {
+        if !upstream_status.is_success() {
             let raw = read_body(&mut response, MAX_ERROR_BODY, first_byte)
                 .await
                 .unwrap_or_default();
-            let body = normalise_error(status, &raw, scrub.as_deref());
+            let (status, body) = match format {
+                ProviderFormat::Anthropic => anthropic::translate_error(upstream_status, &raw),
+                ProviderFormat::Openai | ProviderFormat::Azure => (
+                    upstream_status,
+                    openai::error_body_for(upstream_status, &raw),
+                ),
+            };
+            let body = scrub_bytes(body, scrub.as_deref());
             record.attempt_failed(matches!(status.as_u16(), 401 | 403));
-            tracing::warn!(key_id = bid.key_id(), request_id = %record.request_id, %status, "upstream answered with an error");
+            tracing::warn!(key_id = bid.key_id(), request_id = %record.request_id, %upstream_status, "upstream answered with an error");
             let error = ApiError::Upstream { status, body };
             if retryable(status) {
                 last_error = Some(error);
@@ -149,14 +209,24 @@ pub async fn chat_completions(
                 .insert_header((header::CACHE_CONTROL, "no-cache"))
                 .insert_header((HeaderName::from_static("x-accel-buffering"), "no"));
             let options = RelayOptions {
-                strip_usage: !request.include_usage,
                 idle_timeout: idle,
                 scrub,
             };
-            return Ok(builder.streaming(relay(response, record, options, ttfb)));
+            let response = match format {
+                ProviderFormat::Anthropic => {
+                    let translator =
+                        AnthropicStreamTranslator::new(&model, unix_now(), request.include_usage);
+                    builder.streaming(relay(response, translator, record, options, ttfb))
+                }
+                ProviderFormat::Openai | ProviderFormat::Azure => {
+                    let translator = OpenAiStreamRelay::new(!request.include_usage);
+                    builder.streaming(relay(response, translator, record, options, ttfb))
+                }
+            };
+            return Ok(response);
         }
 
-        let body = match read_body(&mut response, MAX_RESPONSE_BYTES, first_byte).await {
+        let raw = match read_body(&mut response, MAX_RESPONSE_BYTES, first_byte).await {
             Ok(body) => body,
             Err(e) => {
                 record.attempt_failed(false);
@@ -166,23 +236,25 @@ pub async fn chat_completions(
                 continue;
             }
         };
-        let Ok(usage) = openai::response_usage(&body) else {
+        let translated: Result<(Bytes, Option<TokenUsage>), _> = match format {
+            ProviderFormat::Anthropic => anthropic::translate_response(&raw, unix_now())
+                .map(|(body, usage)| (Bytes::from(body), Some(usage))),
+            ProviderFormat::Openai | ProviderFormat::Azure => {
+                openai::response_usage(&raw).map(|usage| (raw, usage))
+            }
+        };
+        let Ok((body, usage)) = translated else {
             record.attempt_failed(false);
             last_error = Some(ApiError::UpstreamInvalid(
                 "the upstream answered with a body that is not valid JSON".into(),
             ));
             continue;
         };
-        let content_type = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .cloned()
-            .unwrap_or_else(|| HeaderValue::from_static("application/json"));
-        let mut builder = response_head(&record, &bid, status);
-        builder.insert_header((header::CONTENT_TYPE, content_type));
+        let mut builder = response_head(&record, &bid, upstream_status);
+        builder.insert_header((header::CONTENT_TYPE, "application/json"));
         let latency = record.attempt_ms();
-        record.finish(status.as_u16(), usage, None, latency);
-        return Ok(builder.body(body));
+        record.finish(upstream_status.as_u16(), usage, None, latency);
+        return Ok(builder.body(scrub_bytes(body, scrub.as_deref())));
     }
 
     let error = last_error.unwrap_or_else(|| {
@@ -196,7 +268,6 @@ pub async fn chat_completions(
 }
 
 fn finish_failed(record: CallRecord, error: &ApiError) {
-    use actix_web::ResponseError;
     let status = error.status_code().as_u16();
     let latency = record.attempt_ms();
     let message = match error {
@@ -256,29 +327,8 @@ async fn read_body(
     }
 }
 
-/// Upstream error bodies reach the client in OpenAI's shape, with the key scrubbed out.
-fn normalise_error(status: StatusCode, raw: &[u8], scrub: Option<&str>) -> Bytes {
-    let body = if openai::is_openai_error(raw) {
-        Bytes::copy_from_slice(raw)
-    } else {
-        let snippet: String = String::from_utf8_lossy(raw).chars().take(300).collect();
-        let message = if snippet.trim().is_empty() {
-            format!("the upstream returned HTTP {}", status.as_u16())
-        } else {
-            format!(
-                "the upstream returned HTTP {}: {}",
-                status.as_u16(),
-                snippet.trim()
-            )
-        };
-        let kind = if status.is_server_error() {
-            "api_error"
-        } else {
-            "invalid_request_error"
-        };
-        error_body(&message, kind, None, Some("upstream_error"))
-    };
-    match scrub {
+fn scrub_bytes(body: Bytes, secret: Option<&str>) -> Bytes {
+    match secret {
         Some(secret) if memchr::memmem::find(&body, secret.as_bytes()).is_some() => {
             String::from_utf8_lossy(&body)
                 .replace(secret, "***")
@@ -295,11 +345,11 @@ mod tests {
 
     #[test]
     fn non_openai_errors_are_wrapped_and_keys_scrubbed() {
-        let body = normalise_error(
+        let body = openai::error_body_for(
             StatusCode::BAD_GATEWAY,
             b"<html>bad gateway for sk-secret-123</html>",
-            Some("sk-secret-123"),
         );
+        let body = scrub_bytes(body, Some("sk-secret-123"));
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         let message = v["error"]["message"].as_str().unwrap();
         assert!(message.contains("502"));
@@ -307,7 +357,7 @@ mod tests {
         let passthrough =
             br#"{"error":{"message":"Rate limit","type":"requests","code":"rate_limit_exceeded"}}"#;
         assert_eq!(
-            &normalise_error(StatusCode::TOO_MANY_REQUESTS, passthrough, None)[..],
+            &openai::error_body_for(StatusCode::TOO_MANY_REQUESTS, passthrough)[..],
             passthrough
         );
     }
@@ -316,6 +366,7 @@ mod tests {
     fn retry_policy() {
         assert!(retryable(StatusCode::TOO_MANY_REQUESTS));
         assert!(retryable(StatusCode::INTERNAL_SERVER_ERROR));
+        assert!(retryable(StatusCode::SERVICE_UNAVAILABLE));
         assert!(retryable(StatusCode::UNAUTHORIZED));
         assert!(!retryable(StatusCode::BAD_REQUEST));
         assert!(!retryable(StatusCode::NOT_FOUND));

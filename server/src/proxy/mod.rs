@@ -8,4 +8,4 @@ pub mod record;
 pub mod stream;
 pub mod target;
 
-pub use chat::{chat_completions, ChatCall};
+pub use chat::{chat_completions, ChatCall, Operation};

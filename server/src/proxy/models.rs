@@ -33,7 +33,7 @@ pub fn list_models(state: &AppState) -> ModelList {
                 .or_insert_with(|| bid.profile.provider_id().to_owned());
         }
     });
-    for (alias, target) in &state.settings().model_aliases {
+    for (alias, target) in &state.all_aliases() {
         if let Some(owner) = models.get(target).cloned() {
             models.entry(alias.clone()).or_insert(owner);
         }

@@ -16,7 +16,7 @@ pub struct CallRecord {
     pub request_id: String,
     started: Instant,
     created_at: i64,
-    /// The model the request was routed to.
+    /// The model requested, then the model actually used by the current attempt.
     pub model: String,
     endpoint: &'static str,
     pub stream: bool,
@@ -54,8 +54,12 @@ impl CallRecord {
         }
     }
 
-    pub fn begin_attempt(&mut self, key: Arc<KeyProfile>) {
+    /// A new attempt on `key`, asked for `model` (the requested model or its equivalent).
+    pub fn begin_attempt(&mut self, key: Arc<KeyProfile>, model: &str) {
         self.attempts += 1;
+        if self.model != model {
+            self.model = model.to_owned();
+        }
         self.key = Some(key);
         self.attempt_started = Instant::now();
         self.ttfb_ms = None;

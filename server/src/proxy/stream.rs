@@ -1,9 +1,9 @@
-//! Relaying an OpenAI-format SSE stream to the client: each upstream read is forwarded as soon as
-//! it holds whole events (never buffered to the end), the usage chunk api-proxy asked for on its
-//! own account is removed unless the client asked for it too, the call is accounted when `[DONE]`
-//! arrives (before the client sees it), and a broken, stalled or truncated upstream becomes an
-//! explicit error event — never a fake clean `[DONE]`. Dropping the stream (client gone) drops the
-//! upstream connection and logs the call as 499.
+//! Relaying a streamed answer to the client: each upstream read is translated (by the provider's
+//! [`StreamTranslator`]) and forwarded as soon as it holds whole events, never buffered to the end.
+//! The call is accounted when the stream completes (before the client sees `[DONE]`), and a
+//! broken, stalled or truncated upstream, or an upstream error event, becomes an explicit error
+//! event — never a fake clean `[DONE]`. Dropping the stream (client gone) drops the upstream
+//! connection and logs the call as 499.
 
 use std::time::Duration;
 
@@ -11,94 +11,86 @@ use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 
 use super::record::CallRecord;
-use crate::adapters::openai::chunk_usage;
-use crate::adapters::sse::{data_event, parse_event, SseSplitter};
+use crate::adapters::sse::{data_event, SseSplitter};
+use crate::adapters::{StreamStep, StreamTranslator};
 use crate::error::error_body;
-use crate::routing::TokenUsage;
 
 /// Status logged when the client went away before the end.
 const CLIENT_CLOSED: u16 = 499;
 
 pub struct RelayOptions {
-    /// Drop the final usage-only chunk (the client did not ask for it).
-    pub strip_usage: bool,
     pub idle_timeout: Duration,
-    /// Strings that must never reach the client (the key itself, should an upstream echo it).
+    /// The key itself, to scrub should an upstream echo it.
     pub scrub: Option<String>,
 }
 
-struct Relay<S> {
+struct Relay<S, T: StreamTranslator> {
     upstream: S,
     splitter: SseSplitter,
+    translator: T,
     options: RelayOptions,
     record: Option<CallRecord>,
-    usage: Option<TokenUsage>,
     ttfb_ms: f64,
     finished: bool,
 }
 
-impl<S> Drop for Relay<S> {
+impl<S, T: StreamTranslator> Drop for Relay<S, T> {
     fn drop(&mut self) {
         if let Some(record) = self.record.take() {
-            let latency = self.ttfb_ms;
             record.finish(
                 CLIENT_CLOSED,
-                self.usage,
+                self.translator.usage(),
                 Some("client disconnected before the end of the stream".into()),
-                latency,
+                self.ttfb_ms,
             );
         }
     }
 }
 
-impl<S> Relay<S> {
-    fn finish_ok(&mut self) {
-        if let Some(record) = self.record.take() {
-            record.finish(200, self.usage, None, self.ttfb_ms);
-        }
-    }
-
+impl<S, T: StreamTranslator> Relay<S, T> {
     /// Ends the stream with an error event the client's SDK will raise.
-    fn fail(&mut self, status: u16, message: String) -> Bytes {
+    fn fail(&mut self, status: u16, message: String, out: &mut BytesMut) {
         self.finished = true;
         if let Some(record) = self.record.take() {
             record.attempt_failed(false);
-            record.finish(status, self.usage, Some(message.clone()), self.ttfb_ms);
+            record.finish(
+                status,
+                self.translator.usage(),
+                Some(message.clone()),
+                self.ttfb_ms,
+            );
         }
-        data_event(&error_body(
+        out.extend_from_slice(&data_event(&error_body(
             &message,
             "api_error",
             None,
             Some("upstream_stream_error"),
-        ))
+        )));
     }
 
-    /// Forwards the complete events in the splitter; returns what to send now.
+    /// Translates the complete events in the splitter; returns what to send now.
     fn drain_events(&mut self) -> BytesMut {
         let mut out = BytesMut::new();
         while let Some(event) = self.splitter.next_event() {
-            let parsed = parse_event(&event);
-            if let Some(data) = parsed.data.as_deref() {
-                if data.trim_ascii() == b"[DONE]" {
+            match self.translator.translate(&event, &mut out) {
+                StreamStep::Continue => {}
+                StreamStep::Done => {
                     self.finished = true;
-                    self.finish_ok();
-                    out.extend_from_slice(&event);
-                    return out;
+                    if let Some(record) = self.record.take() {
+                        record.finish(200, self.translator.usage(), None, self.ttfb_ms);
+                    }
+                    break;
                 }
-                let info = chunk_usage(data);
-                if info.usage.is_some() {
-                    self.usage = info.usage;
-                }
-                if info.usage_only && self.options.strip_usage {
-                    continue;
+                StreamStep::Failed(message) => {
+                    self.fail(502, message, &mut out);
+                    break;
                 }
             }
-            match &self.options.scrub {
-                Some(secret) if memchr::memmem::find(&event, secret.as_bytes()).is_some() => {
-                    let text = String::from_utf8_lossy(&event).replace(secret.as_str(), "***");
-                    out.extend_from_slice(text.as_bytes());
-                }
-                _ => out.extend_from_slice(&event),
+        }
+        if let Some(secret) = &self.options.scrub {
+            if memchr::memmem::find(&out, secret.as_bytes()).is_some() {
+                let text = String::from_utf8_lossy(&out).replace(secret.as_str(), "***");
+                return BytesMut::from(text.as_bytes());
             }
         }
         out
@@ -106,8 +98,9 @@ impl<S> Relay<S> {
 }
 
 /// Wraps the upstream body; `ttfb_ms` is the attempt's time to response head.
-pub fn relay<S, E>(
+pub fn relay<S, E, T>(
     upstream: S,
+    translator: T,
     record: CallRecord,
     options: RelayOptions,
     ttfb_ms: f64,
@@ -115,13 +108,14 @@ pub fn relay<S, E>(
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin + 'static,
     E: std::fmt::Display,
+    T: StreamTranslator + 'static,
 {
     let relay = Relay {
         upstream,
         splitter: SseSplitter::default(),
+        translator,
         options,
         record: Some(record),
-        usage: None,
         ttfb_ms,
         finished: false,
     };
@@ -132,34 +126,42 @@ where
             }
             let next =
                 tokio::time::timeout(relay.options.idle_timeout, relay.upstream.next()).await;
-            match next {
+            let mut out = match next {
                 Ok(Some(Ok(bytes))) => {
                     relay.splitter.push(&bytes);
-                    let out = relay.drain_events();
-                    if !out.is_empty() {
-                        return Some((Ok(out.freeze()), relay));
-                    }
+                    relay.drain_events()
                 }
                 Ok(Some(Err(e))) => {
-                    let event = relay.fail(
+                    let mut out = BytesMut::new();
+                    relay.fail(
                         502,
                         format!("the upstream connection failed mid-stream: {e}"),
+                        &mut out,
                     );
-                    return Some((Ok(event), relay));
+                    out
                 }
                 Ok(None) => {
-                    let event = relay.fail(
+                    let mut out = BytesMut::new();
+                    relay.fail(
                         502,
                         "the upstream closed the stream before it was complete".into(),
+                        &mut out,
                     );
-                    return Some((Ok(event), relay));
+                    out
                 }
                 Err(_) => {
                     let idle = relay.options.idle_timeout;
-                    let event =
-                        relay.fail(504, format!("the upstream stream was silent for {idle:?}"));
-                    return Some((Ok(event), relay));
+                    let mut out = BytesMut::new();
+                    relay.fail(
+                        504,
+                        format!("the upstream stream was silent for {idle:?}"),
+                        &mut out,
+                    );
+                    out
                 }
+            };
+            if !out.is_empty() {
+                return Some((Ok(std::mem::take(&mut out).freeze()), relay));
             }
         }
     })

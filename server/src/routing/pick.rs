@@ -10,17 +10,30 @@ use super::bid::{Bid, BidBoard};
 #[derive(Debug, Clone, Copy)]
 pub struct PickQuery<'a> {
     pub model: &'a str,
+    /// The model's configured equivalent, for keys that do not serve `model` itself
+    /// (e.g. `gpt-4o` -> `claude-sonnet-4-5` on an Anthropic key).
+    pub alias: Option<&'a str>,
     /// Restrict to one provider (the seed's `?provider=` and `/api/proxy/{provider}`).
     pub provider: Option<&'a str>,
     /// Keys already tried by this request.
     pub exclude: &'a [i32],
 }
 
-impl PickQuery<'_> {
+impl<'a> PickQuery<'a> {
     /// Whether the key could serve this request if it were healthy.
     pub fn matches(&self, bid: &Bid) -> bool {
         self.provider.is_none_or(|p| bid.profile.provider_id() == p)
-            && bid.profile.serves(self.model)
+            && self.model_for(bid).is_some()
+    }
+
+    /// The model name this key would be asked for: the requested one if it serves it, else the
+    /// alias if it serves that.
+    pub fn model_for(&self, bid: &Bid) -> Option<&'a str> {
+        if bid.profile.serves(self.model) {
+            Some(self.model)
+        } else {
+            self.alias.filter(|a| bid.profile.serves(a))
+        }
     }
 }
 
@@ -53,10 +66,9 @@ pub fn pick_best(board: &BidBoard, query: &PickQuery<'_>) -> Option<Bid> {
         if !bid.usable() || query.exclude.contains(&bid.key_id()) || !query.matches(bid) {
             return;
         }
-        if winner
-            .as_ref()
-            .is_none_or(|w| compare(bid, w, query.model) == Ordering::Less)
-        {
+        if winner.as_ref().is_none_or(|w| {
+            compare(bid, w, query.model_for(bid).unwrap_or(query.model)) == Ordering::Less
+        }) {
             winner = Some(bid.clone());
         }
     });
@@ -110,6 +122,7 @@ mod tests {
             &board,
             &PickQuery {
                 model: "gpt-4o",
+                alias: None,
                 provider: None,
                 exclude,
             },
@@ -148,6 +161,27 @@ mod tests {
                 &[]
             ),
             Some(2)
+        );
+    }
+
+    #[test]
+    fn aliases_reach_keys_that_serve_the_equivalent() {
+        let mut claude = bid(7, None, None, 0.0, None);
+        Arc::get_mut(&mut claude.profile).unwrap().models =
+            ModelSet::from_list(&["claude-sonnet-4-5".into()]);
+        let board = BidBoard::default();
+        board.publish(claude);
+        let query = |alias| PickQuery {
+            model: "gpt-4o",
+            alias,
+            provider: None,
+            exclude: &[],
+        };
+        assert!(pick_best(&board, &query(None)).is_none());
+        let found = pick_best(&board, &query(Some("claude-sonnet-4-5"))).unwrap();
+        assert_eq!(
+            query(Some("claude-sonnet-4-5")).model_for(&found),
+            Some("claude-sonnet-4-5")
         );
     }
 

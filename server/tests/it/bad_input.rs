@@ -31,7 +31,13 @@ async fn every_bad_request_gets_an_openai_error_and_the_server_keeps_serving() {
     let json_ct = Some("application/json");
 
     // (case, content type, body, expected status, expected `param`)
-    type Case<'a> = (&'a str, Option<&'a str>, Vec<u8>, StatusCode, Option<&'a str>);
+    type Case<'a> = (
+        &'a str,
+        Option<&'a str>,
+        Vec<u8>,
+        StatusCode,
+        Option<&'a str>,
+    );
     let cases: Vec<Case> = vec![
         (
             "malformed JSON",

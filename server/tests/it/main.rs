@@ -2,7 +2,9 @@
 //! against mock upstreams on 127.0.0.1 speaking the vendors' wire formats.
 
 mod admin;
+mod anthropic;
 mod bad_input;
+mod golden;
 mod persistence;
 mod process;
 mod proxy;

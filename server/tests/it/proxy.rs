@@ -318,17 +318,6 @@ async fn azure_keys_use_the_deployment_url_and_api_key_header() {
 }
 
 #[actix_web::test]
-async fn untranslated_provider_answers_501() {
-    let app = TestApp::start().await;
-    app.add_key(json!({"provider": "anthropic", "name": "claude", "api_key": "sk-ant-000000000"}))
-        .await;
-    let reply = app.chat(chat_body("claude-sonnet-4-5")).await;
-    assert_eq!(reply.status, StatusCode::NOT_IMPLEMENTED, "{}", reply.text);
-    assert_eq!(reply.error_code(), Some("not_implemented"));
-    app.stop().await;
-}
-
-#[actix_web::test]
 async fn model_aliases_route_and_are_listed() {
     let mock = MockUpstream::start(MockConfig::default());
     let app = TestApp::start().await;
