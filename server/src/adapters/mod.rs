@@ -7,6 +7,9 @@ pub mod openai;
 pub mod openai_wire;
 pub mod sse;
 
+#[cfg(test)]
+mod robustness;
+
 use bytes::BytesMut;
 
 use crate::routing::TokenUsage;

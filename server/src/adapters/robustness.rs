@@ -1,0 +1,89 @@
+//! Property tests: the translators and the SSE parser never panic, whatever bytes arrive.
+
+use bytes::BytesMut;
+use proptest::prelude::*;
+
+use super::anthropic::{self, AnthropicStreamTranslator, RequestDefaults};
+use super::openai::{self, OpenAiRequest, OpenAiStreamRelay, Rewrite};
+use super::sse::{parse_event, SseSplitter};
+use super::StreamTranslator;
+
+/// Arbitrary JSON-ish text: random bytes alone rarely get past the first brace.
+fn jsonish() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        Just("null".to_owned()),
+        any::<bool>().prop_map(|b| b.to_string()),
+        any::<i64>().prop_map(|n| n.to_string()),
+        "[a-z \"\\\\]{0,12}".prop_map(|s| format!("{s:?}")),
+        prop::sample::select(vec![
+            "\"user\"", "\"assistant\"", "\"system\"", "\"tool\"", "\"text\"", "\"image_url\"",
+            "\"function\"", "\"auto\"", "\"required\"", "\"message_start\"", "\"content_block_delta\"",
+            "\"input_json_delta\"", "\"text_delta\"", "\"tool_use\"", "\"message_delta\"", "\"error\"",
+        ])
+        .prop_map(str::to_owned),
+    ];
+    leaf.prop_recursive(4, 48, 6, |inner| {
+        let keys = prop::sample::select(vec![
+            "model", "messages", "role", "content", "type", "text", "tool_calls", "tool_call_id", "function",
+            "arguments", "name", "tools", "tool_choice", "stream", "stop", "max_tokens", "image_url", "url",
+            "index", "delta", "partial_json", "message", "usage", "output_tokens", "id", "content_block", "error",
+        ]);
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(|v| format!("[{}]", v.join(","))),
+            prop::collection::vec((keys, inner), 0..5).prop_map(|kv| {
+                let members: Vec<String> = kv.into_iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                format!("{{{}}}", members.join(","))
+            }),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn request_parsing_and_translation_never_panic(body in jsonish()) {
+        if let Ok(req) = OpenAiRequest::parse_chat(body.as_bytes()) {
+            let _ = req.rewrite(Rewrite { model: Some("x"), request_usage: true });
+        }
+        let _ = OpenAiRequest::parse_embeddings(body.as_bytes());
+        let _ = anthropic::translate_request(body.as_bytes(), "m", RequestDefaults { max_output_tokens: 10 });
+        let _ = anthropic::translate_response(body.as_bytes(), 0);
+        let _ = anthropic::translate_error(actix_web::http::StatusCode::BAD_GATEWAY, body.as_bytes());
+        let _ = openai::response_usage(body.as_bytes());
+        let _ = openai::chunk_usage(body.as_bytes());
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        let _ = OpenAiRequest::parse_chat(&bytes);
+        let _ = anthropic::translate_request(&bytes, "m", RequestDefaults { max_output_tokens: 10 });
+        let _ = parse_event(&bytes);
+    }
+
+    #[test]
+    fn stream_translators_never_panic(
+        events in prop::collection::vec((prop::option::of("[a-z_]{1,20}"), jsonish()), 0..12),
+        cut in 1usize..64,
+    ) {
+        let mut raw = Vec::new();
+        for (name, data) in &events {
+            if let Some(n) = name {
+                raw.extend_from_slice(format!("event: {n}\n").as_bytes());
+            }
+            raw.extend_from_slice(format!("data: {data}\n\n").as_bytes());
+        }
+        let mut anthropic = AnthropicStreamTranslator::new("m", 0, true);
+        let mut relay = OpenAiStreamRelay::new(true);
+        let mut splitter = SseSplitter::default();
+        let mut out = BytesMut::new();
+        for piece in raw.chunks(cut) {
+            splitter.push(piece);
+            while let Some(event) = splitter.next_event() {
+                let _ = anthropic.translate(&event, &mut out);
+                let _ = relay.translate(&event, &mut out);
+            }
+        }
+        let _ = anthropic.usage();
+    }
+}
