@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Every test of the project, in the order a reviewer would run them:
+#   formatting, lints, unit + integration tests, then end-to-end tests with the official openai SDK.
+# Installs what it needs (a Python venv at .venv) and skips that when it is already up to date.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+REQUIREMENTS=tests/e2e/requirements.txt
+VENV=.venv
+STAMP="$VENV/.requirements.sha256"
+
+step "Python venv for the end-to-end tests ($VENV)"
+if [[ ! -x "$VENV/bin/python" ]]; then
+    python3 -m venv "$VENV"
+fi
+# The stamp covers requirements.txt and the venv's Python, so either changing reinstalls.
+wanted="$( { sha256sum "$REQUIREMENTS"; "$VENV/bin/python" --version; } | sha256sum | cut -d' ' -f1)"
+if [[ "$(cat "$STAMP" 2>/dev/null || true)" != "$wanted" ]]; then
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
+    printf '%s\n' "$wanted" > "$STAMP"
+else
+    echo "up to date"
+fi
+
+step "cargo fmt --all --check"
+cargo fmt --all --check
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test --workspace"
+cargo test --workspace
+
+step "cargo build -p api-proxy -p mock-upstream"
+cargo build -p api-proxy -p mock-upstream
+
+step "pytest tests/e2e (official openai SDK against api-proxy and mock-upstream)"
+# No __pycache__ folders in the work tree.
+export PYTHONDONTWRITEBYTECODE=1
+"$VENV/bin/python" -m pytest -q tests/e2e
