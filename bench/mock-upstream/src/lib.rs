@@ -1,13 +1,23 @@
-//! A mock LLM upstream speaking OpenAI's (and Azure OpenAI's) exact wire format, HTTP and SSE,
-//! for api-proxy's tests and benchmarks. It records what it receives so tests can check what
-//! api-proxy sent, and can misbehave on purpose (error statuses, stalls, garbage, resets).
+//! A mock LLM upstream speaking the exact wire formats of OpenAI (chat completions, embeddings),
+//! Azure OpenAI (deployment URLs, `api-key`, content-filter annotations) and Anthropic (Messages
+//! API), HTTP and SSE, for api-proxy's tests and benchmarks. It records what it receives so tests
+//! can check what api-proxy sent, validates requests the way the vendors do (so a translation bug
+//! in api-proxy shows up as the vendor's own 400), and can misbehave on purpose (error statuses,
+//! stalls, garbage, resets, mid-stream errors).
 //!
-//! Each instance runs its own actix system on its own thread, so it works from any test runtime
-//! and from the `mock-upstream` binary alike.
+//! Routing is by path: `…/messages` is Anthropic, `/openai/deployments/…` is Azure, `…/embeddings`
+//! and `…/chat/completions` are OpenAI. Each instance runs its own actix system on its own thread,
+//! so it works from any test runtime and from the `mock-upstream` binary alike.
 
+mod anthropic;
+mod azure;
+mod embeddings;
 mod openai;
+mod reply;
+mod sse;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,14 +25,16 @@ use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use tokio::sync::Notify;
 
-pub use openai::{MOCK_CREATED, MOCK_FINGERPRINT, MOCK_REPLY};
+pub use embeddings::MOCK_EMBEDDING_DIMENSIONS;
+pub use openai::{MOCK_CREATED, MOCK_FINGERPRINT};
+pub use reply::{MOCK_REPLY, MOCK_TOOL_PREAMBLE, MOCK_TOOL_RESULT_REPLY};
 
-/// How the mock answers a chat request.
+/// How the mock answers a chat (or embeddings, or Anthropic messages) request.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Behaviour {
     /// A normal answer (streamed when asked) with usage.
     Normal,
-    /// This status with an OpenAI-shaped error body.
+    /// This status with the vendor's error body (OpenAI-, Azure- or Anthropic-shaped, by path).
     Status(u16),
     /// This status with exactly this body and content type.
     RawStatus {
@@ -38,15 +50,22 @@ pub enum Behaviour {
     ResetAfter(usize),
     /// Streams this many chunks, then goes silent.
     StallAfter(usize),
-    /// Streams every chunk but ends without `[DONE]`.
+    /// Streams every chunk but ends without `[DONE]` (Anthropic: without `message_stop`).
     NoDone,
+    /// Streams this many chunks, then the vendor's in-stream error event, then ends cleanly
+    /// (Anthropic: `event: error` with an `overloaded_error`; OpenAI: a `data: {"error":…}` chunk).
+    StreamError(usize),
+    /// `400` with Azure OpenAI's content-filter error (`code: content_filter`, prompt filtered).
+    AzureContentFilter,
 }
 
 /// Settings of one mock instance.
 #[derive(Debug, Clone)]
 pub struct MockConfig {
     pub behaviour: Behaviour,
-    /// When set, requests must carry this key (Bearer, `api-key` or `x-api-key`), else 401.
+    /// When set, requests must carry this key, else 401 in the vendor's shape: Anthropic only
+    /// accepts `x-api-key`, Azure only `api-key`; OpenAI paths take any of Bearer, `api-key` or
+    /// `x-api-key`. (Anthropic requires `x-api-key` even when this is unset.)
     pub expected_key: Option<String>,
     /// Content chunks in a streamed answer.
     pub chunks: usize,
@@ -54,7 +73,11 @@ pub struct MockConfig {
     pub chunk_delay: Duration,
     /// Tokens of the prompt reported in usage.
     pub prompt_tokens: u64,
+    /// Prompt tokens read from the cache (OpenAI `cached_tokens`, Anthropic
+    /// `cache_read_input_tokens`).
     pub cached_tokens: u64,
+    /// Prompt tokens written to the cache (Anthropic `cache_creation_input_tokens`).
+    pub cache_write_tokens: u64,
     pub workers: usize,
 }
 
@@ -67,6 +90,7 @@ impl Default for MockConfig {
             chunk_delay: Duration::ZERO,
             prompt_tokens: 12,
             cached_tokens: 0,
+            cache_write_tokens: 0,
             workers: 1,
         }
     }
@@ -99,6 +123,8 @@ pub struct MockState {
     /// Streams that ended because the reader went away.
     cancelled: Mutex<usize>,
     cancelled_notify: Notify,
+    /// Numbers the ids of answers (`msg_mock…`, `req_mock…`).
+    next_id: AtomicU64,
 }
 
 impl MockState {
@@ -108,6 +134,11 @@ impl MockState {
 
     fn record(&self, r: Received) {
         self.received.lock().unwrap().push(r);
+    }
+
+    /// A fresh number for an answer's ids, unique within this mock.
+    fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     fn stream_cancelled(&self) {
@@ -176,6 +207,27 @@ impl MockUpstream {
         format!("{}/v1", self.url())
     }
 
+    /// `http://127.0.0.1:PORT/v1`, an Anthropic base URL (requests go to `…/v1/messages`).
+    pub fn anthropic_base(&self) -> String {
+        format!("{}/v1", self.url())
+    }
+
+    /// `http://127.0.0.1:PORT`, an Azure OpenAI endpoint (requests go to
+    /// `/openai/deployments/{deployment}/…?api-version=…`).
+    pub fn azure_endpoint(&self) -> String {
+        self.url()
+    }
+
+    /// The settings now in force.
+    pub fn config(&self) -> MockConfig {
+        self.state.config()
+    }
+
+    /// Replaces all settings (the worker count only applies at start).
+    pub fn set_config(&self, config: MockConfig) {
+        *self.state.config.lock().unwrap() = Some(config);
+    }
+
     pub fn set_behaviour(&self, behaviour: Behaviour) {
         let mut config = self.state.config();
         config.behaviour = behaviour;
@@ -235,18 +287,32 @@ async fn dispatch(req: HttpRequest, body: web::Bytes, state: web::Data<MockState
         body: parsed.clone(),
     });
     let config = state.config();
+    let state = state.into_inner();
     let path = req.path();
+    if path.ends_with("/messages") {
+        return anthropic::messages(&req, &config, &parsed, state).await;
+    }
+    if path.starts_with("/openai/deployments/") {
+        return azure::dispatch(&req, &config, &parsed, state).await;
+    }
     if req.method() == actix_web::http::Method::GET && path.ends_with("/models") {
+        if req.headers().contains_key("anthropic-version") {
+            return anthropic::models();
+        }
         return openai::models();
     }
-    if !path.ends_with("/chat/completions") {
+    let endpoint = if path.ends_with("/chat/completions") {
+        Endpoint::Chat
+    } else if path.ends_with("/embeddings") {
+        Endpoint::Embeddings
+    } else {
         return openai::error(
             404,
             "Unknown request URL",
             "invalid_request_error",
             Some("unknown_url"),
         );
-    }
+    };
     if let Some(expected) = &config.expected_key {
         if !carries_key(&req, expected) {
             return openai::error(
@@ -257,9 +323,21 @@ async fn dispatch(req: HttpRequest, body: web::Bytes, state: web::Data<MockState
             );
         }
     }
-    openai::chat(&config, &parsed, state.into_inner()).await
+    match endpoint {
+        Endpoint::Chat => openai::chat(&config, &parsed, state, openai::Flavour::OpenAi).await,
+        Endpoint::Embeddings => embeddings::create(&config, &parsed, None).await,
+    }
 }
 
+/// The OpenAI-shaped endpoints the mock serves.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Endpoint {
+    Chat,
+    Embeddings,
+}
+
+/// OpenAI accepts its key as a Bearer token; the mock is lenient and also takes the Azure and
+/// Anthropic headers there (the vendor-specific paths are strict).
 fn carries_key(req: &HttpRequest, expected: &str) -> bool {
     let h = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     h("authorization").and_then(|v| v.strip_prefix("Bearer ")) == Some(expected)

@@ -1,5 +1,7 @@
 //! `mock-upstream [--port N] [--chunks N] [--delay-ms N] [--key KEY] [--workers N]`: serves until
-//! killed and prints `MOCK_LISTENING http://127.0.0.1:PORT` once ready.
+//! killed and prints `MOCK_LISTENING http://127.0.0.1:PORT` once ready. One port speaks OpenAI
+//! (`/v1/chat/completions`, `/v1/embeddings`), Azure OpenAI (`/openai/deployments/…`) and
+//! Anthropic (`/v1/messages`).
 
 use std::time::Duration;
 
