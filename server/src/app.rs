@@ -12,8 +12,10 @@ use actix_web::middleware::{from_fn, Condition};
 use actix_web::{web, App, HttpServer};
 use dashmap::DashMap;
 
+use crate::actors::key::KeyActorDeps;
 use crate::actors::KeyRegistry;
 use crate::bootstrap::{self, BootstrapError};
+use crate::clock::Clock;
 use crate::config::aliases::load_aliases;
 use crate::config::{ConfigError, ProviderCatalog, ServerConfig};
 use crate::db::{self, api_keys, call_logs, client_keys, Db, DbError};
@@ -56,6 +58,14 @@ pub struct RunningApp {
 }
 
 pub async fn start(config: ServerConfig) -> Result<RunningApp, StartError> {
+    start_with_clock(config, Clock::System).await
+}
+
+/// [`start`] with a chosen clock (tests drive a manual one across throttle deadlines).
+pub async fn start_with_clock(
+    config: ServerConfig,
+    clock: Clock,
+) -> Result<RunningApp, StartError> {
     let started_at = Instant::now();
     // awc's TLS uses rustls with the ring provider; installing twice (tests) is harmless.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -85,9 +95,12 @@ pub async fn start(config: ServerConfig) -> Result<RunningApp, StartError> {
     let arbiter = Arbiter::new();
     let registry = KeyRegistry::new(
         arbiter.handle(),
-        board.clone(),
-        db.clone(),
-        writer.handle(),
+        KeyActorDeps {
+            board: board.clone(),
+            db: db.clone(),
+            writer: writer.handle(),
+            clock: clock.clone(),
+        },
         catalog.clone(),
     );
     for row in &keys {
@@ -114,6 +127,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningApp, StartError> {
                 .collect::<DashMap<_, _>>(),
         ),
         started_at,
+        clock,
     };
 
     let app_state = state.clone();

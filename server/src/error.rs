@@ -35,6 +35,9 @@ pub enum ApiError {
     NotImplemented(String),
     #[error("{0}")]
     NoKeyAvailable(String),
+    /// Every key that could serve is rate-limited; the earliest recovers after this long.
+    #[error("every key that can serve this model is rate-limited; retry in {retry_after_secs} s")]
+    AllKeysThrottled { retry_after_secs: u64 },
     #[error("{0}")]
     UpstreamTimeout(String),
     #[error("{0}")]
@@ -71,6 +74,7 @@ impl ApiError {
             }
             Self::NotImplemented(_) => ("invalid_request_error", Some("not_implemented")),
             Self::NoKeyAvailable(_) => ("service_unavailable", Some("no_available_key")),
+            Self::AllKeysThrottled { .. } => ("rate_limit_error", Some("all_keys_rate_limited")),
             Self::UpstreamTimeout(_) => ("timeout", Some("upstream_timeout")),
             Self::UpstreamConnect(_) => ("api_error", Some("upstream_unreachable")),
             Self::UpstreamInvalid(_) => ("api_error", Some("upstream_invalid_response")),
@@ -141,6 +145,7 @@ impl ResponseError for ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Self::NoKeyAvailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::AllKeysThrottled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::UpstreamConnect(_) => StatusCode::BAD_GATEWAY,
             Self::UpstreamInvalid(_) => StatusCode::BAD_GATEWAY,
@@ -157,6 +162,9 @@ impl ResponseError for ApiError {
         response.insert_header((header::CONTENT_TYPE, "application/json"));
         if matches!(self, Self::Unauthorized(_)) {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        if let Self::AllKeysThrottled { retry_after_secs } = self {
+            response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
         }
         response.body(self.body())
     }

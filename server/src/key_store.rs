@@ -3,15 +3,21 @@
 
 use std::collections::BTreeMap;
 
-use shared::keys::{KeyPatch, KeyView, NewKey};
+use shared::keys::{KeyPatch, KeyState, KeyView, NewKey, RateLimitView};
+use shared::providers::ModelPricing;
 use shared::providers::ProviderFormat;
 
 use crate::actors::key::KeySnapshot;
+use crate::actors::registry::EditEffects;
 use crate::crypto::{self, Secret};
 use crate::db::api_keys::{self, ApiKeyChanges, ApiKeyRow, NewApiKey};
 use crate::db::now_ms;
 use crate::error::ApiError;
-use crate::routing::key_live::{parse_quota_unit, quota_unit_name, KeyLive};
+use crate::routing::key_live::{
+    parse_quota_reset, parse_quota_unit, quota_reset_name, quota_unit_name, KeyLive,
+};
+use crate::routing::quota::next_reset;
+use crate::routing::ratelimit::RateLimitInfo;
 use crate::state::AppState;
 
 const MAX_NAME: usize = 100;
@@ -101,8 +107,10 @@ pub async fn create_key(state: &AppState, new: NewKey) -> Result<KeyView, ApiErr
     let quota_remaining = check_amount("quota_remaining", new.quota_remaining)?.or(quota_total);
     let cost_per_request = check_amount("cost_per_request", new.cost_per_request)?.unwrap_or(0.0);
     let models = check_models(new.models.as_deref().unwrap_or_default())?;
+    let weight = check_weight(new.weight.unwrap_or(1))?;
+    let price_overrides = check_prices(&new.price_overrides.unwrap_or_default())?;
     let uid = crypto::random_token("");
-    let now = now_ms();
+    let now = state.clock.now_ms();
     let row = NewApiKey {
         secret_ciphertext: state.cipher.seal_secret(&secret, &uid),
         secret_hint: secret.masked(),
@@ -122,6 +130,10 @@ pub async fn create_key(state: &AppState, new: NewKey) -> Result<KeyView, ApiErr
             .expect("a map serialises"),
         created_at: now,
         updated_at: now,
+        weight,
+        quota_reset: new.quota_reset.map(|p| quota_reset_name(p).to_owned()),
+        quota_reset_at: new.quota_reset.map(|p| next_reset(p, now)),
+        price_overrides,
     };
     let row = state
         .db
@@ -134,10 +146,12 @@ pub async fn create_key(state: &AppState, new: NewKey) -> Result<KeyView, ApiErr
 
 pub async fn update_key(state: &AppState, id: i32, patch: KeyPatch) -> Result<KeyView, ApiError> {
     let current = get_row(state, id).await?;
+    let now = state.clock.now_ms();
     let mut changes = ApiKeyChanges {
-        updated_at: now_ms(),
+        updated_at: now,
         ..Default::default()
     };
+    let mut effects = EditEffects::default();
     if let Some(name) = &patch.name {
         changes.name = Some(check_name(name)?);
     }
@@ -147,9 +161,13 @@ pub async fn update_key(state: &AppState, id: i32, patch: KeyPatch) -> Result<Ke
         changes.secret_hint = Some(secret.masked());
         // A new secret deserves a new chance.
         changes.auth_dead = Some(false);
+        changes.quota_rejected = Some(false);
+        effects.reset_health = true;
     }
     if let Some(url) = &patch.base_url {
         changes.base_url = Some(check_base_url(url.as_deref())?);
+        // A new address deserves a new chance too.
+        effects.reset_health = true;
     }
     if let Some(models) = &patch.models {
         changes.models = Some(check_models(models)?);
@@ -162,8 +180,10 @@ pub async fn update_key(state: &AppState, id: i32, patch: KeyPatch) -> Result<Ke
     }
     if let Some(enabled) = patch.enabled {
         changes.enabled = Some(enabled);
-        if enabled {
+        if enabled && !current.enabled {
             changes.auth_dead = Some(false);
+            changes.quota_rejected = Some(false);
+            effects.reset_health = true;
         }
     }
     if let Some(cost) = patch.cost_per_request {
@@ -172,9 +192,24 @@ pub async fn update_key(state: &AppState, id: i32, patch: KeyPatch) -> Result<Ke
     }
     if let Some(total) = patch.quota_total {
         changes.quota_total = Some(check_amount("quota_total", total)?);
+        effects.quota_edited = true;
     }
     if let Some(remaining) = patch.quota_remaining {
         changes.quota_remaining = Some(check_amount("quota_remaining", remaining)?);
+        // A top-up also clears the provider's "out of credit" verdict.
+        changes.quota_rejected = Some(false);
+        effects.quota_edited = true;
+    }
+    if let Some(period) = patch.quota_reset {
+        changes.quota_reset = Some(period.map(|p| quota_reset_name(p).to_owned()));
+        changes.quota_reset_at = Some(period.map(|p| next_reset(p, now)));
+        effects.quota_edited = true;
+    }
+    if let Some(weight) = patch.weight {
+        changes.weight = Some(check_weight(weight)?);
+    }
+    if let Some(prices) = &patch.price_overrides {
+        changes.price_overrides = Some(check_prices(prices)?);
     }
     if let Some(unit) = patch.quota_unit {
         changes.quota_unit = Some(quota_unit_name(unit).to_owned());
@@ -193,7 +228,10 @@ pub async fn update_key(state: &AppState, id: i32, patch: KeyPatch) -> Result<Ke
         .run(move |conn| api_keys::update(conn, id, &changes))
         .await?
         .ok_or_else(|| not_found(id))?;
-    state.keys.apply_edit(&row).map_err(ApiError::Internal)?;
+    state
+        .keys
+        .apply_edit(&row, effects)
+        .map_err(ApiError::Internal)?;
     let snapshot = state.keys.snapshot(id).await;
     Ok(view(&row, snapshot.as_ref()))
 }
@@ -239,14 +277,24 @@ fn not_found(id: i32) -> ApiError {
 
 /// The public view of a key: live state from its actor when it has one, else from the row.
 pub fn view(row: &ApiKeyRow, live: Option<&KeySnapshot>) -> KeyView {
-    let from_row = KeyLive::from_row(row);
-    let (state, quota_remaining, usage) = match live {
-        Some(s) => (s.state, s.quota_remaining, s.usage.clone()),
-        None => (
-            from_row.state(),
-            from_row.quota_remaining,
-            from_row.usage.clone(),
-        ),
+    let from_row = KeyLive::from_row(row, now_ms());
+    let fallback_state = if !row.enabled {
+        KeyState::Disabled
+    } else if row.auth_dead {
+        KeyState::AuthDead
+    } else if row.quota_rejected || row.quota_remaining.is_some_and(|q| q <= 0.0) {
+        KeyState::QuotaExhausted
+    } else {
+        KeyState::Active
+    };
+    let rate_limit = |r: &RateLimitInfo| {
+        (!r.is_empty()).then_some(RateLimitView {
+            requests_remaining: r.requests_remaining,
+            requests_limit: r.requests_limit,
+            tokens_remaining: r.tokens_remaining,
+            tokens_limit: r.tokens_limit,
+            reset_at: r.reset_at_ms,
+        })
     };
     KeyView {
         id: i64::from(row.id),
@@ -259,16 +307,45 @@ pub fn view(row: &ApiKeyRow, live: Option<&KeySnapshot>) -> KeyView {
         enabled: row.enabled,
         cost_per_request: row.cost_per_request,
         quota_total: row.quota_total,
-        quota_remaining,
+        quota_remaining: live.map_or(from_row.quota_remaining, |s| s.quota_remaining),
         quota_unit: parse_quota_unit(&row.quota_unit),
         azure_api_version: row.azure_api_version.clone(),
         azure_deployments: serde_json::from_str::<BTreeMap<String, String>>(&row.azure_deployments)
             .unwrap_or_default(),
-        state,
-        usage,
+        state: live.map_or(fallback_state, |s| s.state),
+        state_until: live.and_then(|s| s.state_until),
+        usage: live.map_or(from_row.usage.clone(), |s| s.usage.clone()),
+        weight: row.weight,
+        quota_reset: parse_quota_reset(row.quota_reset.as_deref()),
+        quota_reset_at: live.map_or(row.quota_reset_at, |s| s.quota_reset_at),
+        price_overrides: serde_json::from_str(&row.price_overrides).unwrap_or_default(),
+        in_flight: live.map_or(0, |s| s.in_flight),
+        rate_limit: live.and_then(|s| rate_limit(&s.rate_limit)),
+        burn_rate_per_hour: live.and_then(|s| s.burn_rate_per_hour),
+        quota_forecast_exhausted_at: live.and_then(|s| s.quota_forecast_exhausted_at),
         created_at: row.created_at,
         updated_at: row.updated_at,
     }
+}
+
+fn check_weight(weight: i32) -> Result<i32, ApiError> {
+    if !(1..=1000).contains(&weight) {
+        return Err(invalid("weight", "must be between 1 and 1000"));
+    }
+    Ok(weight)
+}
+
+fn check_prices(prices: &BTreeMap<String, ModelPricing>) -> Result<String, ApiError> {
+    for (model, p) in prices {
+        let values = [Some(p.input), Some(p.output), p.cached_input, p.cache_write];
+        if model.trim().is_empty() || values.iter().flatten().any(|v| !v.is_finite() || *v < 0.0) {
+            return Err(invalid(
+                "price_overrides",
+                format!("{model:?}: prices must be numbers >= 0"),
+            ));
+        }
+    }
+    Ok(serde_json::to_string(prices).expect("prices serialise"))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod adapters;
 pub mod api;
 pub mod app;
 pub mod bootstrap;
+pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod db;

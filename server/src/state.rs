@@ -8,6 +8,7 @@ use dashmap::DashMap;
 use shared::settings::Settings;
 
 use crate::actors::KeyRegistry;
+use crate::clock::Clock;
 use crate::config::{ProviderCatalog, ServerConfig};
 use crate::crypto::{KeyCipher, Secret};
 use crate::db::Db;
@@ -30,6 +31,7 @@ pub struct AppState {
     /// SHA-256 of each client key -> its id.
     pub client_keys: Arc<DashMap<String, i32>>,
     pub started_at: Instant,
+    pub clock: Clock,
 }
 
 impl AppState {

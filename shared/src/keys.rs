@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::providers::ModelPricing;
+
 /// What a key's quota counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -21,8 +23,26 @@ pub enum QuotaUnit {
 pub enum KeyState {
     Active,
     Disabled,
+    /// Quota spent, or the provider says the account is out of credit.
     QuotaExhausted,
+    /// The provider rejected the key (401/403); edit the key to retry it.
     AuthDead,
+    /// Rate-limited until `state_until`.
+    Throttled,
+    /// Taken out after repeated failures until `state_until`, then probed.
+    Cooling,
+    /// The cool-down passed; the next request probes the key.
+    Probing,
+}
+
+/// When a key's quota refills to `quota_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuotaReset {
+    /// At midnight UTC.
+    Daily,
+    /// On the first day of the month, midnight UTC.
+    Monthly,
 }
 
 /// Body of `POST /api/keys`.
@@ -54,6 +74,14 @@ pub struct NewKey {
     /// Azure OpenAI: model name -> deployment name.
     #[serde(default)]
     pub azure_deployments: Option<BTreeMap<String, String>>,
+    /// Share of traffic under the `weighted` strategy (default 1).
+    #[serde(default)]
+    pub weight: Option<i32>,
+    #[serde(default)]
+    pub quota_reset: Option<QuotaReset>,
+    /// Model id (or `*` for all) -> prices replacing the provider's for this key.
+    #[serde(default)]
+    pub price_overrides: Option<BTreeMap<String, ModelPricing>>,
 }
 
 /// Body of `PATCH /api/keys/{id}`: every field optional; absent means unchanged.
@@ -86,6 +114,12 @@ pub struct KeyPatch {
     pub azure_api_version: Option<Option<String>>,
     #[serde(default)]
     pub azure_deployments: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub weight: Option<i32>,
+    #[serde(default, with = "double_option")]
+    pub quota_reset: Option<Option<QuotaReset>>,
+    #[serde(default)]
+    pub price_overrides: Option<BTreeMap<String, ModelPricing>>,
 }
 
 /// Live counters a key's actor keeps.
@@ -95,8 +129,11 @@ pub struct KeyUsage {
     pub errors: i64,
     pub tokens: i64,
     pub cost_usd: f64,
-    /// Exponentially weighted moving average of successful call latency.
+    /// Time-decayed moving average of successful calls' total latency.
     pub latency_ewma_ms: Option<f64>,
+    /// Time-decayed moving average of the time to the upstream's first byte.
+    #[serde(default)]
+    pub ttfb_ewma_ms: Option<f64>,
     /// Unix milliseconds.
     pub last_used_at: Option<i64>,
 }
@@ -119,10 +156,35 @@ pub struct KeyView {
     pub azure_api_version: Option<String>,
     pub azure_deployments: BTreeMap<String, String>,
     pub state: KeyState,
+    /// When a `throttled` or `cooling` state ends (Unix ms).
+    pub state_until: Option<i64>,
     pub usage: KeyUsage,
+    pub weight: i32,
+    pub quota_reset: Option<QuotaReset>,
+    /// Next quota refill (Unix ms).
+    pub quota_reset_at: Option<i64>,
+    pub price_overrides: BTreeMap<String, ModelPricing>,
+    /// Requests using the key right now.
+    pub in_flight: i64,
+    /// The provider's own rate-limit counters, from its last response.
+    pub rate_limit: Option<RateLimitView>,
+    /// Quota units spent per hour at the recent rate.
+    pub burn_rate_per_hour: Option<f64>,
+    /// When the quota runs out at that rate (Unix ms).
+    pub quota_forecast_exhausted_at: Option<i64>,
     /// Unix milliseconds.
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RateLimitView {
+    pub requests_remaining: Option<f64>,
+    pub requests_limit: Option<f64>,
+    pub tokens_remaining: Option<f64>,
+    pub tokens_limit: Option<f64>,
+    /// When an exhausted window resets (Unix ms).
+    pub reset_at: Option<i64>,
 }
 
 /// `GET /api/keys`.

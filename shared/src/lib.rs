@@ -8,5 +8,6 @@ pub mod health;
 pub mod keys;
 pub mod logs;
 pub mod providers;
+pub mod routes;
 pub mod settings;
 pub mod stats;

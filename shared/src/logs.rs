@@ -26,6 +26,31 @@ pub struct CallLogView {
     pub total_tokens: i64,
     pub cost_usd: f64,
     pub attempts: i32,
+    /// Every key tried, in order, and why each one that failed did.
+    pub attempt_trail: Vec<AttemptView>,
+    /// The prices the call was charged at.
+    pub prices: Option<CallPrices>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttemptView {
+    pub key_id: i64,
+    pub key_name: String,
+    pub provider: String,
+    /// The upstream's HTTP status, if it answered.
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub latency_ms: i64,
+}
+
+/// USD per 1M tokens, and the per-call fee.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CallPrices {
+    pub input: f64,
+    pub output: f64,
+    pub cached_input: Option<f64>,
+    pub cache_write: Option<f64>,
+    pub per_call: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -8,9 +8,19 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum RoutingStrategy {
-    /// Available -> most quota left -> cheapest -> fastest.
+    /// One weighted score: quota left (0.4), cost (0.3), latency (0.2), rate-limit headroom (0.1).
     #[default]
     Balanced,
+    /// Cheapest first (latency breaks ties).
+    Cost,
+    /// Most quota left first.
+    Quota,
+    /// Fastest first (time-decayed average of time to first byte and total time).
+    Latency,
+    /// Each usable key in turn.
+    RoundRobin,
+    /// In turn, in proportion to each key's `weight`.
+    Weighted,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,6 +35,8 @@ pub struct Settings {
     pub stream_idle_timeout_ms: u64,
     /// Client-facing model name -> the model name to route (e.g. `gpt-4o` -> `claude-sonnet-4-5`).
     pub model_aliases: BTreeMap<String, String>,
+    /// Per-model strategy overrides.
+    pub model_strategies: BTreeMap<String, RoutingStrategy>,
     /// Call logs older than this are deleted (0 keeps them forever).
     pub log_retention_days: u32,
 }
@@ -37,6 +49,7 @@ impl Default for Settings {
             first_byte_timeout_ms: 120_000,
             stream_idle_timeout_ms: 300_000,
             model_aliases: BTreeMap::new(),
+            model_strategies: BTreeMap::new(),
             log_retention_days: 30,
         }
     }
@@ -57,10 +70,20 @@ pub struct SettingsPatch {
     #[serde(default)]
     pub model_aliases: Option<BTreeMap<String, String>>,
     #[serde(default)]
+    pub model_strategies: Option<BTreeMap<String, RoutingStrategy>>,
+    #[serde(default)]
     pub log_retention_days: Option<u32>,
 }
 
 impl Settings {
+    /// The strategy for `model`: its override, else the global one.
+    pub fn strategy_for(&self, model: &str) -> RoutingStrategy {
+        self.model_strategies
+            .get(model)
+            .copied()
+            .unwrap_or(self.routing_strategy)
+    }
+
     /// Applies a patch and checks the result; the error names the offending field.
     pub fn patched(&self, patch: SettingsPatch) -> Result<Settings, String> {
         let mut next = self.clone();
@@ -78,6 +101,9 @@ impl Settings {
         }
         if let Some(v) = patch.model_aliases {
             next.model_aliases = v;
+        }
+        if let Some(v) = patch.model_strategies {
+            next.model_strategies = v;
         }
         if let Some(v) = patch.log_retention_days {
             next.log_retention_days = v;

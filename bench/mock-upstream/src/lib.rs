@@ -79,6 +79,8 @@ pub struct MockConfig {
     /// Prompt tokens written to the cache (Anthropic `cache_creation_input_tokens`).
     pub cache_write_tokens: u64,
     pub workers: usize,
+    /// Sent on every response (e.g. rate-limit headers, `retry-after`).
+    pub extra_headers: Vec<(String, String)>,
 }
 
 impl Default for MockConfig {
@@ -92,6 +94,7 @@ impl Default for MockConfig {
             cached_tokens: 0,
             cache_write_tokens: 0,
             workers: 1,
+            extra_headers: Vec::new(),
         }
     }
 }
@@ -273,6 +276,20 @@ impl Drop for MockUpstream {
 }
 
 async fn dispatch(req: HttpRequest, body: web::Bytes, state: web::Data<MockState>) -> HttpResponse {
+    let extra = state.config().extra_headers;
+    let mut response = respond(req, body, state).await;
+    for (name, value) in extra {
+        if let (Ok(n), Ok(v)) = (
+            actix_web::http::header::HeaderName::from_bytes(name.as_bytes()),
+            actix_web::http::header::HeaderValue::from_str(&value),
+        ) {
+            response.headers_mut().insert(n, v);
+        }
+    }
+    response
+}
+
+async fn respond(req: HttpRequest, body: web::Bytes, state: web::Data<MockState>) -> HttpResponse {
     let parsed: serde_json::Value =
         serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
     state.record(Received {

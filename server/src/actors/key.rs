@@ -1,21 +1,27 @@
-//! `KeyActor`: owns one provider key's live state (enabled, quota left, latency EWMA, error counts,
-//! cost so far), publishes its bid to the board whenever that state changes, and persists its
-//! counters through the batch writer.
+//! `KeyActor`: owns one provider key's live state (health, quota left, latency averages, error
+//! counts, cost so far, the provider's rate-limit counters), publishes its bid to the board
+//! whenever that state changes, persists its counters through the batch writer, and refills its
+//! quota when its period turns.
 //!
 //! Supervision: every handler runs under `catch_unwind`; a panic stops the actor, its
-//! `Supervisor` restarts it, and on restart it reloads its state from the database (after a writer
-//! barrier, so nothing it already persisted is missed). Its last bid stays on the board meanwhile,
-//! so requests keep flowing, and messages sent during the restart wait in the same mailbox.
+//! `Supervisor` restarts it, and on restart it reloads its counters from the database (after a
+//! writer barrier, so nothing it already persisted is missed) and its transient health from its
+//! last bid. That bid stays on the board meanwhile, so requests keep flowing, and messages sent
+//! during the restart wait in the same mailbox.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
 use shared::keys::{KeyState, KeyUsage};
 
+use crate::clock::Clock;
 use crate::db::api_keys::{self, ApiKeyRow};
 use crate::db::Db;
-use crate::routing::{BidBoard, KeyLive, KeyProfile, Outcome};
+use crate::routing::health::HealthMachine;
+use crate::routing::ratelimit::RateLimitInfo;
+use crate::routing::{BidBoard, KeyCounters, KeyLive, KeyProfile, Outcome};
 use crate::writer::WriterHandle;
 
 /// Fold one call's outcome into the key's state (fire-and-forget from the request path).
@@ -29,12 +35,21 @@ pub struct RecordOutcome(pub Outcome);
 pub struct ApplyEdit {
     pub profile: Arc<KeyProfile>,
     pub row: ApiKeyRow,
+    /// The edit clears verdicts (new secret, re-enabled).
+    pub reset_health: bool,
+    /// The edit set the quota: take it from the row (else the actor's own count stands).
+    pub quota_edited: bool,
 }
 
 /// The key was deleted: withdraw the bid and stop for good.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Retire;
+
+/// Refill the quota if its period has turned (sent by the actor's own timer).
+#[derive(Message)]
+#[rtype(result = "()")]
+struct RefillQuota;
 
 /// The key's current state, for the admin API.
 #[derive(Message)]
@@ -44,8 +59,14 @@ pub struct GetSnapshot;
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeySnapshot {
     pub state: KeyState,
+    pub state_until: Option<i64>,
     pub quota_remaining: Option<f64>,
+    pub quota_reset_at: Option<i64>,
     pub usage: KeyUsage,
+    pub rate_limit: RateLimitInfo,
+    pub in_flight: i64,
+    pub burn_rate_per_hour: Option<f64>,
+    pub quota_forecast_exhausted_at: Option<i64>,
     /// How many times the actor has been restarted.
     pub generation: u64,
 }
@@ -57,32 +78,46 @@ pub struct SimulatePanic;
 
 pub struct KeyActor {
     profile: Arc<KeyProfile>,
+    counters: Arc<KeyCounters>,
     live: KeyLive,
     board: BidBoard,
     db: Db,
     writer: WriterHandle,
+    clock: Clock,
     generation: u64,
     reload_on_start: bool,
     retired: bool,
+    refill_timer: Option<SpawnHandle>,
+}
+
+/// Everything a key actor needs besides its own key.
+#[derive(Clone)]
+pub struct KeyActorDeps {
+    pub board: BidBoard,
+    pub db: Db,
+    pub writer: WriterHandle,
+    pub clock: Clock,
 }
 
 impl KeyActor {
     pub fn new(
         profile: Arc<KeyProfile>,
-        row: &ApiKeyRow,
-        board: BidBoard,
-        db: Db,
-        writer: WriterHandle,
+        counters: Arc<KeyCounters>,
+        live: KeyLive,
+        deps: KeyActorDeps,
     ) -> Self {
         Self {
             profile,
-            live: KeyLive::from_row(row),
-            board,
-            db,
-            writer,
+            counters,
+            live,
+            board: deps.board,
+            db: deps.db,
+            writer: deps.writer,
+            clock: deps.clock,
             generation: 0,
             reload_on_start: false,
             retired: false,
+            refill_timer: None,
         }
     }
 
@@ -90,16 +125,61 @@ impl KeyActor {
         if self.retired {
             return;
         }
-        self.board
-            .publish(self.live.bid(self.profile.clone(), self.generation));
+        self.board.publish(self.live.bid(
+            self.profile.clone(),
+            self.counters.clone(),
+            self.generation,
+        ));
+    }
+
+    fn persist(&self) {
+        self.writer
+            .key_usage(self.profile.id, self.live.to_usage_row());
     }
 
     fn snapshot(&self) -> KeySnapshot {
+        let now = self.clock.now_ms();
+        let bid = self
+            .live
+            .bid(self.profile.clone(), self.counters.clone(), self.generation);
+        let (state, state_until) = bid.state_at(now);
         KeySnapshot {
-            state: self.live.state(),
+            state,
+            state_until,
             quota_remaining: self.live.quota_remaining,
+            quota_reset_at: self.live.quota_reset_at,
             usage: self.live.usage.clone(),
+            rate_limit: self.live.rate_limit,
+            in_flight: self.counters.in_flight(),
+            burn_rate_per_hour: self.live.burn.per_hour(now),
+            quota_forecast_exhausted_at: self
+                .live
+                .quota_remaining
+                .and_then(|r| self.live.burn.exhausted_at(r, now)),
             generation: self.generation,
+        }
+    }
+
+    /// Refills now if due, and arms a timer for the next refill.
+    fn schedule_refill(&mut self, ctx: &mut Context<Self>) {
+        let now = self.clock.now_ms();
+        if self
+            .live
+            .refill_if_due(self.profile.quota_total, self.profile.quota_reset, now)
+        {
+            tracing::info!(
+                key_id = self.profile.id,
+                "quota refilled for the new period"
+            );
+            self.persist();
+            self.publish();
+        }
+        if let Some(handle) = self.refill_timer.take() {
+            ctx.cancel_future(handle);
+        }
+        if let Some(at) = self.live.quota_reset_at {
+            let wait = Duration::from_millis((at - now).clamp(0, i64::from(i32::MAX)) as u64);
+            self.refill_timer = Some(ctx.notify_later(RefillQuota, wait));
         }
     }
 
@@ -129,6 +209,7 @@ impl Actor for KeyActor {
     fn started(&mut self, ctx: &mut Self::Context) {
         if !self.reload_on_start {
             self.publish();
+            self.schedule_refill(ctx);
             return;
         }
         self.reload_on_start = false;
@@ -140,13 +221,25 @@ impl Actor for KeyActor {
                 db.run(move |conn| api_keys::get(conn, id)).await
             }
             .into_actor(self)
-            .map(|loaded, act, _ctx| {
+            .map(|loaded, act, ctx| {
                 match loaded {
-                    Ok(Some(row)) => act.live = KeyLive::from_row(&row),
+                    Ok(Some(row)) => {
+                        let mut live = KeyLive::from_row(&row, act.clock.now_ms());
+                        // Throttles, cool-downs and rate limits are not persisted: the last bid has them.
+                        if let Some(last) = act.board.get(act.profile.id) {
+                            live.health = HealthMachine::new(last.health);
+                            live.rate_limit = last.rate_limit;
+                            live.ttfb = last.ttfb;
+                            live.total_latency = last.total_latency;
+                        }
+                        live.burn = std::mem::take(&mut act.live.burn);
+                        act.live = live;
+                    }
                     Ok(None) => act.retired = true,
                     Err(e) => tracing::error!(key_id = act.profile.id, error = %e, "could not reload key state"),
                 }
                 act.publish();
+                act.schedule_refill(ctx);
             }),
         );
     }
@@ -156,6 +249,7 @@ impl Supervised for KeyActor {
     fn restarting(&mut self, _ctx: &mut Self::Context) {
         self.generation += 1;
         self.reload_on_start = true;
+        self.refill_timer = None;
     }
 }
 
@@ -163,12 +257,31 @@ impl Handler<RecordOutcome> for KeyActor {
     type Result = ();
 
     fn handle(&mut self, msg: RecordOutcome, ctx: &mut Self::Context) {
+        let succeeded = msg.0.succeeded();
         self.guarded(ctx, |act| {
-            act.live.apply(&msg.0);
+            let outcome = msg.0;
+            act.live
+                .refill_if_due(act.profile.quota_total, act.profile.quota_reset, outcome.at_ms);
+            if let Some(health) = act.live.apply(&outcome, act.profile.quota_unit) {
+                act.counters.rearm_probe();
+                tracing::info!(key_id = act.profile.id, key = %act.profile.name, ?health, "key state changed");
+            }
             act.publish();
-            act.writer
-                .key_usage(act.profile.id, act.live.to_usage_row());
+            act.persist();
         });
+        // Outside the guard: even if the handler panicked, the slot must not stay reserved.
+        if succeeded {
+            self.counters.settled();
+        }
+    }
+}
+
+impl Handler<RefillQuota> for KeyActor {
+    type Result = ();
+
+    fn handle(&mut self, _msg: RefillQuota, ctx: &mut Self::Context) {
+        self.refill_timer = None;
+        self.schedule_refill(ctx);
     }
 }
 
@@ -178,12 +291,21 @@ impl Handler<ApplyEdit> for KeyActor {
     fn handle(&mut self, msg: ApplyEdit, ctx: &mut Self::Context) {
         self.guarded(ctx, |act| {
             act.profile = msg.profile;
-            let usage = act.live.usage.clone();
-            act.live = KeyLive::from_row(&msg.row);
-            // Counters are the actor's; the edit may only change settings and quota.
-            act.live.usage = usage;
+            if msg.quota_edited {
+                act.live.quota_remaining = msg.row.quota_remaining;
+                act.live.quota_reset_at = msg.row.quota_reset_at;
+            }
+            if msg.reset_health {
+                act.live.health.reset();
+                act.counters.rearm_probe();
+            } else if msg.quota_edited && act.live.quota_remaining.is_none_or(|q| q > 0.0) {
+                // Topped up (or the limit removed): the provider's "out of credit" no longer holds.
+                act.live.health.quota_restored();
+            }
             act.publish();
+            act.persist();
         });
+        self.schedule_refill(ctx);
     }
 }
 

@@ -7,12 +7,13 @@ use std::sync::Arc;
 use actix::prelude::*;
 use dashmap::DashMap;
 
-use super::key::{ApplyEdit, GetSnapshot, KeyActor, KeySnapshot, RecordOutcome, Retire};
+use super::key::{
+    ApplyEdit, GetSnapshot, KeyActor, KeyActorDeps, KeySnapshot, RecordOutcome, Retire,
+};
 use crate::config::ProviderCatalog;
 use crate::db::api_keys::ApiKeyRow;
-use crate::db::Db;
-use crate::routing::{BidBoard, KeyLive, KeyProfile, ModelSet, Outcome};
-use crate::writer::WriterHandle;
+use crate::routing::key_live::{parse_quota_reset, parse_quota_unit};
+use crate::routing::{KeyCounters, KeyLive, KeyProfile, ModelSet, Outcome};
 
 #[derive(Clone)]
 pub struct KeyRegistry {
@@ -21,28 +22,27 @@ pub struct KeyRegistry {
 
 struct Inner {
     actors: DashMap<i32, Addr<KeyActor>>,
+    counters: DashMap<i32, Arc<KeyCounters>>,
     arbiter: ArbiterHandle,
-    board: BidBoard,
-    db: Db,
-    writer: WriterHandle,
+    deps: KeyActorDeps,
     catalog: Arc<ProviderCatalog>,
 }
 
+/// What an admin edit changes besides the profile.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EditEffects {
+    pub reset_health: bool,
+    pub quota_edited: bool,
+}
+
 impl KeyRegistry {
-    pub fn new(
-        arbiter: ArbiterHandle,
-        board: BidBoard,
-        db: Db,
-        writer: WriterHandle,
-        catalog: Arc<ProviderCatalog>,
-    ) -> Self {
+    pub fn new(arbiter: ArbiterHandle, deps: KeyActorDeps, catalog: Arc<ProviderCatalog>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 actors: DashMap::new(),
+                counters: DashMap::new(),
                 arbiter,
-                board,
-                db,
-                writer,
+                deps,
                 catalog,
             }),
         }
@@ -53,45 +53,53 @@ impl KeyRegistry {
         build_profile(&self.inner.catalog, row)
     }
 
+    fn counters(&self, id: i32) -> Arc<KeyCounters> {
+        self.inner.counters.entry(id).or_default().clone()
+    }
+
     /// Starts the supervised actor for a stored key. Its first bid is published before this
     /// returns, so the key is routable as soon as the admin API answers.
     pub fn spawn(&self, row: &ApiKeyRow) -> Result<(), String> {
         let profile = Arc::new(self.profile(row)?);
-        let inner = &self.inner;
-        inner
-            .board
-            .publish(KeyLive::from_row(row).bid(profile.clone(), 0));
-        let (board, db, writer, row) = (
-            inner.board.clone(),
-            inner.db.clone(),
-            inner.writer.clone(),
-            row.clone(),
-        );
+        let counters = self.counters(row.id);
+        let deps = self.inner.deps.clone();
+        let live = KeyLive::from_row(row, deps.clock.now_ms());
+        deps.board
+            .publish(live.bid(profile.clone(), counters.clone(), 0));
         let id = row.id;
-        let addr = Supervisor::start_in_arbiter(&inner.arbiter, move |_ctx| {
-            KeyActor::new(profile, &row, board, db, writer)
+        let addr = Supervisor::start_in_arbiter(&self.inner.arbiter, move |_ctx| {
+            KeyActor::new(profile, counters, live, deps)
         });
-        inner.actors.insert(id, addr);
+        self.inner.actors.insert(id, addr);
         Ok(())
     }
 
-    /// Adopts an admin edit; the new bid is visible before this returns.
-    pub fn apply_edit(&self, row: &ApiKeyRow) -> Result<(), String> {
+    /// Adopts an admin edit; the new settings are visible to routing before this returns.
+    pub fn apply_edit(&self, row: &ApiKeyRow, effects: EditEffects) -> Result<(), String> {
         let profile = Arc::new(self.profile(row)?);
         let Some(addr) = self.inner.actors.get(&row.id).map(|a| a.clone()) else {
             return self.spawn(row);
         };
-        let generation = self.inner.board.get(row.id).map_or(0, |b| b.generation);
-        let mut live = KeyLive::from_row(row);
-        if let Some(current) = self.inner.board.get(row.id) {
-            live.usage.latency_ewma_ms = current.latency_ewma_ms;
+        if let Some(mut bid) = self.inner.deps.board.get(row.id) {
+            bid.profile = profile.clone();
+            if effects.reset_health {
+                bid.health = crate::routing::Health::Active;
+            }
+            if effects.quota_edited {
+                bid.quota_remaining = row.quota_remaining;
+                if bid.health == crate::routing::Health::QuotaExhausted
+                    && row.quota_remaining.is_none_or(|q| q > 0.0)
+                {
+                    bid.health = crate::routing::Health::Active;
+                }
+            }
+            self.inner.deps.board.publish(bid);
         }
-        self.inner
-            .board
-            .publish(live.bid(profile.clone(), generation));
         addr.do_send(ApplyEdit {
             profile,
             row: row.clone(),
+            reset_health: effects.reset_health,
+            quota_edited: effects.quota_edited,
         });
         Ok(())
     }
@@ -100,7 +108,8 @@ impl KeyRegistry {
         if let Some((_, addr)) = self.inner.actors.remove(&id) {
             addr.do_send(Retire);
         }
-        self.inner.board.withdraw(id);
+        self.inner.counters.remove(&id);
+        self.inner.deps.board.withdraw(id);
     }
 
     /// Fire-and-forget accounting from the request path.
@@ -118,10 +127,6 @@ impl KeyRegistry {
     /// The actor's address (for supervision tests).
     pub fn addr(&self, id: i32) -> Option<Addr<KeyActor>> {
         self.inner.actors.get(&id).map(|a| a.clone())
-    }
-
-    pub fn board(&self) -> &BidBoard {
-        &self.inner.board
     }
 
     pub fn len(&self) -> usize {
@@ -143,6 +148,8 @@ pub fn build_profile(catalog: &ProviderCatalog, row: &ApiKeyRow) -> Result<KeyPr
     let azure_deployments: HashMap<String, String> =
         serde_json::from_str(&row.azure_deployments)
             .map_err(|e| format!("stored Azure deployments are invalid: {e}"))?;
+    let price_overrides = serde_json::from_str(&row.price_overrides)
+        .map_err(|e| format!("stored price overrides are invalid: {e}"))?;
     Ok(KeyProfile {
         id: row.id,
         uid: row.uid.clone(),
@@ -157,8 +164,13 @@ pub fn build_profile(catalog: &ProviderCatalog, row: &ApiKeyRow) -> Result<KeyPr
         sealed_secret: row.secret_ciphertext.clone(),
         models: ModelSet::from_list(&models),
         priority: row.priority,
+        weight: u32::try_from(row.weight.max(1)).unwrap_or(1),
+        enabled: row.enabled,
         cost_per_request: row.cost_per_request,
-        quota_unit: crate::routing::key_live::parse_quota_unit(&row.quota_unit),
+        quota_unit: parse_quota_unit(&row.quota_unit),
+        quota_total: row.quota_total,
+        quota_reset: parse_quota_reset(row.quota_reset.as_deref()),
+        price_overrides,
         azure_api_version: row.azure_api_version.clone(),
         azure_deployments,
     })

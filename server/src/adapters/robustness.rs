@@ -16,22 +16,62 @@ fn jsonish() -> impl Strategy<Value = String> {
         any::<i64>().prop_map(|n| n.to_string()),
         "[a-z \"\\\\]{0,12}".prop_map(|s| format!("{s:?}")),
         prop::sample::select(vec![
-            "\"user\"", "\"assistant\"", "\"system\"", "\"tool\"", "\"text\"", "\"image_url\"",
-            "\"function\"", "\"auto\"", "\"required\"", "\"message_start\"", "\"content_block_delta\"",
-            "\"input_json_delta\"", "\"text_delta\"", "\"tool_use\"", "\"message_delta\"", "\"error\"",
+            "\"user\"",
+            "\"assistant\"",
+            "\"system\"",
+            "\"tool\"",
+            "\"text\"",
+            "\"image_url\"",
+            "\"function\"",
+            "\"auto\"",
+            "\"required\"",
+            "\"message_start\"",
+            "\"content_block_delta\"",
+            "\"input_json_delta\"",
+            "\"text_delta\"",
+            "\"tool_use\"",
+            "\"message_delta\"",
+            "\"error\"",
         ])
         .prop_map(str::to_owned),
     ];
     leaf.prop_recursive(4, 48, 6, |inner| {
         let keys = prop::sample::select(vec![
-            "model", "messages", "role", "content", "type", "text", "tool_calls", "tool_call_id", "function",
-            "arguments", "name", "tools", "tool_choice", "stream", "stop", "max_tokens", "image_url", "url",
-            "index", "delta", "partial_json", "message", "usage", "output_tokens", "id", "content_block", "error",
+            "model",
+            "messages",
+            "role",
+            "content",
+            "type",
+            "text",
+            "tool_calls",
+            "tool_call_id",
+            "function",
+            "arguments",
+            "name",
+            "tools",
+            "tool_choice",
+            "stream",
+            "stop",
+            "max_tokens",
+            "image_url",
+            "url",
+            "index",
+            "delta",
+            "partial_json",
+            "message",
+            "usage",
+            "output_tokens",
+            "id",
+            "content_block",
+            "error",
         ]);
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(|v| format!("[{}]", v.join(","))),
             prop::collection::vec((keys, inner), 0..5).prop_map(|kv| {
-                let members: Vec<String> = kv.into_iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                let members: Vec<String> = kv
+                    .into_iter()
+                    .map(|(k, v)| format!("\"{k}\":{v}"))
+                    .collect();
                 format!("{{{}}}", members.join(","))
             }),
         ]

@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
-use shared::logs::{CallLogView, LogsPage};
+use shared::logs::{AttemptView, CallLogView, CallPrices, LogsPage};
 
 use super::auth::AdminAuth;
 use crate::db::call_logs::{self, CallLogRow, LogFilter, StatusFilter};
@@ -89,5 +89,23 @@ fn view(r: CallLogRow) -> CallLogView {
         total_tokens: r.total_tokens,
         cost_usd: r.cost_usd,
         attempts: r.attempts,
+        attempt_trail: r
+            .attempt_trail
+            .as_deref()
+            .and_then(|t| serde_json::from_str::<Vec<AttemptView>>(t).ok())
+            .unwrap_or_default(),
+        prices: match (r.price_input, r.price_output) {
+            (Some(input), Some(output)) => Some(CallPrices {
+                input,
+                output,
+                cached_input: r.price_cached_input,
+                cache_write: r.price_cache_write,
+                per_call: r.price_per_call.unwrap_or(0.0),
+            }),
+            _ => r.price_per_call.map(|per_call| CallPrices {
+                per_call,
+                ..Default::default()
+            }),
+        },
     }
 }

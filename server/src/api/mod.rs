@@ -15,6 +15,7 @@ pub mod keys;
 pub mod logs;
 pub mod models;
 pub mod providers;
+pub mod route;
 pub mod settings;
 pub mod stats;
 
@@ -43,6 +44,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/keys/{id}", patch().to(keys::update_key))
                 .route("/keys/{id}", delete().to(keys::delete_key))
                 .route("/stats", get().to(stats::get_stats))
+                .route("/route", get().to(route::get_route))
                 .route("/logs", get().to(logs::list_logs))
                 .route("/providers", get().to(providers::list_providers))
                 .route(

@@ -37,6 +37,17 @@ pub struct ApiKeyRow {
     pub last_used_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Share of round-robin traffic (weighted strategy).
+    pub weight: i32,
+    /// `daily` or `monthly`: the quota refills to `quota_total` then.
+    pub quota_reset: Option<String>,
+    /// Next refill (Unix ms).
+    pub quota_reset_at: Option<i64>,
+    /// JSON object model (or `*`) -> prices (USD per 1M tokens) replacing the provider's.
+    pub price_overrides: String,
+    /// The provider said the account is out of credit.
+    pub quota_rejected: bool,
+    pub ttfb_ewma_ms: Option<f64>,
 }
 
 #[derive(Debug, Insertable)]
@@ -59,6 +70,10 @@ pub struct NewApiKey {
     pub azure_deployments: String,
     pub created_at: i64,
     pub updated_at: i64,
+    pub weight: i32,
+    pub quota_reset: Option<String>,
+    pub quota_reset_at: Option<i64>,
+    pub price_overrides: String,
 }
 
 /// An admin edit; `None` leaves a column alone, `Some(None)` sets it to NULL.
@@ -79,6 +94,11 @@ pub struct ApiKeyChanges {
     pub azure_api_version: Option<Option<String>>,
     pub azure_deployments: Option<String>,
     pub auth_dead: Option<bool>,
+    pub quota_rejected: Option<bool>,
+    pub weight: Option<i32>,
+    pub quota_reset: Option<Option<String>>,
+    pub quota_reset_at: Option<Option<i64>>,
+    pub price_overrides: Option<String>,
     pub updated_at: i64,
 }
 
@@ -93,7 +113,10 @@ pub struct ApiKeyUsage {
     pub total_tokens: i64,
     pub total_cost_usd: f64,
     pub latency_ewma_ms: Option<f64>,
+    pub ttfb_ewma_ms: Option<f64>,
     pub last_used_at: Option<i64>,
+    pub quota_rejected: bool,
+    pub quota_reset_at: Option<i64>,
 }
 
 pub fn insert(conn: &mut SqliteConnection, row: &NewApiKey) -> Result<ApiKeyRow, DbError> {

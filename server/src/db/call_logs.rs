@@ -31,6 +31,13 @@ pub struct CallLogRow {
     pub cost_usd: f64,
     pub attempts: i32,
     pub client_key_id: Option<i32>,
+    /// JSON array of the attempts: key, status, error.
+    pub attempt_trail: Option<String>,
+    pub price_input: Option<f64>,
+    pub price_output: Option<f64>,
+    pub price_cached_input: Option<f64>,
+    pub price_cache_write: Option<f64>,
+    pub price_per_call: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Insertable)]
@@ -55,6 +62,13 @@ pub struct NewCallLog {
     pub cost_usd: f64,
     pub attempts: i32,
     pub client_key_id: Option<i32>,
+    /// JSON array of the attempts: key, status, error.
+    pub attempt_trail: Option<String>,
+    pub price_input: Option<f64>,
+    pub price_output: Option<f64>,
+    pub price_cached_input: Option<f64>,
+    pub price_cache_write: Option<f64>,
+    pub price_per_call: Option<f64>,
 }
 
 pub fn insert_batch(conn: &mut SqliteConnection, rows: &[NewCallLog]) -> Result<(), DbError> {

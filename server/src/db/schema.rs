@@ -27,6 +27,12 @@ diesel::table! {
         last_used_at -> Nullable<BigInt>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        weight -> Integer,
+        quota_reset -> Nullable<Text>,
+        quota_reset_at -> Nullable<BigInt>,
+        price_overrides -> Text,
+        quota_rejected -> Bool,
+        ttfb_ewma_ms -> Nullable<Double>,
     }
 }
 
@@ -52,6 +58,12 @@ diesel::table! {
         cost_usd -> Double,
         attempts -> Integer,
         client_key_id -> Nullable<Integer>,
+        attempt_trail -> Nullable<Text>,
+        price_input -> Nullable<Double>,
+        price_output -> Nullable<Double>,
+        price_cached_input -> Nullable<Double>,
+        price_cache_write -> Nullable<Double>,
+        price_per_call -> Nullable<Double>,
     }
 }
 

@@ -17,7 +17,7 @@ use super::target::upstream_target;
 use crate::adapters::anthropic::{self, AnthropicStreamTranslator, RequestDefaults};
 use crate::adapters::openai::{self, OpenAiRequest, OpenAiStreamRelay, Rewrite};
 use crate::error::ApiError;
-use crate::routing::{pick_best, Bid, PickQuery, TokenUsage};
+use crate::routing::{pick, ratelimit, Bid, PickQuery, PickResult, Signal, TokenUsage};
 use crate::state::AppState;
 use crate::upstream::{self, UpstreamError, MAX_RESPONSE_BYTES};
 
@@ -51,11 +51,6 @@ pub struct ChatCall<'a> {
     pub operation: Operation,
 }
 
-/// Whether a failed attempt may be retried on another key.
-fn retryable(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 401 | 403 | 408 | 409 | 429) || status.is_server_error()
-}
-
 fn unix_now() -> i64 {
     crate::db::now_ms() / 1000
 }
@@ -71,16 +66,20 @@ pub async fn chat_completions(
     };
     let settings = state.settings();
     let alias = state.model_alias(&settings, &request.model);
+    let strategy = settings.strategy_for(&request.model);
+    let base_query = PickQuery {
+        model: &request.model,
+        alias: alias.as_deref(),
+        provider: call.provider,
+        exclude: &[],
+        strategy,
+        stream: request.stream,
+        now_ms: state.clock.now_ms(),
+    };
     let mut any_key = false;
-    state.board.for_each(|bid| {
-        any_key |= PickQuery {
-            model: &request.model,
-            alias: alias.as_deref(),
-            provider: call.provider,
-            exclude: &[],
-        }
-        .matches(bid)
-    });
+    state
+        .board
+        .for_each(|bid| any_key |= base_query.matches(bid));
     if !any_key {
         return Err(ApiError::ModelNotFound(request.model.clone()));
     }
@@ -88,6 +87,7 @@ pub async fn chat_completions(
     let mut record = CallRecord::new(
         state.keys.clone(),
         state.writer.clone(),
+        state.clock.clone(),
         request.model.clone(),
         call.operation.endpoint(),
         request.stream,
@@ -102,17 +102,29 @@ pub async fn chat_completions(
 
     while record.attempts < settings.max_attempts as i32 {
         let query = PickQuery {
-            model: &request.model,
-            alias: alias.as_deref(),
-            provider: call.provider,
             exclude: &tried,
+            now_ms: state.clock.now_ms(),
+            ..base_query
         };
-        let Some(bid) = pick_best(&state.board, &query) else {
-            break;
+        let picked = match pick(&state.board, &query) {
+            PickResult::Picked(picked) => picked,
+            PickResult::Unavailable { retry_at } => {
+                if last_error.is_none() {
+                    last_error = Some(match retry_at {
+                        Some(at) => ApiError::AllKeysThrottled {
+                            retry_after_secs: ((at - state.clock.now_ms()).max(0) as u64)
+                                .div_ceil(1000)
+                                .max(1),
+                        },
+                        None => no_key(&request.model),
+                    });
+                }
+                break;
+            }
         };
-        // The model this key is asked for: the requested one, or its configured equivalent.
-        let model = query.model_for(&bid).unwrap_or(&request.model).to_owned();
-        tried.push(bid.key_id());
+        tried.push(picked.bid.key_id());
+        let bid = picked.bid.clone();
+        let model = picked.model.clone();
         let format = bid.profile.format();
         let body = match (call.operation, format) {
             (Operation::Embeddings, ProviderFormat::Anthropic) => {
@@ -152,14 +164,14 @@ pub async fn chat_completions(
             (Operation::Chat, ProviderFormat::Anthropic) => anthropic::MESSAGES_OPERATION,
             (op, _) => op.endpoint(),
         };
-        record.begin_attempt(bid.profile.clone(), &model);
+        record.begin_attempt(picked);
         let target = upstream_target(&bid.profile, &state.cipher, &model, operation)?;
 
         let mut response = match upstream::send(client, &target, body, first_byte).await {
             Ok(response) => response,
             Err(e) => {
                 tracing::warn!(key_id = bid.key_id(), request_id = %record.request_id, error = %e, "upstream attempt failed");
-                record.attempt_failed(false);
+                record.attempt_failed(Signal::Failure, None, e.to_string());
                 last_error = Some(match e {
                     UpstreamError::Timeout(_) => ApiError::UpstreamTimeout(e.to_string()),
                     UpstreamError::Connect(_) | UpstreamError::Protocol(_) => {
@@ -169,7 +181,11 @@ pub async fn chat_completions(
                 continue;
             }
         };
-        record.mark_first_byte();
+        let now = state.clock.now_ms();
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok());
+        let rate_limit = ratelimit::read_headers(header, now);
+        let retry_at = ratelimit::retry_at(header, now);
+        record.mark_first_byte(rate_limit);
         let upstream_status = response.status();
         let scrub = secret_for_scrub(state, &bid);
 
@@ -185,10 +201,11 @@ pub async fn chat_completions(
                 ),
             };
             let body = scrub_bytes(body, scrub.as_deref());
-            record.attempt_failed(matches!(status.as_u16(), 401 | 403));
-            tracing::warn!(key_id = bid.key_id(), request_id = %record.request_id, %upstream_status, "upstream answered with an error");
+            let signal = classify_failure(upstream_status, &raw, retry_at);
+            tracing::warn!(key_id = bid.key_id(), request_id = %record.request_id, %upstream_status, ?signal, "upstream answered with an error");
+            record.attempt_failed(signal, Some(upstream_status.as_u16()), snippet(&body));
             let error = ApiError::Upstream { status, body };
-            if retryable(status) {
+            if signal != Signal::ClientError {
                 last_error = Some(error);
                 continue;
             }
@@ -202,7 +219,6 @@ pub async fn chat_completions(
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("text/event-stream"));
         if request.stream && is_sse {
-            let ttfb = record.attempt_ms();
             let mut builder = response_head(&record, &bid, StatusCode::OK);
             builder
                 .insert_header((header::CONTENT_TYPE, "text/event-stream"))
@@ -216,11 +232,11 @@ pub async fn chat_completions(
                 ProviderFormat::Anthropic => {
                     let translator =
                         AnthropicStreamTranslator::new(&model, unix_now(), request.include_usage);
-                    builder.streaming(relay(response, translator, record, options, ttfb))
+                    builder.streaming(relay(response, translator, record, options))
                 }
                 ProviderFormat::Openai | ProviderFormat::Azure => {
                     let translator = OpenAiStreamRelay::new(!request.include_usage);
-                    builder.streaming(relay(response, translator, record, options, ttfb))
+                    builder.streaming(relay(response, translator, record, options))
                 }
             };
             return Ok(response);
@@ -229,10 +245,13 @@ pub async fn chat_completions(
         let raw = match read_body(&mut response, MAX_RESPONSE_BYTES, first_byte).await {
             Ok(body) => body,
             Err(e) => {
-                record.attempt_failed(false);
-                last_error = Some(ApiError::UpstreamInvalid(format!(
-                    "the upstream response could not be read: {e}"
-                )));
+                let message = format!("the upstream response could not be read: {e}");
+                record.attempt_failed(
+                    Signal::Failure,
+                    Some(upstream_status.as_u16()),
+                    message.clone(),
+                );
+                last_error = Some(ApiError::UpstreamInvalid(message));
                 continue;
             }
         };
@@ -244,39 +263,65 @@ pub async fn chat_completions(
             }
         };
         let Ok((body, usage)) = translated else {
-            record.attempt_failed(false);
-            last_error = Some(ApiError::UpstreamInvalid(
-                "the upstream answered with a body that is not valid JSON".into(),
-            ));
+            let message = "the upstream answered with a body that is not valid JSON".to_owned();
+            record.attempt_failed(
+                Signal::Failure,
+                Some(upstream_status.as_u16()),
+                message.clone(),
+            );
+            last_error = Some(ApiError::UpstreamInvalid(message));
             continue;
         };
         let mut builder = response_head(&record, &bid, upstream_status);
         builder.insert_header((header::CONTENT_TYPE, "application/json"));
-        let latency = record.attempt_ms();
-        record.finish(upstream_status.as_u16(), usage, None, latency);
+        let cost = record.cost(&usage.unwrap_or_default());
+        builder.insert_header((
+            HeaderName::from_static("x-api-proxy-cost"),
+            format!("{cost:.8}"),
+        ));
+        record.finish(upstream_status.as_u16(), usage, None);
         return Ok(builder.body(scrub_bytes(body, scrub.as_deref())));
     }
 
-    let error = last_error.unwrap_or_else(|| {
-        ApiError::NoKeyAvailable(format!(
-            "no enabled key with quota left can serve model `{}` right now",
-            request.model
-        ))
-    });
+    let error = last_error.unwrap_or_else(|| no_key(&request.model));
     finish_failed(record, &error);
     Err(error)
 }
 
+fn no_key(model: &str) -> ApiError {
+    ApiError::NoKeyAvailable(format!(
+        "no enabled key with quota left can serve model `{model}` right now"
+    ))
+}
+
+/// What a failed upstream answer says about the key.
+fn classify_failure(status: StatusCode, body: &[u8], retry_at: Option<i64>) -> Signal {
+    let says = |needle: &str| memchr::memmem::find(body, needle.as_bytes()).is_some();
+    match status.as_u16() {
+        401 | 403 => Signal::AuthRejected,
+        402 => Signal::QuotaRejected,
+        // OpenAI answers an unpaid account with 429 `insufficient_quota`.
+        429 if says("insufficient_quota") => Signal::QuotaRejected,
+        429 => Signal::RateLimited { until_ms: retry_at },
+        // Anthropic: 400 "Your credit balance is too low".
+        400 if says("credit balance") => Signal::QuotaRejected,
+        408 | 409 => Signal::Failure,
+        s if s >= 500 => Signal::Failure,
+        _ => Signal::ClientError,
+    }
+}
+
+fn snippet(body: &[u8]) -> String {
+    String::from_utf8_lossy(body).chars().take(300).collect()
+}
+
 fn finish_failed(record: CallRecord, error: &ApiError) {
     let status = error.status_code().as_u16();
-    let latency = record.attempt_ms();
     let message = match error {
-        ApiError::Upstream { body, .. } => {
-            String::from_utf8_lossy(body).chars().take(500).collect()
-        }
+        ApiError::Upstream { body, .. } => snippet(body),
         other => other.to_string(),
     };
-    record.finish(status, None, Some(message), latency);
+    record.finish(status, None, Some(message));
 }
 
 /// Response headers that explain the routing (never the secret).
@@ -363,12 +408,28 @@ mod tests {
     }
 
     #[test]
-    fn retry_policy() {
-        assert!(retryable(StatusCode::TOO_MANY_REQUESTS));
-        assert!(retryable(StatusCode::INTERNAL_SERVER_ERROR));
-        assert!(retryable(StatusCode::SERVICE_UNAVAILABLE));
-        assert!(retryable(StatusCode::UNAUTHORIZED));
-        assert!(!retryable(StatusCode::BAD_REQUEST));
-        assert!(!retryable(StatusCode::NOT_FOUND));
+    fn failures_are_classified() {
+        let c = |status: u16, body: &str| {
+            classify_failure(
+                StatusCode::from_u16(status).unwrap(),
+                body.as_bytes(),
+                Some(9),
+            )
+        };
+        assert_eq!(c(429, "{}"), Signal::RateLimited { until_ms: Some(9) });
+        assert_eq!(
+            c(429, r#"{"error":{"code":"insufficient_quota"}}"#),
+            Signal::QuotaRejected
+        );
+        assert_eq!(
+            c(400, "Your credit balance is too low"),
+            Signal::QuotaRejected
+        );
+        assert_eq!(c(401, ""), Signal::AuthRejected);
+        assert_eq!(c(403, ""), Signal::AuthRejected);
+        assert_eq!(c(500, ""), Signal::Failure);
+        assert_eq!(c(529, ""), Signal::Failure);
+        assert_eq!(c(400, "bad"), Signal::ClientError);
+        assert_eq!(c(404, ""), Signal::ClientError);
     }
 }

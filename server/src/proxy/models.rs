@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use shared::keys::KeyState;
 
 use crate::state::AppState;
 
@@ -24,7 +23,7 @@ pub struct ModelEntry {
 pub fn list_models(state: &AppState) -> ModelList {
     let mut models: BTreeMap<String, String> = BTreeMap::new();
     state.board.for_each(|bid| {
-        if bid.state == KeyState::Disabled {
+        if !bid.profile.enabled {
             return;
         }
         for id in bid.profile.model_ids() {

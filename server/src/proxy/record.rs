@@ -1,18 +1,35 @@
 //! Accounting for one client request: each attempt's outcome goes to its key's actor, and the
-//! request's single call-log row goes to the batch writer, both fire-and-forget.
+//! request's single call-log row (with the attempt trail and the prices charged) goes to the
+//! batch writer, both fire-and-forget. The attempt's lease on its key is released when the
+//! attempt ends, whichever way it ends.
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use serde::Serialize;
+
 use crate::actors::KeyRegistry;
+use crate::clock::Clock;
 use crate::db::call_logs::NewCallLog;
-use crate::db::now_ms;
-use crate::routing::{call_cost, KeyProfile, Outcome, TokenUsage};
+use crate::routing::ratelimit::RateLimitInfo;
+use crate::routing::{call_cost, KeyProfile, Lease, Outcome, Picked, Signal, TokenUsage};
 use crate::writer::WriterHandle;
+
+/// One attempt, as the call log keeps it.
+#[derive(Debug, Clone, Serialize)]
+struct AttemptEntry {
+    key_id: i32,
+    key_name: String,
+    provider: String,
+    status: Option<u16>,
+    error: Option<String>,
+    latency_ms: i64,
+}
 
 pub struct CallRecord {
     keys: KeyRegistry,
     writer: WriterHandle,
+    clock: Clock,
     pub request_id: String,
     started: Instant,
     created_at: i64,
@@ -23,14 +40,18 @@ pub struct CallRecord {
     client_key_id: Option<i32>,
     pub attempts: i32,
     pub key: Option<Arc<KeyProfile>>,
+    lease: Option<Lease>,
     attempt_started: Instant,
-    ttfb_ms: Option<i64>,
+    ttfb_ms: Option<f64>,
+    rate_limit: Option<RateLimitInfo>,
+    trail: Vec<AttemptEntry>,
 }
 
 impl CallRecord {
     pub fn new(
         keys: KeyRegistry,
         writer: WriterHandle,
+        clock: Clock,
         model: String,
         endpoint: &'static str,
         stream: bool,
@@ -40,42 +61,45 @@ impl CallRecord {
         Self {
             keys,
             writer,
+            created_at: clock.now_ms(),
+            clock,
             request_id: new_request_id(),
             started: now,
-            created_at: now_ms(),
             model,
             endpoint,
             stream,
             client_key_id,
             attempts: 0,
             key: None,
+            lease: None,
             attempt_started: now,
             ttfb_ms: None,
+            rate_limit: None,
+            trail: Vec::new(),
         }
     }
 
-    /// A new attempt on `key`, asked for `model` (the requested model or its equivalent).
-    pub fn begin_attempt(&mut self, key: Arc<KeyProfile>, model: &str) {
+    /// A new attempt on the picked key (its lease is held until the attempt ends).
+    pub fn begin_attempt(&mut self, picked: Picked) {
         self.attempts += 1;
-        if self.model != model {
-            self.model = model.to_owned();
+        if self.model != picked.model {
+            self.model = picked.model;
         }
-        self.key = Some(key);
+        self.key = Some(picked.bid.profile);
+        self.lease = Some(picked.lease);
         self.attempt_started = Instant::now();
         self.ttfb_ms = None;
+        self.rate_limit = None;
     }
 
-    /// The upstream's response head arrived.
-    pub fn mark_first_byte(&mut self) {
-        self.ttfb_ms = Some(self.attempt_started.elapsed().as_millis() as i64);
+    /// The upstream's response head arrived; `rate_limit` is what its headers said.
+    pub fn mark_first_byte(&mut self, rate_limit: RateLimitInfo) {
+        self.ttfb_ms = Some(self.attempt_ms());
+        self.rate_limit = Some(rate_limit);
     }
 
     pub fn attempt_ms(&self) -> f64 {
         self.attempt_started.elapsed().as_secs_f64() * 1000.0
-    }
-
-    pub fn ttfb_ms(&self) -> Option<i64> {
-        self.ttfb_ms
     }
 
     pub fn cost(&self, usage: &TokenUsage) -> f64 {
@@ -84,61 +108,91 @@ impl CallRecord {
         })
     }
 
+    fn push_trail(&mut self, status: Option<u16>, error: Option<String>) {
+        if let Some(key) = &self.key {
+            self.trail.push(AttemptEntry {
+                key_id: key.id,
+                key_name: key.name.clone(),
+                provider: key.provider_id().to_owned(),
+                status,
+                error,
+                latency_ms: self.attempt_ms() as i64,
+            });
+        }
+    }
+
     /// A failed attempt on the current key (the request may go on with another key).
-    pub fn attempt_failed(&self, auth_failed: bool) {
+    pub fn attempt_failed(&mut self, signal: Signal, status: Option<u16>, error: String) {
         if let Some(key) = &self.key {
             self.keys.record(
                 key.id,
                 Outcome {
-                    success: false,
-                    auth_failed,
-                    latency_ms: self.attempt_ms(),
+                    signal,
+                    ttfb_ms: self.ttfb_ms,
+                    total_ms: None,
                     tokens: TokenUsage::default(),
                     cost_usd: 0.0,
-                    at_ms: now_ms(),
+                    rate_limit: self.rate_limit,
+                    at_ms: self.clock.now_ms(),
                 },
             );
         }
+        self.push_trail(status, Some(error));
+        self.lease = None;
     }
 
     /// The request is over: record the key's outcome (on success) and write the call log.
-    /// `latency_ms` is what feeds the key's latency average.
-    pub fn finish(
-        self,
-        status: u16,
-        usage: Option<TokenUsage>,
-        error: Option<String>,
-        latency_ms: f64,
-    ) {
+    pub fn finish(mut self, status: u16, usage: Option<TokenUsage>, error: Option<String>) {
         let usage = usage.unwrap_or_default();
         let cost = self.cost(&usage);
         let success = status < 400;
-        if let (Some(key), true) = (&self.key, success) {
-            self.keys.record(
-                key.id,
-                Outcome {
-                    success: true,
-                    auth_failed: false,
-                    latency_ms,
-                    tokens: usage,
-                    cost_usd: cost,
-                    at_ms: now_ms(),
-                },
-            );
+        if success {
+            if let Some(key) = &self.key {
+                self.keys.record(
+                    key.id,
+                    Outcome {
+                        signal: Signal::Success,
+                        ttfb_ms: self.ttfb_ms,
+                        total_ms: Some(self.attempt_ms()),
+                        tokens: usage,
+                        cost_usd: cost,
+                        rate_limit: self.rate_limit,
+                        at_ms: self.clock.now_ms(),
+                    },
+                );
+            }
+            self.push_trail(Some(status), None);
+            if let Some(lease) = self.lease.take() {
+                lease.settle();
+            }
+        } else if status == 499 && self.lease.is_some() {
+            self.push_trail(Some(status), error.clone());
         }
+        self.lease = None;
+        let prices = self
+            .key
+            .as_ref()
+            .map(|k| (k.pricing(&self.model).cloned(), k.cost_per_request));
+        let (pricing, per_call) = match prices {
+            Some((p, fee)) => (p, Some(fee)),
+            None => (None, None),
+        };
+        let trail = (!self.trail.is_empty())
+            .then(|| serde_json::to_string(&self.trail).expect("the trail serialises"));
+        let key = self.key.take();
         self.writer.log(NewCallLog {
             created_at: self.created_at,
-            request_id: self.request_id,
-            key_id: self.key.as_ref().map(|k| k.id),
-            key_name: self.key.as_ref().map(|k| k.name.clone()),
-            provider: self.key.as_ref().map(|k| k.provider_id().to_owned()),
-            model: self.model,
+            request_id: std::mem::take(&mut self.request_id),
+            key_id: key.as_ref().map(|k| k.id),
+            key_name: key.as_ref().map(|k| k.name.clone()),
+            provider: key.as_ref().map(|k| k.provider_id().to_owned()),
+            model: std::mem::take(&mut self.model),
             endpoint: self.endpoint.to_owned(),
             stream: self.stream,
             status: i32::from(status),
             error,
             latency_ms: self.started.elapsed().as_millis() as i64,
-            ttfb_ms: self.ttfb_ms,
+            ttfb_ms: self.ttfb_ms.map(|t| t as i64),
             prompt_tokens: usage.prompt,
             completion_tokens: usage.completion,
             cached_tokens: usage.cached,
@@ -146,6 +200,12 @@ impl CallRecord {
             cost_usd: cost,
             attempts: self.attempts,
             client_key_id: self.client_key_id,
+            attempt_trail: trail,
+            price_input: pricing.as_ref().map(|p| p.input),
+            price_output: pricing.as_ref().map(|p| p.output),
+            price_cached_input: pricing.as_ref().and_then(|p| p.cached_input),
+            price_cache_write: pricing.as_ref().and_then(|p| p.cache_write),
+            price_per_call: per_call,
         });
     }
 }
@@ -153,12 +213,13 @@ impl CallRecord {
 /// `req_` and 24 hex digits: unique enough to correlate logs, cheap to make.
 fn new_request_id() -> String {
     use rand::RngCore;
+    use std::fmt::Write as _;
     let mut bytes = [0u8; 12];
     rand::thread_rng().fill_bytes(&mut bytes);
     let mut id = String::with_capacity(28);
     id.push_str("req_");
     for b in bytes {
-        id.push_str(&format!("{b:02x}"));
+        let _ = write!(id, "{b:02x}");
     }
     id
 }

@@ -14,6 +14,7 @@ use super::record::CallRecord;
 use crate::adapters::sse::{data_event, SseSplitter};
 use crate::adapters::{StreamStep, StreamTranslator};
 use crate::error::error_body;
+use crate::routing::Signal;
 
 /// Status logged when the client went away before the end.
 const CLIENT_CLOSED: u16 = 499;
@@ -30,7 +31,6 @@ struct Relay<S, T: StreamTranslator> {
     translator: T,
     options: RelayOptions,
     record: Option<CallRecord>,
-    ttfb_ms: f64,
     finished: bool,
 }
 
@@ -41,7 +41,6 @@ impl<S, T: StreamTranslator> Drop for Relay<S, T> {
                 CLIENT_CLOSED,
                 self.translator.usage(),
                 Some("client disconnected before the end of the stream".into()),
-                self.ttfb_ms,
             );
         }
     }
@@ -51,14 +50,9 @@ impl<S, T: StreamTranslator> Relay<S, T> {
     /// Ends the stream with an error event the client's SDK will raise.
     fn fail(&mut self, status: u16, message: String, out: &mut BytesMut) {
         self.finished = true;
-        if let Some(record) = self.record.take() {
-            record.attempt_failed(false);
-            record.finish(
-                status,
-                self.translator.usage(),
-                Some(message.clone()),
-                self.ttfb_ms,
-            );
+        if let Some(mut record) = self.record.take() {
+            record.attempt_failed(Signal::Failure, Some(status), message.clone());
+            record.finish(status, self.translator.usage(), Some(message.clone()));
         }
         out.extend_from_slice(&data_event(&error_body(
             &message,
@@ -77,7 +71,7 @@ impl<S, T: StreamTranslator> Relay<S, T> {
                 StreamStep::Done => {
                     self.finished = true;
                     if let Some(record) = self.record.take() {
-                        record.finish(200, self.translator.usage(), None, self.ttfb_ms);
+                        record.finish(200, self.translator.usage(), None);
                     }
                     break;
                 }
@@ -97,13 +91,12 @@ impl<S, T: StreamTranslator> Relay<S, T> {
     }
 }
 
-/// Wraps the upstream body; `ttfb_ms` is the attempt's time to response head.
+/// Wraps the upstream body.
 pub fn relay<S, E, T>(
     upstream: S,
     translator: T,
     record: CallRecord,
     options: RelayOptions,
-    ttfb_ms: f64,
 ) -> impl Stream<Item = Result<Bytes, actix_web::Error>>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin + 'static,
@@ -116,7 +109,6 @@ where
         translator,
         options,
         record: Some(record),
-        ttfb_ms,
         finished: false,
     };
     futures_util::stream::unfold(relay, |mut relay| async move {

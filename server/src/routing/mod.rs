@@ -1,14 +1,19 @@
-//! Pure routing logic: what a key offers (its [`Bid`]), how bids are ranked, how a key's live
-//! state changes after a call, and what a call cost. Nothing here reads the clock or does I/O;
-//! time comes in as a parameter.
+//! Pure routing logic: what a key offers (its [`Bid`]), how keys are filtered and ranked, how a
+//! key's health and counters change after a call, rate-limit headers, quota periods and what a
+//! call cost. Nothing here reads the clock or does I/O; time comes in as a parameter.
 
 pub mod bid;
 pub mod cost;
 pub mod ewma;
+pub mod health;
 pub mod key_live;
 pub mod pick;
+pub mod quota;
+pub mod ratelimit;
+pub mod score;
 
-pub use bid::{Bid, BidBoard, KeyProfile, ModelSet};
+pub use bid::{Bid, BidBoard, KeyCounters, KeyProfile, Lease, ModelSet};
 pub use cost::{call_cost, TokenUsage};
+pub use health::{Health, Signal};
 pub use key_live::{KeyLive, Outcome};
-pub use pick::{pick_best, PickQuery};
+pub use pick::{pick, PickQuery, PickResult, Picked};

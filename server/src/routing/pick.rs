@@ -1,10 +1,14 @@
-//! Ranking bids (the seed's order): usable keys only, then priority tier (1 first, keys without a
-//! priority last), most quota left, lowest cost, lowest latency, and the lowest id as a stable
-//! tie-break.
+//! Picking a key: hard filters, the best priority tier that has a usable key (1 first, keys
+//! without a priority last), then the strategy's order inside it; the first key that grants a
+//! lease wins. Reads the board only: no mailbox, no lock held across keys.
 
-use std::cmp::Ordering;
+use std::fmt;
 
-use super::bid::{Bid, BidBoard};
+use shared::settings::RoutingStrategy;
+
+use super::bid::{Bid, BidBoard, Lease};
+use super::health::Health;
+use super::score::{score_tier, Score};
 
 /// What a request needs from a key.
 #[derive(Debug, Clone, Copy)]
@@ -17,6 +21,56 @@ pub struct PickQuery<'a> {
     pub provider: Option<&'a str>,
     /// Keys already tried by this request.
     pub exclude: &'a [i32],
+    pub strategy: RoutingStrategy,
+    pub stream: bool,
+    pub now_ms: i64,
+}
+
+/// Why a key cannot take this request now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filter {
+    OtherProvider,
+    ModelNotServed,
+    AlreadyTried,
+    Disabled,
+    QuotaExhausted,
+    AuthDead,
+    Throttled {
+        until_ms: i64,
+    },
+    Cooling {
+        until_ms: i64,
+    },
+    /// The provider's rate-limit headers said nothing is left until then.
+    RateLimited {
+        until_ms: i64,
+    },
+}
+
+impl fmt::Display for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::OtherProvider => f.write_str("another provider was asked for"),
+            Self::ModelNotServed => f.write_str("does not serve this model"),
+            Self::AlreadyTried => f.write_str("already tried for this request"),
+            Self::Disabled => f.write_str("disabled"),
+            Self::QuotaExhausted => f.write_str("quota exhausted"),
+            Self::AuthDead => f.write_str("rejected by the provider (401/403)"),
+            Self::Throttled { until_ms } => write!(f, "throttled until {until_ms}"),
+            Self::Cooling { until_ms } => write!(f, "cooling down after failures until {until_ms}"),
+            Self::RateLimited { until_ms } => write!(f, "rate limit used up until {until_ms}"),
+        }
+    }
+}
+
+impl Filter {
+    /// When this key can be tried again by itself, if it will be.
+    fn recovers_at(self) -> Option<i64> {
+        match self {
+            Self::Throttled { until_ms } | Self::RateLimited { until_ms } => Some(until_ms),
+            _ => None,
+        }
+    }
 }
 
 impl<'a> PickQuery<'a> {
@@ -26,8 +80,8 @@ impl<'a> PickQuery<'a> {
             && self.model_for(bid).is_some()
     }
 
-    /// The model name this key would be asked for: the requested one if it serves it, else the
-    /// alias if it serves that.
+    /// The model this key would be asked for: the requested one if it serves it, else the alias
+    /// if it serves that.
     pub fn model_for(&self, bid: &Bid) -> Option<&'a str> {
         if bid.profile.serves(self.model) {
             Some(self.model)
@@ -35,52 +89,183 @@ impl<'a> PickQuery<'a> {
             self.alias.filter(|a| bid.profile.serves(a))
         }
     }
-}
 
-/// Estimated price of one call, for ranking only: the fee plus 1k input and 1k output tokens.
-fn estimated_cost(bid: &Bid, model: &str) -> f64 {
-    let tokens = bid
-        .profile
-        .pricing(model)
-        .map_or(0.0, |p| (p.input + p.output) / 1000.0);
-    bid.profile.cost_per_request + tokens
-}
-
-/// `Less` means `a` is the better key.
-pub fn compare(a: &Bid, b: &Bid, model: &str) -> Ordering {
-    let tier = |bid: &Bid| bid.profile.priority.unwrap_or(i32::MAX);
-    let quota = |bid: &Bid| bid.quota_remaining.unwrap_or(f64::INFINITY);
-    let latency = |bid: &Bid| bid.latency_ewma_ms.unwrap_or(0.0);
-    tier(a)
-        .cmp(&tier(b))
-        .then_with(|| quota(b).total_cmp(&quota(a)))
-        .then_with(|| estimated_cost(a, model).total_cmp(&estimated_cost(b, model)))
-        .then_with(|| latency(a).total_cmp(&latency(b)))
-        .then_with(|| a.key_id().cmp(&b.key_id()))
-}
-
-/// The best usable key for `query`, if any.
-pub fn pick_best(board: &BidBoard, query: &PickQuery<'_>) -> Option<Bid> {
-    let mut winner: Option<Bid> = None;
-    board.for_each(|bid| {
-        if !bid.usable() || query.exclude.contains(&bid.key_id()) || !query.matches(bid) {
-            return;
+    /// The first hard filter the key fails, if any.
+    pub fn filter(&self, bid: &Bid) -> Option<Filter> {
+        if self
+            .provider
+            .is_some_and(|p| bid.profile.provider_id() != p)
+        {
+            return Some(Filter::OtherProvider);
         }
-        if winner.as_ref().is_none_or(|w| {
-            compare(bid, w, query.model_for(bid).unwrap_or(query.model)) == Ordering::Less
-        }) {
-            winner = Some(bid.clone());
+        if self.model_for(bid).is_none() {
+            return Some(Filter::ModelNotServed);
+        }
+        if self.exclude.contains(&bid.key_id()) {
+            return Some(Filter::AlreadyTried);
+        }
+        if !bid.profile.enabled {
+            return Some(Filter::Disabled);
+        }
+        if bid.quota_exhausted() {
+            return Some(Filter::QuotaExhausted);
+        }
+        match bid.health_at(self.now_ms) {
+            Health::Active | Health::HalfOpen => {}
+            Health::QuotaExhausted => return Some(Filter::QuotaExhausted),
+            Health::AuthDead => return Some(Filter::AuthDead),
+            Health::Throttled { until_ms } => return Some(Filter::Throttled { until_ms }),
+            Health::Cooling { until_ms } => return Some(Filter::Cooling { until_ms }),
+        }
+        match bid.rate_limit.exhausted_until() {
+            Some(until_ms) if until_ms > self.now_ms => Some(Filter::RateLimited { until_ms }),
+            _ => None,
+        }
+    }
+}
+
+/// The usable keys of the best tier, in the strategy's order, with their scores.
+pub fn rank(board: &BidBoard, query: &PickQuery<'_>, advance_cursor: bool) -> Vec<(Bid, Score)> {
+    let mut usable: Vec<Bid> = Vec::new();
+    board.for_each(|bid| {
+        if query.filter(bid).is_none() {
+            usable.push(bid.clone());
         }
     });
-    winner
+    let Some(best_tier) = usable.iter().map(tier).min() else {
+        return Vec::new();
+    };
+    usable.retain(|b| tier(b) == best_tier);
+    usable.sort_by_key(Bid::key_id);
+    let pairs: Vec<(&Bid, &str)> = usable
+        .iter()
+        .map(|b| (b, query.model_for(b).unwrap_or(query.model)))
+        .collect();
+    let scores = score_tier(&pairs, query.strategy, query.stream, query.now_ms);
+    let mut ranked: Vec<(Bid, Score)> = usable.into_iter().zip(scores).collect();
+    match query.strategy {
+        RoutingStrategy::RoundRobin | RoutingStrategy::Weighted => {
+            let weights: Vec<u64> = ranked
+                .iter()
+                .map(|(b, _)| match query.strategy {
+                    RoutingStrategy::Weighted => u64::from(b.profile.weight.max(1)),
+                    _ => 1,
+                })
+                .collect();
+            let sum: u64 = weights.iter().sum();
+            let turn = if advance_cursor {
+                board.next_turn(query.model)
+            } else {
+                board.peek_turn(query.model)
+            } % sum.max(1);
+            let mut acc = 0;
+            let first = weights
+                .iter()
+                .position(|w| {
+                    acc += w;
+                    turn < acc
+                })
+                .unwrap_or(0);
+            ranked.rotate_left(first);
+        }
+        _ => ranked.sort_by(|(a, sa), (b, sb)| {
+            sb.total
+                .total_cmp(&sa.total)
+                .then_with(|| a.key_id().cmp(&b.key_id()))
+        }),
+    }
+    ranked
+}
+
+fn tier(bid: &Bid) -> i32 {
+    bid.profile.priority.unwrap_or(i32::MAX)
+}
+
+/// One key in an explanation: why it is filtered, or how it scores.
+pub type Explained = (Bid, Option<Filter>, Option<Score>);
+
+/// Every key that could be relevant, why it is filtered or how it scores, and the key `pick`
+/// would try first now (without taking a lease or a round-robin turn).
+pub fn explain(board: &BidBoard, query: &PickQuery<'_>) -> (Vec<Explained>, Option<i32>) {
+    let ranked = rank(board, query, false);
+    let winner = ranked.first().map(|(b, _)| b.key_id());
+    let mut rows = Vec::new();
+    for bid in board.snapshot() {
+        match query.filter(&bid) {
+            Some(Filter::OtherProvider) => {}
+            Some(f) => rows.push((bid, Some(f), None)),
+            None => {
+                let score = ranked
+                    .iter()
+                    .find(|(b, _)| b.key_id() == bid.key_id())
+                    .map(|(_, s)| *s);
+                rows.push((bid, None, score));
+            }
+        }
+    }
+    (rows, winner)
+}
+
+/// A key granted to a request.
+#[derive(Debug)]
+pub struct Picked {
+    pub bid: Bid,
+    /// The model this key is asked for.
+    pub model: String,
+    pub lease: Lease,
+}
+
+#[derive(Debug)]
+pub enum PickResult {
+    Picked(Picked),
+    /// No key can serve now; `retry_at` is set when every candidate is only throttled.
+    Unavailable {
+        retry_at: Option<i64>,
+    },
+}
+
+pub fn pick(board: &BidBoard, query: &PickQuery<'_>) -> PickResult {
+    for (bid, _) in rank(board, query, true) {
+        if let Some(lease) = bid.try_lease(query.now_ms) {
+            let model = query.model_for(&bid).unwrap_or(query.model).to_owned();
+            return PickResult::Picked(Picked { bid, model, lease });
+        }
+    }
+    // Nothing usable: is everything merely throttled?
+    let mut earliest: Option<i64> = None;
+    let mut only_throttled = true;
+    let mut any = false;
+    board.for_each(|bid| {
+        match query.filter(bid) {
+            Some(Filter::OtherProvider | Filter::ModelNotServed | Filter::AlreadyTried) => {}
+            Some(f) => {
+                any = true;
+                match f.recovers_at() {
+                    Some(at) => earliest = Some(earliest.map_or(at, |e: i64| e.min(at))),
+                    None => only_throttled = false,
+                }
+            }
+            None => {
+                // Usable but at capacity (request quota reserved by requests in flight, or the
+                // half-open probe taken).
+                any = true;
+                only_throttled = false;
+            }
+        }
+    });
+    PickResult::Unavailable {
+        retry_at: (any && only_throttled).then_some(earliest).flatten(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::ProviderCatalog;
-    use crate::routing::bid::{KeyProfile, ModelSet};
-    use shared::keys::{KeyState, QuotaUnit};
+    use crate::routing::bid::{KeyCounters, KeyProfile, ModelSet};
+    use crate::routing::ewma::DecayingAverage;
+    use crate::routing::ratelimit::RateLimitInfo;
+    use shared::keys::QuotaUnit;
     use std::sync::Arc;
 
     fn bid(
@@ -101,66 +286,276 @@ mod tests {
                 sealed_secret: vec![],
                 models: ModelSet::Provider,
                 priority,
+                weight: 1,
+                enabled: true,
                 cost_per_request: fee,
                 quota_unit: QuotaUnit::Requests,
+                quota_total: quota.map(|_| 10.0),
+                quota_reset: None,
+                price_overrides: Default::default(),
                 azure_api_version: None,
                 azure_deployments: Default::default(),
             }),
-            state: KeyState::Active,
+            counters: Arc::new(KeyCounters::default()),
+            health: Health::Active,
             quota_remaining: quota,
-            latency_ewma_ms: latency,
+            ttfb: None,
+            total_latency: latency.map(|v| DecayingAverage { value: v, at_ms: 0 }),
+            rate_limit: RateLimitInfo::default(),
             generation: 0,
         }
     }
 
-    fn pick(bids: Vec<Bid>, exclude: &[i32]) -> Option<i32> {
+    fn query(strategy: RoutingStrategy, exclude: &[i32]) -> PickQuery<'_> {
+        PickQuery {
+            model: "gpt-4o",
+            alias: None,
+            provider: None,
+            exclude,
+            strategy,
+            stream: false,
+            now_ms: 0,
+        }
+    }
+
+    fn board(bids: Vec<Bid>) -> BidBoard {
         let board = BidBoard::default();
         for b in bids {
             board.publish(b);
         }
-        pick_best(
-            &board,
-            &PickQuery {
-                model: "gpt-4o",
-                alias: None,
-                provider: None,
-                exclude,
-            },
-        )
-        .map(|b| b.key_id())
+        board
+    }
+
+    fn pick_id(bids: Vec<Bid>, strategy: RoutingStrategy) -> Option<i32> {
+        match pick(&board(bids), &query(strategy, &[])) {
+            PickResult::Picked(p) => Some(p.bid.key_id()),
+            PickResult::Unavailable { .. } => None,
+        }
     }
 
     #[test]
-    fn most_quota_then_cheapest_then_fastest() {
+    fn balanced_prefers_quota_then_cost_then_latency() {
+        use RoutingStrategy::Balanced;
         assert_eq!(
-            pick(
+            pick_id(
                 vec![
-                    bid(1, None, Some(5.0), 0.0, None),
+                    bid(1, None, Some(2.0), 0.0, None),
                     bid(2, None, Some(9.0), 0.0, None)
                 ],
-                &[]
+                Balanced
             ),
             Some(2)
         );
         assert_eq!(
-            pick(
+            pick_id(
                 vec![
                     bid(1, None, None, 0.02, None),
                     bid(2, None, None, 0.01, None)
                 ],
-                &[]
+                Balanced
             ),
             Some(2)
         );
         assert_eq!(
-            pick(
+            pick_id(
                 vec![
-                    bid(1, None, None, 0.0, Some(90.0)),
+                    bid(1, None, None, 0.0, Some(900.0)),
                     bid(2, None, None, 0.0, Some(30.0))
                 ],
-                &[]
+                Balanced
             ),
             Some(2)
+        );
+        // More quota outweighs a small price difference.
+        assert_eq!(
+            pick_id(
+                vec![
+                    bid(1, None, Some(1.0), 0.0, None),
+                    bid(2, None, Some(10.0), 0.0001, None)
+                ],
+                Balanced
+            ),
+            Some(2)
+        );
+    }
+
+    #[test]
+    fn single_criterion_strategies() {
+        let cheap_slow = || bid(1, None, Some(1.0), 0.0, Some(900.0));
+        let pricey_fast_full = || bid(2, None, Some(10.0), 0.05, Some(10.0));
+        assert_eq!(
+            pick_id(
+                vec![cheap_slow(), pricey_fast_full()],
+                RoutingStrategy::Cost
+            ),
+            Some(1)
+        );
+        assert_eq!(
+            pick_id(
+                vec![cheap_slow(), pricey_fast_full()],
+                RoutingStrategy::Latency
+            ),
+            Some(2)
+        );
+        assert_eq!(
+            pick_id(
+                vec![cheap_slow(), pricey_fast_full()],
+                RoutingStrategy::Quota
+            ),
+            Some(2)
+        );
+    }
+
+    #[test]
+    fn priority_tiers_hold_under_every_strategy() {
+        for strategy in [
+            RoutingStrategy::Balanced,
+            RoutingStrategy::Cost,
+            RoutingStrategy::Latency,
+            RoutingStrategy::RoundRobin,
+        ] {
+            let tier1 = bid(1, Some(1), Some(1.0), 1.0, Some(5_000.0));
+            let tier2 = bid(2, Some(2), None, 0.0, Some(1.0));
+            let untiered = bid(3, None, None, 0.0, None);
+            assert_eq!(
+                pick_id(vec![tier1, tier2, untiered], strategy),
+                Some(1),
+                "{strategy:?}"
+            );
+        }
+        let mut dead = bid(1, Some(1), None, 0.0, None);
+        dead.health = Health::AuthDead;
+        assert_eq!(
+            pick_id(
+                vec![
+                    dead,
+                    bid(2, Some(2), None, 0.0, None),
+                    bid(3, None, None, 0.0, None)
+                ],
+                RoutingStrategy::Balanced
+            ),
+            Some(2)
+        );
+    }
+
+    #[test]
+    fn hard_filters() {
+        let q = query(RoutingStrategy::Balanced, &[4]);
+        let mut b = bid(1, None, None, 0.0, None);
+        b.health = Health::Throttled { until_ms: 10 };
+        assert_eq!(q.filter(&b), Some(Filter::Throttled { until_ms: 10 }));
+        assert_eq!(
+            PickQuery { now_ms: 10, ..q }.filter(&b),
+            None,
+            "throttles end by themselves"
+        );
+        b.health = Health::Cooling { until_ms: 10 };
+        assert_eq!(q.filter(&b), Some(Filter::Cooling { until_ms: 10 }));
+        b.health = Health::Active;
+        b.rate_limit = RateLimitInfo {
+            requests_remaining: Some(0.0),
+            reset_at_ms: Some(5),
+            ..Default::default()
+        };
+        assert_eq!(q.filter(&b), Some(Filter::RateLimited { until_ms: 5 }));
+        assert_eq!(
+            q.filter(&bid(4, None, None, 0.0, None)),
+            Some(Filter::AlreadyTried)
+        );
+        assert_eq!(
+            q.filter(&bid(5, None, Some(0.0), 0.0, None)),
+            Some(Filter::QuotaExhausted)
+        );
+        let mut other = bid(6, None, None, 0.0, None);
+        Arc::get_mut(&mut other.profile).unwrap().models = ModelSet::from_list(&["mistral".into()]);
+        assert_eq!(q.filter(&other), Some(Filter::ModelNotServed));
+    }
+
+    #[test]
+    fn all_throttled_reports_the_earliest_recovery() {
+        let mut a = bid(1, None, None, 0.0, None);
+        a.health = Health::Throttled { until_ms: 500 };
+        let mut b = bid(2, None, None, 0.0, None);
+        b.health = Health::Throttled { until_ms: 300 };
+        match pick(
+            &board(vec![a.clone(), b]),
+            &query(RoutingStrategy::Balanced, &[]),
+        ) {
+            PickResult::Unavailable { retry_at } => assert_eq!(retry_at, Some(300)),
+            PickResult::Picked(_) => panic!("nothing is usable"),
+        }
+        let mut dead = bid(3, None, None, 0.0, None);
+        dead.health = Health::AuthDead;
+        match pick(
+            &board(vec![a, dead]),
+            &query(RoutingStrategy::Balanced, &[]),
+        ) {
+            PickResult::Unavailable { retry_at } => {
+                assert_eq!(retry_at, None, "not only throttled: 503")
+            }
+            PickResult::Picked(_) => panic!(),
+        }
+    }
+
+    #[test]
+    fn round_robin_and_weighted_share_traffic() {
+        let board = board(vec![
+            bid(1, None, None, 0.0, None),
+            bid(2, None, None, 0.0, None),
+            bid(3, None, None, 0.0, None),
+        ]);
+        let mut counts = [0; 3];
+        for _ in 0..300 {
+            if let PickResult::Picked(p) = pick(&board, &query(RoutingStrategy::RoundRobin, &[])) {
+                counts[(p.bid.key_id() - 1) as usize] += 1;
+            }
+        }
+        assert_eq!(counts, [100, 100, 100]);
+        let mut heavy = bid(1, None, None, 0.0, None);
+        Arc::get_mut(&mut heavy.profile).unwrap().weight = 3;
+        let board = super::tests::board(vec![heavy, bid(2, None, None, 0.0, None)]);
+        let mut counts = [0; 2];
+        for _ in 0..400 {
+            if let PickResult::Picked(p) = pick(&board, &query(RoutingStrategy::Weighted, &[])) {
+                counts[(p.bid.key_id() - 1) as usize] += 1;
+            }
+        }
+        assert_eq!(counts, [300, 100]);
+    }
+
+    #[test]
+    fn request_quota_is_never_overdrawn_by_concurrent_leases() {
+        let b = bid(1, None, Some(2.0), 0.0, None);
+        let board = board(vec![b]);
+        let q = query(RoutingStrategy::Balanced, &[]);
+        let first = pick(&board, &q);
+        let second = pick(&board, &q);
+        assert!(matches!(first, PickResult::Picked(_)) && matches!(second, PickResult::Picked(_)));
+        assert!(
+            matches!(pick(&board, &q), PickResult::Unavailable { retry_at: None }),
+            "2 in flight = quota"
+        );
+        drop(first);
+        assert!(
+            matches!(pick(&board, &q), PickResult::Picked(_)),
+            "a finished request frees its slot"
+        );
+    }
+
+    #[test]
+    fn half_open_allows_one_probe() {
+        let mut b = bid(1, None, None, 0.0, None);
+        b.health = Health::Cooling { until_ms: 10 };
+        let board = board(vec![b]);
+        let q = PickQuery {
+            now_ms: 20,
+            ..query(RoutingStrategy::Balanced, &[])
+        };
+        let probe = pick(&board, &q);
+        assert!(matches!(probe, PickResult::Picked(_)));
+        assert!(
+            matches!(pick(&board, &q), PickResult::Unavailable { .. }),
+            "one probe at a time"
         );
     }
 
@@ -169,63 +564,18 @@ mod tests {
         let mut claude = bid(7, None, None, 0.0, None);
         Arc::get_mut(&mut claude.profile).unwrap().models =
             ModelSet::from_list(&["claude-sonnet-4-5".into()]);
-        let board = BidBoard::default();
-        board.publish(claude);
-        let query = |alias| PickQuery {
-            model: "gpt-4o",
-            alias,
-            provider: None,
-            exclude: &[],
-        };
-        assert!(pick_best(&board, &query(None)).is_none());
-        let found = pick_best(&board, &query(Some("claude-sonnet-4-5"))).unwrap();
-        assert_eq!(
-            query(Some("claude-sonnet-4-5")).model_for(&found),
-            Some("claude-sonnet-4-5")
-        );
-    }
-
-    #[test]
-    fn priority_tier_comes_first() {
-        assert_eq!(
-            pick(
-                vec![
-                    bid(1, Some(2), None, 0.0, None),
-                    bid(2, Some(1), Some(1.0), 0.5, None)
-                ],
-                &[]
-            ),
-            Some(2)
-        );
-        assert_eq!(
-            pick(
-                vec![
-                    bid(1, None, None, 0.0, None),
-                    bid(2, Some(3), Some(1.0), 0.5, None)
-                ],
-                &[]
-            ),
-            Some(2)
-        );
-    }
-
-    #[test]
-    fn unusable_excluded_and_unserved_keys_are_skipped() {
-        let mut dead = bid(1, Some(1), None, 0.0, None);
-        dead.state = KeyState::AuthDead;
-        assert_eq!(
-            pick(vec![dead, bid(2, None, None, 0.0, None)], &[]),
-            Some(2)
-        );
-        assert_eq!(
-            pick(
-                vec![bid(1, None, None, 0.0, None), bid(2, None, None, 0.0, None)],
-                &[1]
-            ),
-            Some(2)
-        );
-        let mut other = bid(3, None, None, 0.0, None);
-        Arc::get_mut(&mut other.profile).unwrap().models = ModelSet::from_list(&["mistral".into()]);
-        assert_eq!(pick(vec![other], &[]), None);
+        let board = board(vec![claude]);
+        let q = query(RoutingStrategy::Balanced, &[]);
+        assert!(matches!(pick(&board, &q), PickResult::Unavailable { .. }));
+        match pick(
+            &board,
+            &PickQuery {
+                alias: Some("claude-sonnet-4-5"),
+                ..q
+            },
+        ) {
+            PickResult::Picked(p) => assert_eq!(p.model, "claude-sonnet-4-5"),
+            PickResult::Unavailable { .. } => panic!("the alias is served"),
+        }
     }
 }

@@ -230,24 +230,25 @@ async fn parallel_tool_calls_keep_their_indexes_in_the_stream() {
 
 #[actix_web::test]
 async fn anthropic_errors_become_openai_errors_with_matching_statuses() {
-    let mock = MockUpstream::start(MockConfig::default());
-    let (app, id) = app_with_claude(&mock).await;
-    app.put_settings(json!({"max_attempts": 1})).await;
-    for (upstream, expected, code) in [
-        (529, 503, "overloaded_error"),
-        (429, 429, "rate_limit_error"),
-        (400, 400, "invalid_request_error"),
-        (500, 500, "api_error"),
-        (401, 401, "authentication_error"),
+    for (upstream, expected, code, state) in [
+        (529, 503, "overloaded_error", "active"),
+        (429, 429, "rate_limit_error", "throttled"),
+        (400, 400, "invalid_request_error", "active"),
+        (500, 500, "api_error", "active"),
+        (401, 401, "authentication_error", "auth_dead"),
     ] {
-        mock.set_behaviour(Behaviour::Status(upstream));
+        let mock = MockUpstream::start(MockConfig {
+            behaviour: Behaviour::Status(upstream),
+            ..Default::default()
+        });
+        let (app, id) = app_with_claude(&mock).await;
         let r = app.chat(chat_body(CLAUDE)).await;
         assert_eq!(r.status.as_u16(), expected, "{upstream}: {}", r.text);
         assert_eq!(r.error_code(), Some(code));
+        let key = app.admin("GET", &format!("/api/keys/{id}"), None).await;
+        assert_eq!(key.body["state"], state, "{upstream}: {}", key.text);
+        app.stop().await;
     }
-    let key = app.admin("GET", &format!("/api/keys/{id}"), None).await;
-    assert_eq!(key.body["state"], "auth_dead", "a 401 marks the key dead");
-    app.stop().await;
 }
 
 #[actix_web::test]

@@ -8,6 +8,7 @@ mod golden;
 mod persistence;
 mod process;
 mod proxy;
+mod routing;
 mod secrets;
 mod streaming;
 mod supervision;

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use actix_web::http::header::HeaderMap;
 use actix_web::http::StatusCode;
-use api_proxy::app::{start, RunningApp};
+use api_proxy::app::{start_with_clock, RunningApp};
+use api_proxy::clock::Clock;
 use api_proxy::config::ServerConfig;
 use api_proxy::state::AppState;
 use futures_util::StreamExt;
@@ -94,7 +95,18 @@ impl TestApp {
     }
 
     pub async fn start_in(dir: Arc<TempDir>, extra: &[(&str, &str)]) -> Self {
-        let app = start(config_for(&dir, extra)).await.expect("server starts");
+        Self::start_full(dir, extra, Clock::System).await
+    }
+
+    /// A server whose routing clock only moves when the test says so.
+    pub async fn start_with_clock(clock: Clock) -> Self {
+        Self::start_full(Arc::new(TempDir::new().unwrap()), &[], clock).await
+    }
+
+    async fn start_full(dir: Arc<TempDir>, extra: &[(&str, &str)], clock: Clock) -> Self {
+        let app = start_with_clock(config_for(&dir, extra), clock)
+            .await
+            .expect("server starts");
         let base = format!("http://{}", app.addr);
         Self {
             app: Some(app),

@@ -1,0 +1,105 @@
+//! Scoring usable keys. Hard filters come first (see [`Filter`]); the strategy then ranks what is
+//! left inside the best priority tier. Every component is normalised to 0..=1 over the tier
+//! (1 is best), so weights mean the same whatever the prices and latencies are.
+//!
+//! `balanced` = 0.4 × quota left + 0.3 × cheapness + 0.2 × speed + 0.1 × rate-limit headroom:
+//! the seed's order (most quota, then cheapest, then fastest) as one function.
+
+use shared::settings::RoutingStrategy;
+
+use super::bid::Bid;
+
+pub const QUOTA_WEIGHT: f64 = 0.4;
+pub const COST_WEIGHT: f64 = 0.3;
+pub const LATENCY_WEIGHT: f64 = 0.2;
+pub const HEADROOM_WEIGHT: f64 = 0.1;
+/// A single-criterion strategy breaks ties with the others at this weight.
+const TIE_BREAK: f64 = 0.001;
+/// A typical call, for comparing prices: 1,000 prompt and 300 completion tokens.
+const TYPICAL_PROMPT_TOKENS: f64 = 1_000.0;
+const TYPICAL_COMPLETION_TOKENS: f64 = 300.0;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Score {
+    pub quota: f64,
+    pub cost: f64,
+    pub latency: f64,
+    pub headroom: f64,
+    pub total: f64,
+    pub estimated_cost_usd: f64,
+    pub latency_ms: Option<f64>,
+}
+
+/// Estimated USD for a typical call of `model` on this key.
+pub fn estimated_cost(bid: &Bid, model: &str) -> f64 {
+    let tokens = bid.profile.pricing(model).map_or(0.0, |p| {
+        (TYPICAL_PROMPT_TOKENS * p.input + TYPICAL_COMPLETION_TOKENS * p.output) / 1_000_000.0
+    });
+    bid.profile.cost_per_request + tokens
+}
+
+fn quota_fraction(bid: &Bid) -> f64 {
+    match (bid.quota_remaining, bid.profile.quota_total) {
+        (None, _) => 1.0,
+        (Some(remaining), Some(total)) if total > 0.0 => (remaining / total).clamp(0.0, 1.0),
+        (Some(remaining), _) => {
+            if remaining > 0.0 {
+                1.0
+            } else {
+                0.0
+            }
+        }
+    }
+}
+
+/// Scores each `(bid, model)` of one tier under `strategy`.
+pub fn score_tier(
+    tier: &[(&Bid, &str)],
+    strategy: RoutingStrategy,
+    stream: bool,
+    now_ms: i64,
+) -> Vec<Score> {
+    let costs: Vec<f64> = tier.iter().map(|(b, m)| estimated_cost(b, m)).collect();
+    let latencies: Vec<Option<f64>> = tier
+        .iter()
+        .map(|(b, _)| b.latency_ms(stream, now_ms))
+        .collect();
+    let min_cost = costs.iter().copied().fold(f64::INFINITY, f64::min);
+    let min_latency = latencies
+        .iter()
+        .flatten()
+        .copied()
+        .fold(f64::INFINITY, f64::min);
+    tier.iter()
+        .enumerate()
+        .map(|(i, (bid, _))| {
+            let cost = (min_cost + 1e-9) / (costs[i] + 1e-9);
+            // Unknown latency scores as the best, so new keys get tried.
+            let latency = latencies[i].map_or(1.0, |l| (min_latency + 1.0) / (l + 1.0));
+            let quota = quota_fraction(bid);
+            let headroom = bid.rate_limit.headroom();
+            let total = match strategy {
+                RoutingStrategy::Balanced
+                | RoutingStrategy::RoundRobin
+                | RoutingStrategy::Weighted => {
+                    QUOTA_WEIGHT * quota
+                        + COST_WEIGHT * cost
+                        + LATENCY_WEIGHT * latency
+                        + HEADROOM_WEIGHT * headroom
+                }
+                RoutingStrategy::Cost => cost + TIE_BREAK * (latency + quota),
+                RoutingStrategy::Quota => quota + TIE_BREAK * (cost + latency),
+                RoutingStrategy::Latency => latency + TIE_BREAK * (cost + quota),
+            };
+            Score {
+                quota,
+                cost,
+                latency,
+                headroom,
+                total,
+                estimated_cost_usd: costs[i],
+                latency_ms: latencies[i],
+            }
+        })
+        .collect()
+}
