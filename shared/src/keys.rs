@@ -187,6 +187,18 @@ pub struct RateLimitView {
     pub reset_at: Option<i64>,
 }
 
+/// `POST /api/keys/{id}/test`: a minimal real call through this key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyTestResult {
+    pub ok: bool,
+    /// The upstream's HTTP status, if it answered.
+    pub status: Option<u16>,
+    pub latency_ms: i64,
+    pub model: String,
+    /// The answer's text, or the error.
+    pub message: String,
+}
+
 /// `GET /api/keys`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeyList {

@@ -6,6 +6,7 @@
 pub mod client_keys;
 pub mod health;
 pub mod keys;
+pub mod live;
 pub mod logs;
 pub mod providers;
 pub mod routes;

@@ -22,7 +22,30 @@ pub struct StatsRow {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StatsResponse {
     pub totals: StatsRow,
+    /// Since midnight UTC.
+    pub today: StatsRow,
     pub by_key: Vec<StatsRow>,
     pub by_provider: Vec<StatsRow>,
     pub by_model: Vec<StatsRow>,
+}
+
+/// `GET /api/stats/timeseries?range=hour|day|month`: calls, cost and latency per bucket
+/// (minutes for an hour, hours for a day or 30 days), from the rollup tables.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TimeSeries {
+    pub range: String,
+    pub bucket_ms: i64,
+    pub points: Vec<TimePoint>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TimePoint {
+    /// Bucket start, Unix milliseconds.
+    pub t: i64,
+    pub calls: i64,
+    pub errors: i64,
+    pub tokens: i64,
+    pub cost_usd: f64,
+    pub latency_p50_ms: Option<i64>,
+    pub latency_p95_ms: Option<i64>,
 }
