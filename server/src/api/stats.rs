@@ -11,10 +11,12 @@ use crate::state::AppState;
 pub async fn get_stats(state: web::Data<AppState>, _: AdminAuth) -> Result<HttpResponse, ApiError> {
     // Calls that already answered are counted: wait for their log rows.
     state.writer.flush().await;
+    let midnight = state.clock.now_ms().div_euclid(86_400_000) * 86_400_000;
     let stats = state
         .db
         .run(|conn| {
-            let totals = aggregate(conn, StatsGroup::Total)?;
+            let totals = aggregate(conn, StatsGroup::Total, 0)?;
+            let today = aggregate(conn, StatsGroup::Total, midnight)?;
             Ok(StatsResponse {
                 totals: totals
                     .into_iter()
@@ -24,9 +26,20 @@ pub async fn get_stats(state: web::Data<AppState>, _: AdminAuth) -> Result<HttpR
                         group: "total".into(),
                         ..Default::default()
                     }),
-                by_key: rows(aggregate(conn, StatsGroup::Key)?, StatsGroup::Key),
-                by_provider: rows(aggregate(conn, StatsGroup::Provider)?, StatsGroup::Provider),
-                by_model: rows(aggregate(conn, StatsGroup::Model)?, StatsGroup::Model),
+                today: today
+                    .into_iter()
+                    .next()
+                    .map(|a| row(a, StatsGroup::Total))
+                    .unwrap_or_else(|| StatsRow {
+                        group: "total".into(),
+                        ..Default::default()
+                    }),
+                by_key: rows(aggregate(conn, StatsGroup::Key, 0)?, StatsGroup::Key),
+                by_provider: rows(
+                    aggregate(conn, StatsGroup::Provider, 0)?,
+                    StatsGroup::Provider,
+                ),
+                by_model: rows(aggregate(conn, StatsGroup::Model, 0)?, StatsGroup::Model),
             })
         })
         .await?;

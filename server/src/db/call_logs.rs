@@ -189,12 +189,12 @@ pub fn aggregate(
                    COALESCE(SUM(completion_tokens), 0) AS completion_tokens,
                    COALESCE(SUM(total_tokens), 0) AS total_tokens,
                    COALESCE(SUM(cost_usd), 0.0) AS cost_usd
-            FROM call_logs GROUP BY 1
+            FROM call_logs WHERE created_at >= {since_ms} GROUP BY 1
         ), ranked AS (
             SELECT {g} AS grp, latency_ms,
                    ROW_NUMBER() OVER (PARTITION BY {g} ORDER BY latency_ms) AS rn,
                    COUNT(*) OVER (PARTITION BY {g}) AS cnt
-            FROM call_logs WHERE status < 400
+            FROM call_logs WHERE status < 400 AND created_at >= {since_ms}
         ), pct AS (
             SELECT grp, MIN(CASE WHEN rn >= cnt * 0.50 THEN latency_ms END) AS p50,
                         MIN(CASE WHEN rn >= cnt * 0.95 THEN latency_ms END) AS p95
