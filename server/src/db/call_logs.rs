@@ -176,9 +176,11 @@ pub struct StatsAggregate {
 }
 
 /// Counts, sums and nearest-rank latency percentiles (over successful calls) per group.
+/// Calls since `since_ms` (Unix ms; 0 for all time).
 pub fn aggregate(
     conn: &mut SqliteConnection,
     group: StatsGroup,
+    since_ms: i64,
 ) -> Result<Vec<StatsAggregate>, DbError> {
     let g = group.expr();
     let sql = format!(
