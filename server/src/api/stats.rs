@@ -14,7 +14,7 @@ pub async fn get_stats(state: web::Data<AppState>, _: AdminAuth) -> Result<HttpR
     let midnight = state.clock.now_ms().div_euclid(86_400_000) * 86_400_000;
     let stats = state
         .db
-        .run(|conn| {
+        .run(move |conn| {
             let totals = aggregate(conn, StatsGroup::Total, 0)?;
             let today = aggregate(conn, StatsGroup::Total, midnight)?;
             Ok(StatsResponse {
