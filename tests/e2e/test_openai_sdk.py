@@ -1,9 +1,10 @@
-"""End-to-end: the official `openai` Python SDK against a real api-proxy and a real mock upstream.
+"""End-to-end: the official `openai` Python SDK against a real api-proxy and a real mock upstream,
+through an OpenAI key.
 
-One session starts `target/debug/mock-upstream --port 0` and `target/debug/api-proxy` (PORT=0, a
-fresh database in a temporary folder), waits for each one's ready line, registers one OpenAI key
-that points at the mock, and stops both processes at the end. Build the binaries first:
-`cargo build -p api-proxy -p mock-upstream` (or run `./scripts/test.sh`).
+The `stack` fixture (see conftest.py) starts `mock-upstream` and `api-proxy` (PORT=0, a fresh
+database in a temporary folder), registers one OpenAI key that points at the mock, and stops both
+processes at the end. Build the binaries first: `cargo build -p api-proxy -p mock-upstream` (or run
+`./scripts/test.sh`).
 
 No test here talks to a real provider: every upstream call goes to the mock on 127.0.0.1.
 """
@@ -11,218 +12,13 @@ No test here talks to a real provider: every upstream call goes to the mock on 1
 from __future__ import annotations
 
 import json
-import os
-import queue
-import re
-import signal
-import subprocess
-import tempfile
-import threading
-import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
-from pathlib import Path
 
 import openai
 import pytest
+from conftest import MOCK_CHUNKS, MOCK_PROMPT_TOKENS, MOCK_REPLY, UPSTREAM_SECRET, Stack
 
-REPO = Path(__file__).resolve().parents[2]
-TARGET_DIR = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
-BIN_DIR = TARGET_DIR / "debug"
-
-# What bench/mock-upstream/src/openai.rs answers: one word of its reply per content chunk (and per
-# completion token), cycling through the words, so `--chunks <word count>` gives the reply once.
-MOCK_REPLY = "Hello from the mock upstream."
-MOCK_CHUNKS = len(MOCK_REPLY.split(" "))
-MOCK_PROMPT_TOKENS = 12
-
-ADMIN_TOKEN = "e2e-admin-token-0123456789abcdef"
-UPSTREAM_SECRET = "sk-e2e-upstream-0123456789abcdef"
-KEY_NAME = "mock-openai"
+KEY_NAME = "mock-openai"  # the `stack` fixture's key
 MODEL = "gpt-4o"
-
-READY_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 15.0
-
-# Variables api-proxy reads; inherited values must not leak into the test server.
-SERVER_VARS = (
-    "PORT",
-    "HOST",
-    "DATABASE_PATH",
-    "DATA_DIR",
-    "ADMIN_TOKEN",
-    "PROVIDERS_DIR",
-    "LOG_LEVEL",
-    "WORKERS",
-    "ENCRYPTION_KEY",
-    "REQUIRE_CLIENT_KEYS",
-    "ALLOWED_HOSTS",
-    "CORS_ORIGINS",
-    "BODY_LIMIT_BYTES",
-    "CONNECT_TIMEOUT_MS",
-    "LOG_FLUSH_MS",
-    "LOG_BATCH_MAX",
-    "SHUTDOWN_TIMEOUT_SECS",
-    "RUST_LOG",
-)
-
-
-class Process:
-    """A child process whose merged stdout/stderr is drained line by line by a reader thread,
-    so the pipe never fills up and the test can wait for a specific line."""
-
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], cwd: Path):
-        self.name = name
-        self.lines: list[str] = []
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        binary = Path(argv[0])
-        if not binary.is_file():
-            pytest.fail(
-                f"{binary} does not exist: run `cargo build -p api-proxy -p mock-upstream` first",
-                pytrace=False,
-            )
-        self.proc = subprocess.Popen(
-            argv,
-            env=env,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            bufsize=1,
-        )
-        self._reader = threading.Thread(target=self._read, name=f"{name}-output", daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            line = line.rstrip("\n")
-            self.lines.append(line)
-            self._queue.put(line)
-        self._queue.put(None)  # end of output: the process exited
-
-    def output(self) -> str:
-        return "\n".join(self.lines[-60:])
-
-    def wait_for(self, pattern: re.Pattern[str], timeout: float) -> re.Match[str]:
-        """Returns the first match of `pattern` in the output, failing clearly on timeout or exit."""
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                self.stop()
-                pytest.fail(
-                    f"{self.name} printed no line matching {pattern.pattern!r} within {timeout:.0f}s; "
-                    f"its output:\n{self.output()}",
-                    pytrace=False,
-                )
-            try:
-                line = self._queue.get(timeout=remaining)
-            except queue.Empty:
-                continue
-            if line is None:
-                code = self.proc.wait()
-                pytest.fail(
-                    f"{self.name} exited with code {code} before it was ready; its output:\n{self.output()}",
-                    pytrace=False,
-                )
-            match = pattern.search(line)
-            if match:
-                return match
-
-    def stop(self) -> None:
-        """SIGTERM (api-proxy drains in-flight requests), then wait; SIGKILL only if it hangs."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._reader.join(timeout=5)
-
-
-def admin_request(base: str, method: str, path: str, body: dict | None = None, token: str | None = ADMIN_TOKEN):
-    """One admin API call with the standard library; returns (status, parsed JSON or None)."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{base}{path}", data=data, method=method)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    if token is not None:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            raw = response.read()
-            return response.status, (json.loads(raw) if raw else None)
-    except urllib.error.HTTPError as e:
-        raw = e.read()
-        return e.code, (json.loads(raw) if raw else None)
-
-
-@dataclass
-class Stack:
-    proxy_url: str  # http://127.0.0.1:PORT
-    mock_url: str
-    key: dict  # the KeyView returned by POST /api/keys
-    proxy: Process
-
-    def client(self, prefix: str = "/v1") -> openai.OpenAI:
-        # On loopback api-proxy accepts any client key, as the README says.
-        return openai.OpenAI(base_url=f"{self.proxy_url}{prefix}", api_key="anything", max_retries=0, timeout=30)
-
-    def admin(self, method: str, path: str, body: dict | None = None, token: str | None = ADMIN_TOKEN):
-        return admin_request(self.proxy_url, method, path, body, token)
-
-
-@pytest.fixture(scope="session")
-def stack():
-    env = {k: v for k, v in os.environ.items() if k not in SERVER_VARS}
-    env["NO_COLOR"] = "1"
-    processes: list[Process] = []
-    with tempfile.TemporaryDirectory(prefix="api-proxy-e2e-") as tmp:
-        try:
-            mock = Process(
-                "mock-upstream",
-                [str(BIN_DIR / "mock-upstream"), "--port", "0", "--chunks", str(MOCK_CHUNKS), "--key", UPSTREAM_SECRET],
-                env,
-                cwd=Path(tmp),
-            )
-            processes.append(mock)
-            mock_url = mock.wait_for(re.compile(r"MOCK_LISTENING (http://127\.0\.0\.1:\d+)"), READY_TIMEOUT_S)[1]
-
-            proxy_env = dict(
-                env,
-                PORT="0",
-                HOST="127.0.0.1",
-                DATABASE_PATH=str(Path(tmp) / "data" / "api-proxy.db"),
-                ADMIN_TOKEN=ADMIN_TOKEN,
-                PROVIDERS_DIR=str(REPO / "configs" / "providers"),
-                WORKERS="1",
-                LOG_LEVEL="info",
-            )
-            # cwd is the temporary folder, so a developer's ./.env is not loaded.
-            proxy = Process("api-proxy", [str(BIN_DIR / "api-proxy")], proxy_env, cwd=Path(tmp))
-            processes.append(proxy)
-            proxy_url = proxy.wait_for(
-                re.compile(r"api-proxy listening on (http://127\.0\.0\.1:\d+)"), READY_TIMEOUT_S
-            )[1]
-
-            status, health = admin_request(proxy_url, "GET", "/api/health", token=None)
-            assert status == 200 and health["status"] == "ok", health
-
-            status, key = admin_request(
-                proxy_url,
-                "POST",
-                "/api/keys",
-                {"provider": "openai", "name": KEY_NAME, "api_key": UPSTREAM_SECRET, "base_url": f"{mock_url}/v1"},
-            )
-            assert status == 201, key
-            yield Stack(proxy_url=proxy_url, mock_url=mock_url, key=key, proxy=proxy)
-        finally:
-            for process in reversed(processes):
-                process.stop()
 
 
 def test_key_is_stored_masked(stack: Stack):

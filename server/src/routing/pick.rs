@@ -132,6 +132,10 @@ pub fn rank(board: &BidBoard, query: &PickQuery<'_>, advance_cursor: bool) -> Ve
             usable.push(bid.clone());
         }
     });
+    // Equivalents stand in only when no usable key serves the requested model itself.
+    if usable.iter().any(|b| b.profile.serves(query.model)) {
+        usable.retain(|b| b.profile.serves(query.model));
+    }
     let Some(best_tier) = usable.iter().map(tier).min() else {
         return Vec::new();
     };
@@ -557,6 +561,30 @@ mod tests {
             matches!(pick(&board, &q), PickResult::Unavailable { .. }),
             "one probe at a time"
         );
+    }
+
+    #[test]
+    fn equivalents_only_stand_in_for_missing_models() {
+        let mut claude = bid(7, Some(1), None, 0.0, None);
+        Arc::get_mut(&mut claude.profile).unwrap().models =
+            ModelSet::from_list(&["claude-sonnet-4-5".into()]);
+        let openai = bid(8, None, None, 0.0, None);
+        let board = board(vec![claude, openai]);
+        let q = PickQuery {
+            alias: Some("claude-sonnet-4-5"),
+            ..query(RoutingStrategy::Balanced, &[])
+        };
+        match pick(&board, &q) {
+            PickResult::Picked(p) => assert_eq!((p.bid.key_id(), p.model.as_str()), (8, "gpt-4o")),
+            PickResult::Unavailable { .. } => panic!(),
+        }
+        // Once the direct key is tried, the equivalent may serve.
+        match pick(&board, &PickQuery { exclude: &[8], ..q }) {
+            PickResult::Picked(p) => {
+                assert_eq!((p.bid.key_id(), p.model.as_str()), (7, "claude-sonnet-4-5"))
+            }
+            PickResult::Unavailable { .. } => panic!(),
+        }
     }
 
     #[test]
