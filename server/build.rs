@@ -27,6 +27,47 @@ fn main() {
         println!("cargo:rerun-if-changed={}", abs.display());
     }
     out.push_str("];\n");
-    let out_path = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("embedded_providers.rs");
-    std::fs::write(out_path, out).unwrap();
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    std::fs::write(out_dir.join("embedded_providers.rs"), out).unwrap();
+    embed_dashboard(&out_dir);
+}
+
+/// Embeds `dashboard/dist` (built by `scripts/build-dashboard.sh`) when it exists.
+fn embed_dashboard(out_dir: &std::path::Path) {
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../dashboard");
+    let dist = root.join("dist");
+    // Watch dist when it exists; otherwise the dashboard folder, to notice dist appearing.
+    let watched = if dist.is_dir() { &dist } else { &root };
+    if watched.exists() {
+        println!("cargo:rerun-if-changed={}", watched.display());
+    }
+    let mut files = Vec::new();
+    collect(&dist, &dist, &mut files);
+    files.sort();
+    let mut out = String::from("pub(crate) const EMBEDDED_DASHBOARD: &[(&str, &[u8])] = &[\n");
+    for (rel, abs) in files {
+        writeln!(
+            out,
+            "    ({rel:?}, include_bytes!({:?})),",
+            abs.display().to_string()
+        )
+        .unwrap();
+    }
+    out.push_str("];\n");
+    std::fs::write(out_dir.join("embedded_dashboard.rs"), out).unwrap();
+}
+
+fn collect(base: &std::path::Path, dir: &std::path::Path, files: &mut Vec<(String, PathBuf)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect(base, &path, files);
+        } else if let Ok(rel) = path.strip_prefix(base) {
+            let rel = rel.to_string_lossy().replace('\\', "/");
+            files.push((rel, path.canonicalize().unwrap()));
+        }
+    }
 }

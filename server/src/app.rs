@@ -18,8 +18,10 @@ use crate::bootstrap::{self, BootstrapError};
 use crate::clock::Clock;
 use crate::config::aliases::load_aliases;
 use crate::config::{ConfigError, ProviderCatalog, ServerConfig};
-use crate::db::{self, api_keys, call_logs, client_keys, Db, DbError};
+use crate::db::{self, api_keys, call_logs, client_keys, rollups, Db, DbError};
 use crate::error::{json_extractor_error, path_extractor_error, query_extractor_error};
+use crate::live_hub::LiveHub;
+use crate::metrics::LiveStats;
 use crate::routing::BidBoard;
 use crate::state::AppState;
 use crate::writer::BatchWriter;
@@ -28,6 +30,7 @@ use crate::{api, upstream};
 /// JSON bodies of admin requests are small.
 const ADMIN_JSON_LIMIT: usize = 1024 * 1024;
 const RETENTION_SWEEP: Duration = Duration::from_secs(3600);
+const LIVE_TICK: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -55,6 +58,7 @@ pub struct RunningApp {
     writer: Option<BatchWriter>,
     arbiter: Arbiter,
     sweeper: tokio::task::JoinHandle<()>,
+    ticker: tokio::task::JoinHandle<()>,
 }
 
 pub async fn start(config: ServerConfig) -> Result<RunningApp, StartError> {
@@ -74,7 +78,8 @@ pub async fn start_with_clock(
     let config_aliases = Arc::new(load_aliases(config.model_aliases_file.as_deref())?);
 
     let boot_config = config.clone();
-    let (db, cipher, admin_token, settings, keys, clients) =
+    let now = clock.now_ms();
+    let (db, cipher, admin_token, settings, keys, clients, totals) =
         tokio::task::spawn_blocking(move || {
             let db = Db::open(&boot_config.database_path)?;
             let mut conn = db.conn()?;
@@ -83,8 +88,9 @@ pub async fn start_with_clock(
             let settings = db::settings::load(&mut conn)?;
             let keys = api_keys::list(&mut conn)?;
             let clients = client_keys::list(&mut conn)?;
+            let totals = rollups::totals(&mut conn, now)?;
             drop(conn);
-            Ok::<_, StartError>((db, cipher, admin_token, settings, keys, clients))
+            Ok::<_, StartError>((db, cipher, admin_token, settings, keys, clients, totals))
         })
         .await
         .map_err(|e| StartError::Task(e.to_string()))??;
@@ -92,6 +98,7 @@ pub async fn start_with_clock(
     let writer = BatchWriter::spawn(db.clone(), config.log_batch_max, config.log_flush_interval)
         .map_err(|e| StartError::Task(e.to_string()))?;
     let board = BidBoard::default();
+    let live = LiveHub::new(LiveStats::new(totals, now));
     let arbiter = Arbiter::new();
     let registry = KeyRegistry::new(
         arbiter.handle(),
@@ -100,6 +107,7 @@ pub async fn start_with_clock(
             db: db.clone(),
             writer: writer.handle(),
             clock: clock.clone(),
+            live: live.clone(),
         },
         catalog.clone(),
     );
@@ -128,6 +136,7 @@ pub async fn start_with_clock(
         ),
         started_at,
         clock,
+        live,
     };
 
     let app_state = state.clone();
@@ -178,6 +187,7 @@ pub async fn start_with_clock(
     let server = tokio::task::spawn_local(server);
 
     let sweeper = tokio::task::spawn_local(sweep_old_logs(state.clone()));
+    let ticker = tokio::task::spawn_local(tick_live_feed(state.clone()));
     tracing::info!(
         %addr,
         keys = keys.len(),
@@ -193,12 +203,37 @@ pub async fn start_with_clock(
         writer: Some(writer),
         arbiter,
         sweeper,
+        ticker,
     })
 }
 
-/// Deletes call logs past the retention period, hourly.
+/// Sends the live feed's snapshot every second (only while someone listens).
+async fn tick_live_feed(state: AppState) {
+    let mut every_second = tokio::time::interval(LIVE_TICK);
+    loop {
+        every_second.tick().await;
+        if state.live.subscribers() == 0 {
+            continue;
+        }
+        let mut in_flight = 0;
+        state
+            .board
+            .for_each(|bid| in_flight += bid.counters.in_flight());
+        state.live.tick(state.clock.now_ms(), in_flight);
+    }
+}
+
+/// Deletes call logs past the retention period, and old minute rollups, hourly.
 async fn sweep_old_logs(state: AppState) {
     loop {
+        let now = db::now_ms();
+        if let Err(e) = state
+            .db
+            .run(move |conn| rollups::prune_minutes(conn, now))
+            .await
+        {
+            tracing::warn!(error = %e, "could not prune minute rollups");
+        }
         let days = state.settings().log_retention_days;
         if days > 0 {
             let cutoff = db::now_ms() - i64::from(days) * 86_400_000;
@@ -235,6 +270,7 @@ impl RunningApp {
 
     async fn finish(mut self) {
         self.sweeper.abort();
+        self.ticker.abort();
         if let Some(writer) = self.writer.take() {
             let _ = tokio::task::spawn_blocking(move || writer.shutdown()).await;
         }

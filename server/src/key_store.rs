@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use shared::keys::{KeyPatch, KeyState, KeyView, NewKey, RateLimitView};
+use shared::keys::{KeyPatch, KeyState, KeyTestResult, KeyView, NewKey, RateLimitView};
 use shared::providers::ModelPricing;
 use shared::providers::ProviderFormat;
 
@@ -13,6 +13,7 @@ use crate::crypto::{self, Secret};
 use crate::db::api_keys::{self, ApiKeyChanges, ApiKeyRow, NewApiKey};
 use crate::db::now_ms;
 use crate::error::ApiError;
+use crate::proxy::{chat_completions, ChatCall, Operation};
 use crate::routing::key_live::{
     parse_quota_reset, parse_quota_unit, quota_reset_name, quota_unit_name, KeyLive,
 };
@@ -213,6 +214,7 @@ pub async fn update_key(state: &AppState, id: i32, patch: KeyPatch) -> Result<Ke
     }
     if let Some(unit) = patch.quota_unit {
         changes.quota_unit = Some(quota_unit_name(unit).to_owned());
+        effects.quota_edited = true;
     }
     if let Some(version) = patch.azure_api_version {
         changes.azure_api_version = Some(version.filter(|v| !v.trim().is_empty()));
@@ -261,6 +263,92 @@ pub async fn list_keys(state: &AppState) -> Result<Vec<KeyView>, ApiError> {
         views.push(view(&row, snapshot.as_ref()));
     }
     Ok(views)
+}
+
+/// Makes a minimal real call through this key (whatever its state) and reports the result. A
+/// success clears a verdict the key may carry (auth dead, out of credit, cooling).
+pub async fn test_key(
+    state: &AppState,
+    client: &awc::Client,
+    id: i32,
+) -> Result<KeyTestResult, ApiError> {
+    let row = get_row(state, id).await?;
+    let bid = state
+        .board
+        .get(id)
+        .ok_or_else(|| ApiError::Internal(format!("key {id} has no actor")))?;
+    let model = bid
+        .profile
+        .model_ids()
+        .into_iter()
+        .find(|m| {
+            bid.profile
+                .provider
+                .model(m)
+                .is_none_or(|spec| spec.max_output_tokens > 0)
+        })
+        .ok_or_else(|| invalid("models", "this key lists no model to test with"))?;
+    let body = serde_json::json!({
+        "model": model,
+        "messages": [{"role": "user", "content": "Reply with the single word: ok"}],
+        "max_tokens": 5
+    });
+    let started = std::time::Instant::now();
+    let outcome = chat_completions(
+        state,
+        client,
+        ChatCall {
+            body: serde_json::to_vec(&body).expect("json").into(),
+            provider: None,
+            client_key_id: None,
+            operation: Operation::Chat,
+            only_key: Some(id),
+        },
+    )
+    .await;
+    let latency_ms = started.elapsed().as_millis() as i64;
+    let (status, bytes) = match outcome {
+        Ok(response) => {
+            let status = response.status();
+            let bytes = actix_web::body::to_bytes(response.into_body())
+                .await
+                .unwrap_or_default();
+            (status, bytes)
+        }
+        Err(e) => (actix_web::ResponseError::status_code(&e), e.body()),
+    };
+    let parsed: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let ok = status.is_success();
+    let message = if ok {
+        parsed["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    } else {
+        parsed["error"]["message"]
+            .as_str()
+            .unwrap_or("the call failed")
+            .to_owned()
+    };
+    if ok {
+        state
+            .keys
+            .apply_edit(
+                &row,
+                EditEffects {
+                    reset_health: true,
+                    quota_edited: false,
+                },
+            )
+            .map_err(ApiError::Internal)?;
+    }
+    Ok(KeyTestResult {
+        ok,
+        status: Some(status.as_u16()),
+        latency_ms,
+        model,
+        message,
+    })
 }
 
 async fn get_row(state: &AppState, id: i32) -> Result<ApiKeyRow, ApiError> {

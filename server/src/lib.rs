@@ -16,6 +16,8 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod key_store;
+pub mod live_hub;
+pub mod metrics;
 pub mod proxy;
 pub mod routing;
 pub mod state;

@@ -12,6 +12,8 @@ use crate::clock::Clock;
 use crate::config::{ProviderCatalog, ServerConfig};
 use crate::crypto::{KeyCipher, Secret};
 use crate::db::Db;
+use crate::live_hub::LiveHub;
+use crate::proxy::record::Accounting;
 use crate::routing::BidBoard;
 use crate::writer::WriterHandle;
 
@@ -32,9 +34,20 @@ pub struct AppState {
     pub client_keys: Arc<DashMap<String, i32>>,
     pub started_at: Instant,
     pub clock: Clock,
+    pub live: LiveHub,
 }
 
 impl AppState {
+    /// What a proxied call needs to account for itself.
+    pub fn accounting(&self) -> Accounting {
+        Accounting {
+            keys: self.keys.clone(),
+            writer: self.writer.clone(),
+            live: self.live.clone(),
+            clock: self.clock.clone(),
+        }
+    }
+
     /// The current runtime settings (a cheap `Arc` clone).
     pub fn settings(&self) -> Arc<Settings> {
         self.settings

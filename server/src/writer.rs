@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 
 use crate::db::api_keys::{self, ApiKeyUsage};
 use crate::db::call_logs::{self, NewCallLog};
+use crate::db::rollups;
 use crate::db::{Db, DbError};
 
 /// Rows kept for a retry when the database refuses a batch; beyond this the oldest are dropped.
@@ -143,6 +144,7 @@ fn write(db: &Db, batch: &mut Batch) {
             for chunk in batch.logs.chunks(256) {
                 call_logs::insert_batch(conn, chunk)?;
             }
+            rollups::add_batch(conn, &batch.logs)?;
             for (id, usage) in &batch.usages {
                 api_keys::save_usage(conn, *id, usage)?;
             }

@@ -19,6 +19,7 @@ use shared::keys::{KeyState, KeyUsage};
 use crate::clock::Clock;
 use crate::db::api_keys::{self, ApiKeyRow};
 use crate::db::Db;
+use crate::live_hub::LiveHub;
 use crate::routing::health::HealthMachine;
 use crate::routing::ratelimit::RateLimitInfo;
 use crate::routing::{BidBoard, KeyCounters, KeyLive, KeyProfile, Outcome};
@@ -84,6 +85,7 @@ pub struct KeyActor {
     db: Db,
     writer: WriterHandle,
     clock: Clock,
+    hub: LiveHub,
     generation: u64,
     reload_on_start: bool,
     retired: bool,
@@ -97,6 +99,7 @@ pub struct KeyActorDeps {
     pub db: Db,
     pub writer: WriterHandle,
     pub clock: Clock,
+    pub live: LiveHub,
 }
 
 impl KeyActor {
@@ -114,6 +117,7 @@ impl KeyActor {
             db: deps.db,
             writer: deps.writer,
             clock: deps.clock,
+            hub: deps.live,
             generation: 0,
             reload_on_start: false,
             retired: false,
@@ -130,6 +134,11 @@ impl KeyActor {
             self.counters.clone(),
             self.generation,
         ));
+    }
+
+    fn live_hub_state(&self, state: KeyState, until: Option<i64>) {
+        self.hub
+            .key_state(self.profile.id, &self.profile.name, state, until);
     }
 
     fn persist(&self) {
@@ -257,7 +266,6 @@ impl Handler<RecordOutcome> for KeyActor {
     type Result = ();
 
     fn handle(&mut self, msg: RecordOutcome, ctx: &mut Self::Context) {
-        let succeeded = msg.0.succeeded();
         self.guarded(ctx, |act| {
             let outcome = msg.0;
             act.live
@@ -265,14 +273,13 @@ impl Handler<RecordOutcome> for KeyActor {
             if let Some(health) = act.live.apply(&outcome, act.profile.quota_unit) {
                 act.counters.rearm_probe();
                 tracing::info!(key_id = act.profile.id, key = %act.profile.name, ?health, "key state changed");
+                let bid = act.live.bid(act.profile.clone(), act.counters.clone(), act.generation);
+                let (state, until) = bid.state_at(act.clock.now_ms());
+                act.live_hub_state(state, until);
             }
             act.publish();
             act.persist();
         });
-        // Outside the guard: even if the handler panicked, the slot must not stay reserved.
-        if succeeded {
-            self.counters.settled();
-        }
     }
 }
 
@@ -294,6 +301,8 @@ impl Handler<ApplyEdit> for KeyActor {
             if msg.quota_edited {
                 act.live.quota_remaining = msg.row.quota_remaining;
                 act.live.quota_reset_at = msg.row.quota_reset_at;
+                act.counters
+                    .set_budget(act.profile.quota_unit, act.live.quota_remaining);
             }
             if msg.reset_health {
                 act.live.health.reset();

@@ -64,6 +64,7 @@ impl KeyRegistry {
         let counters = self.counters(row.id);
         let deps = self.inner.deps.clone();
         let live = KeyLive::from_row(row, deps.clock.now_ms());
+        counters.set_budget(profile.quota_unit, live.quota_remaining);
         deps.board
             .publish(live.bid(profile.clone(), counters.clone(), 0));
         let id = row.id;
@@ -87,6 +88,8 @@ impl KeyRegistry {
             }
             if effects.quota_edited {
                 bid.quota_remaining = row.quota_remaining;
+                bid.counters
+                    .set_budget(profile.quota_unit, row.quota_remaining);
                 if bid.health == crate::routing::Health::QuotaExhausted
                     && row.quota_remaining.is_none_or(|q| q > 0.0)
                 {

@@ -22,6 +22,22 @@ fn app_state(req: &HttpRequest) -> Result<&AppState, ApiError> {
         .ok_or_else(|| ApiError::Internal("application state missing".into()))
 }
 
+/// Checks the admin token from the `Authorization` header, or `fallback` (the websocket's
+/// `?token=`), in constant time.
+pub fn check_admin(
+    req: &HttpRequest,
+    state: &AppState,
+    fallback: Option<&str>,
+) -> Result<(), ApiError> {
+    match bearer(req).or(fallback) {
+        Some(token) if state.admin_token.matches(token) => Ok(()),
+        Some(_) => Err(ApiError::Unauthorized("invalid admin token".into())),
+        None => Err(ApiError::Unauthorized(
+            "missing admin token: send Authorization: Bearer <admin token>".into(),
+        )),
+    }
+}
+
 /// Proof that the request carries the admin token (compared in constant time).
 pub struct AdminAuth;
 
@@ -30,13 +46,7 @@ impl FromRequest for AdminAuth {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(app_state(req).and_then(|state| match bearer(req) {
-            Some(token) if state.admin_token.matches(token) => Ok(AdminAuth),
-            Some(_) => Err(ApiError::Unauthorized("invalid admin token".into())),
-            None => Err(ApiError::Unauthorized(
-                "missing admin token: send Authorization: Bearer <admin token>".into(),
-            )),
-        }))
+        ready(app_state(req).and_then(|state| check_admin(req, state, None).map(|()| AdminAuth)))
     }
 }
 

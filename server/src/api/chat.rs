@@ -33,6 +33,7 @@ async fn proxy(
             provider,
             client_key_id: auth.0,
             operation,
+            only_key: None,
         },
     )
     .await

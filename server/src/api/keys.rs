@@ -30,6 +30,16 @@ pub async fn get_key(
     Ok(HttpResponse::Ok().json(key_store::get_key(&state, id.into_inner()).await?))
 }
 
+/// `POST /api/keys/{id}/test`
+pub async fn test_key(
+    state: web::Data<AppState>,
+    client: web::Data<awc::Client>,
+    _: AdminAuth,
+    id: web::Path<i32>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(key_store::test_key(&state, &client, id.into_inner()).await?))
+}
+
 pub async fn update_key(
     state: web::Data<AppState>,
     _: AdminAuth,

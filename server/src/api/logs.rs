@@ -19,8 +19,13 @@ pub struct LogsQuery {
     before: Option<i32>,
     key_id: Option<i32>,
     model: Option<String>,
+    provider: Option<String>,
     /// `success`, `error`, or an HTTP status code.
     status: Option<String>,
+    /// Unix ms, inclusive.
+    since: Option<i64>,
+    /// Unix ms, exclusive.
+    until: Option<i64>,
 }
 
 pub async fn list_logs(
@@ -51,7 +56,10 @@ pub async fn list_logs(
         before: q.before,
         key_id: q.key_id,
         model: q.model.filter(|m| !m.is_empty()),
+        provider: q.provider.filter(|p| !p.is_empty()),
         status,
+        since: q.since,
+        until: q.until,
     };
     state.writer.flush().await;
     let rows = state
@@ -66,6 +74,22 @@ pub async fn list_logs(
         None
     };
     Ok(HttpResponse::Ok().json(LogsPage { data, next_before }))
+}
+
+/// `GET /api/logs/{id}`
+pub async fn get_log(
+    state: web::Data<AppState>,
+    _: AdminAuth,
+    id: web::Path<i32>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    state.writer.flush().await;
+    let row = state
+        .db
+        .run(move |conn| call_logs::get(conn, id))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no call log with id {id}")))?;
+    Ok(HttpResponse::Ok().json(view(row)))
 }
 
 fn view(r: CallLogRow) -> CallLogView {

@@ -9,9 +9,11 @@ pub mod auth;
 pub mod body;
 pub mod chat;
 pub mod client_keys;
+pub mod dashboard;
 pub mod guard;
 pub mod health;
 pub mod keys;
+pub mod live;
 pub mod logs;
 pub mod models;
 pub mod providers;
@@ -44,6 +46,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/keys/{id}", patch().to(keys::update_key))
                 .route("/keys/{id}", delete().to(keys::delete_key))
                 .route("/stats", get().to(stats::get_stats))
+                .route("/stats/timeseries", get().to(stats::get_timeseries))
+                .route("/live", get().to(live::get_live))
+                .route("/logs/{id}", get().to(logs::get_log))
+                .route("/keys/{id}/test", post().to(keys::test_key))
                 .route("/route", get().to(route::get_route))
                 .route("/logs", get().to(logs::list_logs))
                 .route("/providers", get().to(providers::list_providers))
@@ -61,8 +67,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .default_service(web::to(not_found)),
         )
-        .route("/", get().to(index))
-        .default_service(web::to(not_found));
+        .route("/", get().to(dashboard::serve))
+        .default_service(web::to(fallback));
 }
 
 fn openai_scope(path: &str) -> actix_web::Scope {
@@ -73,25 +79,21 @@ fn openai_scope(path: &str) -> actix_web::Scope {
         .default_service(web::to(not_found))
 }
 
+/// Page paths go to the dashboard (client-side routing); everything else is a JSON 404.
+async fn fallback(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    let path = req.path();
+    let api =
+        path.starts_with("/api/") || path.starts_with("/v1/") || path == "/api" || path == "/v1";
+    if req.method() == actix_web::http::Method::GET && !api {
+        return dashboard::serve(req).await;
+    }
+    not_found(req).await
+}
+
 async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound(format!(
         "no route for {} {}",
         req.method(),
         req.path()
     )))
-}
-
-/// Until the dashboard is built into the binary, `/` says where things are.
-async fn index() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; charset=utf-8")
-        .body(concat!(
-            "api-proxy ",
-            env!("CARGO_PKG_VERSION"),
-            "\n\n",
-            "OpenAI-compatible endpoint: /v1 (also /api/v1)\n",
-            "Admin API: /api (Authorization: Bearer <admin token>)\n",
-            "Health: /api/health\n\n",
-            "The web dashboard is not part of this build yet.\n"
-        ))
 }

@@ -41,6 +41,7 @@ pub async fn get_route(
         alias: alias.as_deref(),
         provider: q.provider.as_deref(),
         exclude: &[],
+        only_key: None,
         strategy,
         stream: q.stream,
         now_ms: now,

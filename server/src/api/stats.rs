@@ -1,73 +1,73 @@
-//! `GET /api/stats`.
+//! `GET /api/stats` and `GET /api/stats/timeseries`, from the rollup tables (never raw logs), so
+//! they stay fast with millions of logged calls.
 
 use actix_web::{web, HttpResponse};
-use shared::stats::{StatsResponse, StatsRow};
+use serde::Deserialize;
+use shared::stats::{StatsResponse, StatsRow, TimeSeries};
 
 use super::auth::AdminAuth;
-use crate::db::call_logs::{aggregate, StatsAggregate, StatsGroup};
+use crate::db::rollups::{self, Grouping, DAY_MS, HOUR_MS, MINUTE_MS};
 use crate::error::ApiError;
 use crate::state::AppState;
 
 pub async fn get_stats(state: web::Data<AppState>, _: AdminAuth) -> Result<HttpResponse, ApiError> {
-    // Calls that already answered are counted: wait for their log rows.
+    // Calls that already answered are counted: wait for their rows.
     state.writer.flush().await;
-    let midnight = state.clock.now_ms().div_euclid(86_400_000) * 86_400_000;
+    let midnight = state.clock.now_ms().div_euclid(DAY_MS) * DAY_MS;
     let stats = state
         .db
         .run(move |conn| {
-            let totals = aggregate(conn, StatsGroup::Total, 0)?;
-            let today = aggregate(conn, StatsGroup::Total, midnight)?;
+            let first = |rows: Vec<StatsRow>| {
+                rows.into_iter().next().unwrap_or_else(|| StatsRow {
+                    group: "total".into(),
+                    ..Default::default()
+                })
+            };
             Ok(StatsResponse {
-                totals: totals
-                    .into_iter()
-                    .next()
-                    .map(|a| row(a, StatsGroup::Total))
-                    .unwrap_or_else(|| StatsRow {
-                        group: "total".into(),
-                        ..Default::default()
-                    }),
-                today: today
-                    .into_iter()
-                    .next()
-                    .map(|a| row(a, StatsGroup::Total))
-                    .unwrap_or_else(|| StatsRow {
-                        group: "total".into(),
-                        ..Default::default()
-                    }),
-                by_key: rows(aggregate(conn, StatsGroup::Key, 0)?, StatsGroup::Key),
-                by_provider: rows(
-                    aggregate(conn, StatsGroup::Provider, 0)?,
-                    StatsGroup::Provider,
-                ),
-                by_model: rows(aggregate(conn, StatsGroup::Model, 0)?, StatsGroup::Model),
+                totals: first(rollups::stats(conn, Grouping::Total, 0)?),
+                today: first(rollups::stats(conn, Grouping::Total, midnight)?),
+                by_key: rollups::stats(conn, Grouping::Key, 0)?,
+                by_provider: rollups::stats(conn, Grouping::Provider, 0)?,
+                by_model: rollups::stats(conn, Grouping::Model, 0)?,
             })
         })
         .await?;
     Ok(HttpResponse::Ok().json(stats))
 }
 
-fn rows(aggregates: Vec<StatsAggregate>, group: StatsGroup) -> Vec<StatsRow> {
-    aggregates.into_iter().map(|a| row(a, group)).collect()
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RangeQuery {
+    range: Option<String>,
 }
 
-fn row(a: StatsAggregate, group: StatsGroup) -> StatsRow {
-    let (name, key_id) = match group {
-        StatsGroup::Key => (
-            a.label.unwrap_or_else(|| "(no key)".into()),
-            a.grp.as_deref().and_then(|g| g.parse().ok()),
-        ),
-        _ => (a.grp.unwrap_or_else(|| "(none)".into()), None),
+pub async fn get_timeseries(
+    state: web::Data<AppState>,
+    _: AdminAuth,
+    query: web::Query<RangeQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let range = query.into_inner().range.unwrap_or_else(|| "hour".into());
+    let (minutes, span, bucket_ms) = match range.as_str() {
+        "hour" => (true, HOUR_MS, MINUTE_MS),
+        "day" => (false, DAY_MS, HOUR_MS),
+        "month" => (false, 30 * DAY_MS, DAY_MS),
+        _ => {
+            return Err(ApiError::BadRequest {
+                message: "range must be hour, day or month".into(),
+                param: Some("range".into()),
+            })
+        }
     };
-    StatsRow {
-        group: name,
-        key_id,
-        calls: a.calls,
-        errors: a.errors,
-        prompt_tokens: a.prompt_tokens,
-        completion_tokens: a.completion_tokens,
-        total_tokens: a.total_tokens,
-        cost_usd: a.cost_usd,
-        latency_p50_ms: a.p50,
-        latency_p95_ms: a.p95,
-    }
+    state.writer.flush().await;
+    let now = state.clock.now_ms();
+    let since = now - span + bucket_ms;
+    let points = state
+        .db
+        .run(move |conn| rollups::timeseries(conn, minutes, since, now, bucket_ms))
+        .await?;
+    Ok(HttpResponse::Ok().json(TimeSeries {
+        range,
+        bucket_ms,
+        points,
+    }))
 }

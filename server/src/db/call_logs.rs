@@ -2,7 +2,6 @@
 //! pagination, and aggregated for `/api/stats`.
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Double, Nullable, Text};
 use diesel::SqliteConnection;
 
 use super::schema::call_logs;
@@ -84,7 +83,12 @@ pub struct LogFilter {
     pub before: Option<i32>,
     pub key_id: Option<i32>,
     pub model: Option<String>,
+    pub provider: Option<String>,
     pub status: Option<StatusFilter>,
+    /// Unix ms, inclusive.
+    pub since: Option<i64>,
+    /// Unix ms, exclusive.
+    pub until: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -114,6 +118,15 @@ pub fn page(
     if let Some(model) = &filter.model {
         query = query.filter(call_logs::model.eq(model.clone()));
     }
+    if let Some(provider) = &filter.provider {
+        query = query.filter(call_logs::provider.eq(provider.clone()));
+    }
+    if let Some(since) = filter.since {
+        query = query.filter(call_logs::created_at.ge(since));
+    }
+    if let Some(until) = filter.until {
+        query = query.filter(call_logs::created_at.lt(until));
+    }
     query = match filter.status {
         None => query,
         Some(StatusFilter::Exact(code)) => query.filter(call_logs::status.eq(code)),
@@ -123,89 +136,18 @@ pub fn page(
     Ok(query.load(conn)?)
 }
 
+pub fn get(conn: &mut SqliteConnection, id: i32) -> Result<Option<CallLogRow>, DbError> {
+    Ok(call_logs::table
+        .find(id)
+        .select(CallLogRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
 /// Deletes rows older than `cutoff_ms`; returns how many.
 pub fn delete_older_than(conn: &mut SqliteConnection, cutoff_ms: i64) -> Result<usize, DbError> {
     Ok(
         diesel::delete(call_logs::table.filter(call_logs::created_at.lt(cutoff_ms)))
             .execute(conn)?,
     )
-}
-
-/// The dimension `/api/stats` groups by. Each maps to a fixed SQL expression (never user input).
-#[derive(Debug, Clone, Copy)]
-pub enum StatsGroup {
-    Total,
-    Key,
-    Provider,
-    Model,
-}
-
-impl StatsGroup {
-    fn expr(self) -> &'static str {
-        match self {
-            Self::Total => "'total'",
-            Self::Key => "CAST(key_id AS TEXT)",
-            Self::Provider => "provider",
-            Self::Model => "model",
-        }
-    }
-}
-
-#[derive(Debug, Clone, QueryableByName)]
-pub struct StatsAggregate {
-    #[diesel(sql_type = Nullable<Text>)]
-    pub grp: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub label: Option<String>,
-    #[diesel(sql_type = BigInt)]
-    pub calls: i64,
-    #[diesel(sql_type = BigInt)]
-    pub errors: i64,
-    #[diesel(sql_type = BigInt)]
-    pub prompt_tokens: i64,
-    #[diesel(sql_type = BigInt)]
-    pub completion_tokens: i64,
-    #[diesel(sql_type = BigInt)]
-    pub total_tokens: i64,
-    #[diesel(sql_type = Double)]
-    pub cost_usd: f64,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    pub p50: Option<i64>,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    pub p95: Option<i64>,
-}
-
-/// Counts, sums and nearest-rank latency percentiles (over successful calls) per group.
-/// Calls since `since_ms` (Unix ms; 0 for all time).
-pub fn aggregate(
-    conn: &mut SqliteConnection,
-    group: StatsGroup,
-    since_ms: i64,
-) -> Result<Vec<StatsAggregate>, DbError> {
-    let g = group.expr();
-    let sql = format!(
-        "WITH sums AS (
-            SELECT {g} AS grp, MAX(key_name) AS label, COUNT(*) AS calls,
-                   COALESCE(SUM(status >= 400), 0) AS errors,
-                   COALESCE(SUM(prompt_tokens), 0) AS prompt_tokens,
-                   COALESCE(SUM(completion_tokens), 0) AS completion_tokens,
-                   COALESCE(SUM(total_tokens), 0) AS total_tokens,
-                   COALESCE(SUM(cost_usd), 0.0) AS cost_usd
-            FROM call_logs WHERE created_at >= {since_ms} GROUP BY 1
-        ), ranked AS (
-            SELECT {g} AS grp, latency_ms,
-                   ROW_NUMBER() OVER (PARTITION BY {g} ORDER BY latency_ms) AS rn,
-                   COUNT(*) OVER (PARTITION BY {g}) AS cnt
-            FROM call_logs WHERE status < 400 AND created_at >= {since_ms}
-        ), pct AS (
-            SELECT grp, MIN(CASE WHEN rn >= cnt * 0.50 THEN latency_ms END) AS p50,
-                        MIN(CASE WHEN rn >= cnt * 0.95 THEN latency_ms END) AS p95
-            FROM ranked GROUP BY grp
-        )
-        SELECT sums.grp AS grp, sums.label AS label, calls, errors, prompt_tokens, completion_tokens,
-               total_tokens, cost_usd, pct.p50 AS p50, pct.p95 AS p95
-        FROM sums LEFT JOIN pct ON sums.grp IS pct.grp
-        ORDER BY cost_usd DESC, calls DESC"
-    );
-    Ok(diesel::sql_query(sql).load(conn)?)
 }

@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod call_logs;
 pub mod client_keys;
 pub mod meta;
+pub mod rollups;
 pub mod schema;
 pub mod settings;
 

@@ -91,4 +91,44 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(api_keys, call_logs, client_keys, meta, settings,);
+diesel::table! {
+    usage_hour (bucket, key_id, model) {
+        bucket -> BigInt,
+        key_id -> Integer,
+        key_name -> Text,
+        provider -> Text,
+        model -> Text,
+        calls -> BigInt,
+        errors -> BigInt,
+        prompt_tokens -> BigInt,
+        completion_tokens -> BigInt,
+        cost_usd -> Double,
+        latency_hist -> Binary,
+    }
+}
+
+diesel::table! {
+    usage_minute (bucket, key_id, model) {
+        bucket -> BigInt,
+        key_id -> Integer,
+        key_name -> Text,
+        provider -> Text,
+        model -> Text,
+        calls -> BigInt,
+        errors -> BigInt,
+        prompt_tokens -> BigInt,
+        completion_tokens -> BigInt,
+        cost_usd -> Double,
+        latency_hist -> Binary,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    api_keys,
+    call_logs,
+    client_keys,
+    meta,
+    settings,
+    usage_hour,
+    usage_minute,
+);

@@ -49,6 +49,8 @@ pub struct ChatCall<'a> {
     pub provider: Option<&'a str>,
     pub client_key_id: Option<i32>,
     pub operation: Operation,
+    /// Only this key, whatever its health (the admin's "test this key").
+    pub only_key: Option<i32>,
 }
 
 fn unix_now() -> i64 {
@@ -72,6 +74,7 @@ pub async fn chat_completions(
         alias: alias.as_deref(),
         provider: call.provider,
         exclude: &[],
+        only_key: call.only_key,
         strategy,
         stream: request.stream,
         now_ms: state.clock.now_ms(),
@@ -85,9 +88,7 @@ pub async fn chat_completions(
     }
 
     let mut record = CallRecord::new(
-        state.keys.clone(),
-        state.writer.clone(),
-        state.clock.clone(),
+        state.accounting(),
         request.model.clone(),
         call.operation.endpoint(),
         request.stream,
@@ -107,7 +108,7 @@ pub async fn chat_completions(
             ..base_query
         };
         let picked = match pick(&state.board, &query) {
-            PickResult::Picked(picked) => picked,
+            PickResult::Picked(picked) => *picked,
             PickResult::Unavailable { retry_at } => {
                 if last_error.is_none() {
                     last_error = Some(match retry_at {

@@ -11,9 +11,11 @@ use serde::Serialize;
 use crate::actors::KeyRegistry;
 use crate::clock::Clock;
 use crate::db::call_logs::NewCallLog;
+use crate::live_hub::LiveHub;
 use crate::routing::ratelimit::RateLimitInfo;
 use crate::routing::{call_cost, KeyProfile, Lease, Outcome, Picked, Signal, TokenUsage};
 use crate::writer::WriterHandle;
+use shared::live::LiveCall;
 
 /// One attempt, as the call log keeps it.
 #[derive(Debug, Clone, Serialize)]
@@ -26,9 +28,19 @@ struct AttemptEntry {
     latency_ms: i64,
 }
 
+/// The handles a call's accounting goes to.
+#[derive(Clone)]
+pub struct Accounting {
+    pub keys: KeyRegistry,
+    pub writer: WriterHandle,
+    pub live: LiveHub,
+    pub clock: Clock,
+}
+
 pub struct CallRecord {
     keys: KeyRegistry,
     writer: WriterHandle,
+    live: LiveHub,
     clock: Clock,
     pub request_id: String,
     started: Instant,
@@ -49,18 +61,23 @@ pub struct CallRecord {
 
 impl CallRecord {
     pub fn new(
-        keys: KeyRegistry,
-        writer: WriterHandle,
-        clock: Clock,
+        accounting: Accounting,
         model: String,
         endpoint: &'static str,
         stream: bool,
         client_key_id: Option<i32>,
     ) -> Self {
         let now = Instant::now();
+        let Accounting {
+            keys,
+            writer,
+            live,
+            clock,
+        } = accounting;
         Self {
             keys,
             writer,
+            live,
             created_at: clock.now_ms(),
             clock,
             request_id: new_request_id(),
@@ -163,7 +180,7 @@ impl CallRecord {
             }
             self.push_trail(Some(status), None);
             if let Some(lease) = self.lease.take() {
-                lease.settle();
+                lease.spend();
             }
         } else if status == 499 && self.lease.is_some() {
             self.push_trail(Some(status), error.clone());
@@ -180,6 +197,28 @@ impl CallRecord {
         let trail = (!self.trail.is_empty())
             .then(|| serde_json::to_string(&self.trail).expect("the trail serialises"));
         let key = self.key.take();
+        let latency_ms = self.started.elapsed().as_millis() as i64;
+        self.live.call_finished(
+            LiveCall {
+                request_id: self.request_id.clone(),
+                created_at: self.created_at,
+                key_id: key.as_ref().map(|k| i64::from(k.id)),
+                key_name: key.as_ref().map(|k| k.name.clone()),
+                provider: key.as_ref().map(|k| k.provider_id().to_owned()),
+                model: self.model.clone(),
+                endpoint: self.endpoint.to_owned(),
+                stream: self.stream,
+                status: i32::from(status),
+                error: error.clone(),
+                latency_ms,
+                ttfb_ms: self.ttfb_ms.map(|t| t as i64),
+                prompt_tokens: usage.prompt,
+                completion_tokens: usage.completion,
+                cost_usd: cost,
+                attempts: self.attempts,
+            },
+            self.clock.now_ms(),
+        );
         self.writer.log(NewCallLog {
             created_at: self.created_at,
             request_id: std::mem::take(&mut self.request_id),
@@ -191,7 +230,7 @@ impl CallRecord {
             stream: self.stream,
             status: i32::from(status),
             error,
-            latency_ms: self.started.elapsed().as_millis() as i64,
+            latency_ms,
             ttfb_ms: self.ttfb_ms.map(|t| t as i64),
             prompt_tokens: usage.prompt,
             completion_tokens: usage.completion,

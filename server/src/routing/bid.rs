@@ -105,12 +105,25 @@ impl KeyProfile {
 }
 
 /// Exact per-key counts shared by every request, surviving actor restarts.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct KeyCounters {
     in_flight: AtomicI64,
-    /// Successful requests whose quota use the key's actor has not yet published.
-    unsettled: AtomicI64,
+    /// Requests the key's quota still admits, counting those in flight as spent
+    /// ([`UNLIMITED`] when the quota is not counted in requests).
+    budget: AtomicI64,
     probe_taken: AtomicBool,
+}
+
+const UNLIMITED: i64 = i64::MAX;
+
+impl Default for KeyCounters {
+    fn default() -> Self {
+        Self {
+            in_flight: AtomicI64::new(0),
+            budget: AtomicI64::new(UNLIMITED),
+            probe_taken: AtomicBool::new(false),
+        }
+    }
 }
 
 impl KeyCounters {
@@ -118,23 +131,29 @@ impl KeyCounters {
         self.in_flight.load(Ordering::Acquire)
     }
 
-    /// The actor published the quota use of one successful request.
-    pub fn settled(&self) {
-        self.unsettled.fetch_sub(1, Ordering::AcqRel);
+    /// Sets the request budget from the quota left (requests in flight will spend theirs).
+    pub fn set_budget(&self, unit: QuotaUnit, remaining: Option<f64>) {
+        let budget = match (unit, remaining) {
+            (QuotaUnit::Requests, Some(r)) => (r.max(0.0).floor() as i64 - self.in_flight()).max(0),
+            _ => UNLIMITED,
+        };
+        self.budget.store(budget, Ordering::Release);
     }
 
-    /// Reserves a slot; with a request quota, only while in-flight plus not-yet-published
-    /// requests stay below what is left.
-    fn try_reserve(&self, request_cap: Option<f64>) -> bool {
-        let mut current = self.in_flight.load(Ordering::Acquire);
+    /// Takes one request from the budget, atomically: under any concurrency the quota is never
+    /// overdrawn.
+    fn take_budget(&self) -> bool {
+        let mut current = self.budget.load(Ordering::Acquire);
         loop {
-            let unsettled = self.unsettled.load(Ordering::Acquire);
-            if request_cap.is_some_and(|cap| (current + unsettled) as f64 >= cap) {
+            if current == UNLIMITED {
+                return true;
+            }
+            if current <= 0 {
                 return false;
             }
-            match self.in_flight.compare_exchange_weak(
+            match self.budget.compare_exchange_weak(
                 current,
-                current + 1,
+                current - 1,
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
@@ -144,8 +163,17 @@ impl KeyCounters {
         }
     }
 
-    fn release(&self) {
-        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+    fn refund_budget(&self) {
+        let _ = self
+            .budget
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| {
+                // Not `then_some`: it would compute `b + 1` for UNLIMITED too, and overflow.
+                if b == UNLIMITED {
+                    None
+                } else {
+                    Some(b + 1)
+                }
+            });
     }
 
     /// A new health verdict re-arms the half-open probe.
@@ -218,44 +246,57 @@ impl Bid {
         avg.map(|a| a.at(now_ms))
     }
 
+    /// A slot regardless of quota and probe (the admin's explicit test of this key).
+    pub fn force_lease(&self) -> Lease {
+        self.counters.in_flight.fetch_add(1, Ordering::AcqRel);
+        Lease {
+            counters: self.counters.clone(),
+            budgeted: false,
+            spent: false,
+        }
+    }
+
     /// Takes a slot on this key for one request (and the probe, when half-open).
     pub fn try_lease(&self, now_ms: i64) -> Option<Lease> {
-        let cap = match (self.profile.quota_unit, self.quota_remaining) {
-            (QuotaUnit::Requests, Some(remaining)) => Some(remaining),
-            _ => None,
-        };
         if self.health_at(now_ms) == Health::HalfOpen
             && self.counters.probe_taken.swap(true, Ordering::AcqRel)
         {
             return None;
         }
-        if !self.counters.try_reserve(cap) {
+        if !self.counters.take_budget() {
             return None;
         }
+        self.counters.in_flight.fetch_add(1, Ordering::AcqRel);
         Some(Lease {
             counters: self.counters.clone(),
+            budgeted: true,
+            spent: false,
         })
     }
 }
 
-/// One request's slot on a key; released when dropped, on every path (success, failure, client
-/// gone).
+/// One request's slot on a key, released when dropped on every path (success, failure, client
+/// gone); its quota budget is refunded unless the request [spent](Lease::spend) it.
 #[derive(Debug)]
 pub struct Lease {
     counters: Arc<KeyCounters>,
+    budgeted: bool,
+    spent: bool,
 }
 
 impl Lease {
-    /// The request succeeded: its slot stays counted until the key's actor has published the
-    /// quota it used (see [`KeyCounters::settled`]).
-    pub fn settle(self) {
-        self.counters.unsettled.fetch_add(1, Ordering::AcqRel);
+    /// The request succeeded: it used its share of the quota.
+    pub fn spend(mut self) {
+        self.spent = true;
     }
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        self.counters.release();
+        self.counters.in_flight.fetch_sub(1, Ordering::AcqRel);
+        if self.budgeted && !self.spent {
+            self.counters.refund_budget();
+        }
     }
 }
 

@@ -21,6 +21,8 @@ pub struct PickQuery<'a> {
     pub provider: Option<&'a str>,
     /// Keys already tried by this request.
     pub exclude: &'a [i32],
+    /// Only this key, whatever its health (the admin's "test this key").
+    pub only_key: Option<i32>,
     pub strategy: RoutingStrategy,
     pub stream: bool,
     pub now_ms: i64,
@@ -30,6 +32,7 @@ pub struct PickQuery<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Filter {
     OtherProvider,
+    OtherKey,
     ModelNotServed,
     AlreadyTried,
     Disabled,
@@ -51,6 +54,7 @@ impl fmt::Display for Filter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::OtherProvider => f.write_str("another provider was asked for"),
+            Self::OtherKey => f.write_str("another key was asked for"),
             Self::ModelNotServed => f.write_str("does not serve this model"),
             Self::AlreadyTried => f.write_str("already tried for this request"),
             Self::Disabled => f.write_str("disabled"),
@@ -77,6 +81,7 @@ impl<'a> PickQuery<'a> {
     /// Whether the key could serve this request if it were healthy.
     pub fn matches(&self, bid: &Bid) -> bool {
         self.provider.is_none_or(|p| bid.profile.provider_id() == p)
+            && self.only_key.is_none_or(|k| bid.key_id() == k)
             && self.model_for(bid).is_some()
     }
 
@@ -103,6 +108,9 @@ impl<'a> PickQuery<'a> {
         }
         if self.exclude.contains(&bid.key_id()) {
             return Some(Filter::AlreadyTried);
+        }
+        if let Some(only) = self.only_key {
+            return (bid.key_id() != only).then_some(Filter::OtherKey);
         }
         if !bid.profile.enabled {
             return Some(Filter::Disabled);
@@ -196,7 +204,7 @@ pub fn explain(board: &BidBoard, query: &PickQuery<'_>) -> (Vec<Explained>, Opti
     let mut rows = Vec::new();
     for bid in board.snapshot() {
         match query.filter(&bid) {
-            Some(Filter::OtherProvider) => {}
+            Some(Filter::OtherProvider | Filter::OtherKey) => {}
             Some(f) => rows.push((bid, Some(f), None)),
             None => {
                 let score = ranked
@@ -221,7 +229,7 @@ pub struct Picked {
 
 #[derive(Debug)]
 pub enum PickResult {
-    Picked(Picked),
+    Picked(Box<Picked>),
     /// No key can serve now; `retry_at` is set when every candidate is only throttled.
     Unavailable {
         retry_at: Option<i64>,
@@ -230,9 +238,14 @@ pub enum PickResult {
 
 pub fn pick(board: &BidBoard, query: &PickQuery<'_>) -> PickResult {
     for (bid, _) in rank(board, query, true) {
-        if let Some(lease) = bid.try_lease(query.now_ms) {
+        let lease = if query.only_key.is_some() {
+            Some(bid.force_lease())
+        } else {
+            bid.try_lease(query.now_ms)
+        };
+        if let Some(lease) = lease {
             let model = query.model_for(&bid).unwrap_or(query.model).to_owned();
-            return PickResult::Picked(Picked { bid, model, lease });
+            return PickResult::Picked(Box::new(Picked { bid, model, lease }));
         }
     }
     // Nothing usable: is everything merely throttled?
@@ -241,7 +254,12 @@ pub fn pick(board: &BidBoard, query: &PickQuery<'_>) -> PickResult {
     let mut any = false;
     board.for_each(|bid| {
         match query.filter(bid) {
-            Some(Filter::OtherProvider | Filter::ModelNotServed | Filter::AlreadyTried) => {}
+            Some(
+                Filter::OtherProvider
+                | Filter::OtherKey
+                | Filter::ModelNotServed
+                | Filter::AlreadyTried,
+            ) => {}
             Some(f) => {
                 any = true;
                 match f.recovers_at() {
@@ -300,7 +318,11 @@ mod tests {
                 azure_api_version: None,
                 azure_deployments: Default::default(),
             }),
-            counters: Arc::new(KeyCounters::default()),
+            counters: {
+                let counters = Arc::new(KeyCounters::default());
+                counters.set_budget(QuotaUnit::Requests, quota);
+                counters
+            },
             health: Health::Active,
             quota_remaining: quota,
             ttfb: None,
@@ -316,6 +338,7 @@ mod tests {
             alias: None,
             provider: None,
             exclude,
+            only_key: None,
             strategy,
             stream: false,
             now_ms: 0,

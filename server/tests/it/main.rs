@@ -4,6 +4,7 @@
 mod admin;
 mod anthropic;
 mod bad_input;
+mod dashboard_api;
 mod golden;
 mod persistence;
 mod process;

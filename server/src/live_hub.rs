@@ -1,0 +1,72 @@
+//! The live feed's hub: finished calls, key state changes and a per-second snapshot, broadcast to
+//! every dashboard connection. Publishing never blocks and costs nothing without subscribers; the
+//! channel is bounded, so a slow client only loses its own backlog (it is told to resync).
+
+use std::sync::Arc;
+
+use shared::keys::KeyState;
+use shared::live::{LiveCall, LiveEvent, LiveSnapshot};
+use tokio::sync::broadcast;
+
+use crate::metrics::LiveStats;
+
+/// Events a connection may fall behind by before it must resync.
+pub const BACKLOG: usize = 1024;
+
+#[derive(Clone)]
+pub struct LiveHub {
+    tx: broadcast::Sender<Arc<str>>,
+    stats: Arc<LiveStats>,
+}
+
+impl LiveHub {
+    pub fn new(stats: LiveStats) -> Self {
+        let (tx, _) = broadcast::channel(BACKLOG);
+        Self {
+            tx,
+            stats: Arc::new(stats),
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
+        self.tx.subscribe()
+    }
+
+    pub fn subscribers(&self) -> usize {
+        self.tx.receiver_count()
+    }
+
+    fn publish(&self, event: &LiveEvent) {
+        if self.tx.receiver_count() == 0 {
+            return;
+        }
+        if let Ok(json) = serde_json::to_string(event) {
+            let _ = self.tx.send(json.into());
+        }
+    }
+
+    pub fn call_finished(&self, call: LiveCall, now_ms: i64) {
+        self.stats.record(&call, now_ms);
+        self.publish(&LiveEvent::Call(call));
+    }
+
+    pub fn key_state(&self, key_id: i32, name: &str, state: KeyState, until: Option<i64>) {
+        self.publish(&LiveEvent::KeyState {
+            key_id: i64::from(key_id),
+            name: name.to_owned(),
+            state,
+            until,
+        });
+    }
+
+    pub fn snapshot(&self, now_ms: i64, in_flight: i64) -> LiveSnapshot {
+        self.stats.snapshot(now_ms, in_flight)
+    }
+
+    /// Broadcasts the snapshot (called every second).
+    pub fn tick(&self, now_ms: i64, in_flight: i64) {
+        if self.tx.receiver_count() > 0 {
+            self.publish(&LiveEvent::Snapshot(self.snapshot(now_ms, in_flight)));
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! In-memory measurements: latency histograms (also stored in the rollup tables) and the rolling
+//! live statistics behind the dashboard's live feed.
+
+pub mod histogram;
+pub mod live;
+
+pub use histogram::LatencyHistogram;
+pub use live::LiveStats;
