@@ -30,6 +30,8 @@ pub enum ApiError {
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
+    HeadersTooLarge(String),
+    #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{0}")]
     NotImplemented(String),
@@ -69,6 +71,7 @@ impl ApiError {
             Self::ModelNotFound(_) => ("invalid_request_error", Some("model_not_found")),
             Self::MethodNotAllowed(_) => ("invalid_request_error", Some("method_not_allowed")),
             Self::PayloadTooLarge(_) => ("invalid_request_error", Some("request_too_large")),
+            Self::HeadersTooLarge(_) => ("invalid_request_error", Some("headers_too_large")),
             Self::UnsupportedMediaType(_) => {
                 ("invalid_request_error", Some("unsupported_media_type"))
             }
@@ -142,6 +145,7 @@ impl ResponseError for ApiError {
             Self::ModelNotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Self::NoKeyAvailable(_) => StatusCode::SERVICE_UNAVAILABLE,

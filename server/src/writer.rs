@@ -21,8 +21,15 @@ use crate::db::{Db, DbError};
 const MAX_PENDING_LOGS: usize = 100_000;
 
 enum WriteOp {
-    Log(Box<NewCallLog>),
-    KeyUsage { id: i32, usage: ApiKeyUsage },
+    /// A finished call: always counted in the rollups; its row kept if `keep_row`.
+    Log {
+        row: Box<NewCallLog>,
+        keep_row: bool,
+    },
+    KeyUsage {
+        id: i32,
+        usage: ApiKeyUsage,
+    },
     Barrier(oneshot::Sender<()>),
     Shutdown,
 }
@@ -34,9 +41,12 @@ pub struct WriterHandle {
 }
 
 impl WriterHandle {
-    pub fn log(&self, row: NewCallLog) {
+    pub fn log(&self, row: NewCallLog, keep_row: bool) {
         // A send fails only after shutdown, when nothing can be written any more.
-        let _ = self.tx.send(WriteOp::Log(Box::new(row)));
+        let _ = self.tx.send(WriteOp::Log {
+            row: Box::new(row),
+            keep_row,
+        });
     }
 
     pub fn key_usage(&self, id: i32, usage: ApiKeyUsage) {
@@ -86,13 +96,18 @@ impl BatchWriter {
 #[derive(Default)]
 struct Batch {
     logs: Vec<NewCallLog>,
+    /// Rows of `logs` that are only counted in the rollups, not stored.
+    rollup_only: Vec<NewCallLog>,
     usages: HashMap<i32, ApiKeyUsage>,
     barriers: Vec<oneshot::Sender<()>>,
 }
 
 impl Batch {
     fn is_empty(&self) -> bool {
-        self.logs.is_empty() && self.usages.is_empty() && self.barriers.is_empty()
+        self.logs.is_empty()
+            && self.rollup_only.is_empty()
+            && self.usages.is_empty()
+            && self.barriers.is_empty()
     }
 }
 
@@ -106,7 +121,10 @@ fn run(db: Db, rx: Receiver<WriteOp>, max_batch: usize, flush_interval: Duration
             Err(_) => stopping = true,
         }
         let deadline = std::time::Instant::now() + flush_interval;
-        while !stopping && batch.barriers.is_empty() && batch.logs.len() < max_batch {
+        while !stopping
+            && batch.barriers.is_empty()
+            && batch.logs.len() + batch.rollup_only.len() < max_batch
+        {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match rx.recv_timeout(left) {
                 Ok(op) => stopping |= add(&mut batch, op),
@@ -125,7 +143,14 @@ fn run(db: Db, rx: Receiver<WriteOp>, max_batch: usize, flush_interval: Duration
 /// Returns true on shutdown.
 fn add(batch: &mut Batch, op: WriteOp) -> bool {
     match op {
-        WriteOp::Log(row) => batch.logs.push(*row),
+        WriteOp::Log {
+            row,
+            keep_row: true,
+        } => batch.logs.push(*row),
+        WriteOp::Log {
+            row,
+            keep_row: false,
+        } => batch.rollup_only.push(*row),
         WriteOp::KeyUsage { id, usage } => {
             batch.usages.insert(id, usage);
         }
@@ -145,6 +170,7 @@ fn write(db: &Db, batch: &mut Batch) {
                 call_logs::insert_batch(conn, chunk)?;
             }
             rollups::add_batch(conn, &batch.logs)?;
+            rollups::add_batch(conn, &batch.rollup_only)?;
             for (id, usage) in &batch.usages {
                 api_keys::save_usage(conn, *id, usage)?;
             }
@@ -154,6 +180,7 @@ fn write(db: &Db, batch: &mut Batch) {
     match result {
         Ok(()) => {
             batch.logs.clear();
+            batch.rollup_only.clear();
             batch.usages.clear();
         }
         Err(e) => {

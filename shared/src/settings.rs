@@ -39,6 +39,8 @@ pub struct Settings {
     pub model_strategies: BTreeMap<String, RoutingStrategy>,
     /// Call logs older than this are deleted (0 keeps them forever).
     pub log_retention_days: u32,
+    /// Keep one row per call in the call log. When off, statistics (rollups) are still kept.
+    pub store_call_logs: bool,
 }
 
 impl Default for Settings {
@@ -51,6 +53,7 @@ impl Default for Settings {
             model_aliases: BTreeMap::new(),
             model_strategies: BTreeMap::new(),
             log_retention_days: 30,
+            store_call_logs: true,
         }
     }
 }
@@ -73,6 +76,8 @@ pub struct SettingsPatch {
     pub model_strategies: Option<BTreeMap<String, RoutingStrategy>>,
     #[serde(default)]
     pub log_retention_days: Option<u32>,
+    #[serde(default)]
+    pub store_call_logs: Option<bool>,
 }
 
 impl Settings {
@@ -107,6 +112,9 @@ impl Settings {
         }
         if let Some(v) = patch.log_retention_days {
             next.log_retention_days = v;
+        }
+        if let Some(v) = patch.store_call_logs {
+            next.store_call_logs = v;
         }
         next.validate()?;
         Ok(next)

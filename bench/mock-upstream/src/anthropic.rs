@@ -151,7 +151,10 @@ async fn misbehave(config: &MockConfig, ids: &Ids) -> Option<HttpResponse> {
         | Behaviour::ResetAfter(_)
         | Behaviour::StallAfter(_)
         | Behaviour::NoDone
-        | Behaviour::StreamError(_) => None,
+        | Behaviour::StreamError(_)
+        | Behaviour::ResetBeforeHeaders
+        | Behaviour::LargeBody(_)
+        | Behaviour::InvalidSse => None,
     }
 }
 

@@ -57,6 +57,12 @@ pub enum Behaviour {
     StreamError(usize),
     /// `400` with Azure OpenAI's content-filter error (`code: content_filter`, prompt filtered).
     AzureContentFilter,
+    /// Breaks the connection before sending any response header.
+    ResetBeforeHeaders,
+    /// `200` with an OpenAI answer whose content is this many bytes long.
+    LargeBody(usize),
+    /// `200` event stream whose events are not JSON.
+    InvalidSse,
 }
 
 /// Settings of one mock instance.
@@ -81,6 +87,9 @@ pub struct MockConfig {
     pub workers: usize,
     /// Sent on every response (e.g. rate-limit headers, `retry-after`).
     pub extra_headers: Vec<(String, String)>,
+    /// Keep every request for [`MockUpstream::received`]. Benchmarks turn it off: millions of
+    /// recorded requests would grow the mock by gigabytes.
+    pub record: bool,
 }
 
 impl Default for MockConfig {
@@ -95,6 +104,7 @@ impl Default for MockConfig {
             cache_write_tokens: 0,
             workers: 1,
             extra_headers: Vec::new(),
+            record: true,
         }
     }
 }
@@ -289,21 +299,51 @@ async fn dispatch(req: HttpRequest, body: web::Bytes, state: web::Data<MockState
     response
 }
 
+/// Misbehaviours that look the same whatever the vendor.
+fn transport_fault(behaviour: &Behaviour) -> Option<HttpResponse> {
+    match behaviour {
+        Behaviour::ResetBeforeHeaders => Some(HttpResponse::Ok().streaming(futures_util::stream::once(async {
+            Err::<bytes::Bytes, _>(std::io::Error::other("mock reset before headers"))
+        }))),
+        Behaviour::LargeBody(len) => Some(
+            HttpResponse::Ok().content_type("application/json").body(
+                serde_json::json!({
+                    "id": "chatcmpl-large", "object": "chat.completion", "created": MOCK_CREATED, "model": "gpt-4o",
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": "x".repeat(*len)}, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+                })
+                .to_string(),
+            ),
+        ),
+        Behaviour::InvalidSse => Some(
+            HttpResponse::Ok()
+                .content_type("text/event-stream")
+                .body("data: {this is not json\n\ndata: [DONE]\n\n"),
+        ),
+        _ => None,
+    }
+}
+
 async fn respond(req: HttpRequest, body: web::Bytes, state: web::Data<MockState>) -> HttpResponse {
     let parsed: serde_json::Value =
         serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-    state.record(Received {
-        method: req.method().to_string(),
-        path: req.path().to_owned(),
-        query: req.query_string().to_owned(),
-        headers: req
-            .headers()
-            .iter()
-            .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
-            .collect(),
-        body: parsed.clone(),
-    });
     let config = state.config();
+    if let Some(fault) = transport_fault(&config.behaviour) {
+        return fault;
+    }
+    if config.record {
+        state.record(Received {
+            method: req.method().to_string(),
+            path: req.path().to_owned(),
+            query: req.query_string().to_owned(),
+            headers: req
+                .headers()
+                .iter()
+                .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+                .collect(),
+            body: parsed.clone(),
+        });
+    }
     let state = state.into_inner();
     let path = req.path();
     if path.ends_with("/messages") {

@@ -108,7 +108,10 @@ pub async fn misbehave(config: &MockConfig, flavour: &Flavour) -> Option<HttpRes
         | Behaviour::ResetAfter(_)
         | Behaviour::StallAfter(_)
         | Behaviour::NoDone
-        | Behaviour::StreamError(_) => None,
+        | Behaviour::StreamError(_)
+        | Behaviour::ResetBeforeHeaders
+        | Behaviour::LargeBody(_)
+        | Behaviour::InvalidSse => None,
     }
 }
 

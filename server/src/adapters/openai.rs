@@ -379,6 +379,11 @@ impl StreamTranslator for OpenAiStreamRelay {
                     e.error.message
                 ));
             }
+            if serde_json::from_slice::<IgnoredAny>(&data).is_err() {
+                return StreamStep::Failed(
+                    "the upstream sent a stream event that is not JSON".into(),
+                );
+            }
             let info = chunk_usage(&data);
             if info.usage.is_some() {
                 self.usage = info.usage;

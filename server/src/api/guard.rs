@@ -62,6 +62,9 @@ pub fn origin_allowed(config: &ServerConfig, origin: &str, host_header: Option<&
     host_header.is_some_and(|h| h.eq_ignore_ascii_case(authority))
 }
 
+/// Request headers larger than this in total are refused (431).
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
 pub async fn check_host_and_origin(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -78,7 +81,16 @@ pub async fn check_host_and_origin(
                 .headers()
                 .get(header::ORIGIN)
                 .and_then(|h| h.to_str().ok());
-            if host.is_some_and(|h| !host_allowed(config, h)) {
+            let header_bytes: usize = req
+                .headers()
+                .iter()
+                .map(|(n, v)| n.as_str().len() + v.len())
+                .sum();
+            if header_bytes > MAX_HEADER_BYTES {
+                Some(ApiError::HeadersTooLarge(format!(
+                    "request headers total {header_bytes} bytes; the limit is {MAX_HEADER_BYTES}"
+                )))
+            } else if host.is_some_and(|h| !host_allowed(config, h)) {
                 Some(ApiError::Forbidden(
                     "this Host is not one of api-proxy's names (set ALLOWED_HOSTS to add it)"
                         .into(),

@@ -93,6 +93,7 @@ pub async fn chat_completions(
         call.operation.endpoint(),
         request.stream,
         call.client_key_id,
+        settings.store_call_logs,
     );
     let first_byte = Duration::from_millis(settings.first_byte_timeout_ms);
     let idle = Duration::from_millis(settings.stream_idle_timeout_ms);

@@ -50,6 +50,8 @@ pub struct CallRecord {
     endpoint: &'static str,
     pub stream: bool,
     client_key_id: Option<i32>,
+    /// Keep this call's row in the call log (`store_call_logs`).
+    store_row: bool,
     pub attempts: i32,
     pub key: Option<Arc<KeyProfile>>,
     lease: Option<Lease>,
@@ -66,6 +68,7 @@ impl CallRecord {
         endpoint: &'static str,
         stream: bool,
         client_key_id: Option<i32>,
+        store_row: bool,
     ) -> Self {
         let now = Instant::now();
         let Accounting {
@@ -86,6 +89,7 @@ impl CallRecord {
             endpoint,
             stream,
             client_key_id,
+            store_row,
             attempts: 0,
             key: None,
             lease: None,
@@ -219,33 +223,36 @@ impl CallRecord {
             },
             self.clock.now_ms(),
         );
-        self.writer.log(NewCallLog {
-            created_at: self.created_at,
-            request_id: std::mem::take(&mut self.request_id),
-            key_id: key.as_ref().map(|k| k.id),
-            key_name: key.as_ref().map(|k| k.name.clone()),
-            provider: key.as_ref().map(|k| k.provider_id().to_owned()),
-            model: std::mem::take(&mut self.model),
-            endpoint: self.endpoint.to_owned(),
-            stream: self.stream,
-            status: i32::from(status),
-            error,
-            latency_ms,
-            ttfb_ms: self.ttfb_ms.map(|t| t as i64),
-            prompt_tokens: usage.prompt,
-            completion_tokens: usage.completion,
-            cached_tokens: usage.cached,
-            total_tokens: usage.total(),
-            cost_usd: cost,
-            attempts: self.attempts,
-            client_key_id: self.client_key_id,
-            attempt_trail: trail,
-            price_input: pricing.as_ref().map(|p| p.input),
-            price_output: pricing.as_ref().map(|p| p.output),
-            price_cached_input: pricing.as_ref().and_then(|p| p.cached_input),
-            price_cache_write: pricing.as_ref().and_then(|p| p.cache_write),
-            price_per_call: per_call,
-        });
+        self.writer.log(
+            NewCallLog {
+                created_at: self.created_at,
+                request_id: std::mem::take(&mut self.request_id),
+                key_id: key.as_ref().map(|k| k.id),
+                key_name: key.as_ref().map(|k| k.name.clone()),
+                provider: key.as_ref().map(|k| k.provider_id().to_owned()),
+                model: std::mem::take(&mut self.model),
+                endpoint: self.endpoint.to_owned(),
+                stream: self.stream,
+                status: i32::from(status),
+                error,
+                latency_ms,
+                ttfb_ms: self.ttfb_ms.map(|t| t as i64),
+                prompt_tokens: usage.prompt,
+                completion_tokens: usage.completion,
+                cached_tokens: usage.cached,
+                total_tokens: usage.total(),
+                cost_usd: cost,
+                attempts: self.attempts,
+                client_key_id: self.client_key_id,
+                attempt_trail: trail,
+                price_input: pricing.as_ref().map(|p| p.input),
+                price_output: pricing.as_ref().map(|p| p.output),
+                price_cached_input: pricing.as_ref().and_then(|p| p.cached_input),
+                price_cache_write: pricing.as_ref().and_then(|p| p.cache_write),
+                price_per_call: per_call,
+            },
+            self.store_row,
+        );
     }
 }
 

@@ -5,6 +5,7 @@ mod admin;
 mod anthropic;
 mod bad_input;
 mod dashboard_api;
+mod faults;
 mod golden;
 mod persistence;
 mod process;

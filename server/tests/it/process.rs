@@ -16,13 +16,13 @@ use tempfile::TempDir;
 
 use crate::support::*;
 
-struct Process {
-    child: std::process::Child,
-    output: Arc<Mutex<String>>,
-    base: String,
+pub struct Process {
+    pub child: std::process::Child,
+    pub output: Arc<Mutex<String>>,
+    pub base: String,
 }
 
-fn spawn_binary(dir: &TempDir) -> Process {
+pub fn spawn_binary(dir: &TempDir) -> Process {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_api-proxy"));
     cmd.env_clear()
         .envs(env_for(
