@@ -11,6 +11,7 @@ mod persistence;
 mod process;
 mod proxy;
 mod routing;
+mod scale;
 mod secrets;
 mod streaming;
 mod supervision;
