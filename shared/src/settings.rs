@@ -41,6 +41,10 @@ pub struct Settings {
     pub log_retention_days: u32,
     /// Keep one row per call in the call log. When off, statistics (rollups) are still kept.
     pub store_call_logs: bool,
+    /// Requests that start the same conversation (same model and first messages) stick to the key
+    /// that served it before, so the provider's prompt cache hits; broken as soon as that key is
+    /// not usable.
+    pub conversation_affinity: bool,
 }
 
 impl Default for Settings {
@@ -54,6 +58,7 @@ impl Default for Settings {
             model_strategies: BTreeMap::new(),
             log_retention_days: 30,
             store_call_logs: true,
+            conversation_affinity: false,
         }
     }
 }
@@ -78,6 +83,8 @@ pub struct SettingsPatch {
     pub log_retention_days: Option<u32>,
     #[serde(default)]
     pub store_call_logs: Option<bool>,
+    #[serde(default)]
+    pub conversation_affinity: Option<bool>,
 }
 
 impl Settings {
@@ -115,6 +122,9 @@ impl Settings {
         }
         if let Some(v) = patch.store_call_logs {
             next.store_call_logs = v;
+        }
+        if let Some(v) = patch.conversation_affinity {
+            next.conversation_affinity = v;
         }
         next.validate()?;
         Ok(next)

@@ -115,6 +115,20 @@ impl<'a> OpenAiRequest<'a> {
         })
     }
 
+    /// Identifies the conversation: the model and its first two messages. Follow-up turns repeat
+    /// them, so they hash the same.
+    pub fn conversation_hash(&self, model: &str) -> Option<u64> {
+        use std::hash::{Hash, Hasher};
+        let messages = find_member(&self.members, "messages")?;
+        let messages: Vec<&RawValue> = serde_json::from_str(messages.get()).ok()?;
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        model.hash(&mut hasher);
+        for m in messages.iter().take(2) {
+            m.get().hash(&mut hasher);
+        }
+        (!messages.is_empty()).then(|| hasher.finish())
+    }
+
     /// The body to send upstream, or `None` when the client's bytes can go as they are.
     pub fn rewrite(&self, rewrite: Rewrite<'_>) -> Option<Vec<u8>> {
         let change_model = rewrite.model.is_some_and(|m| m != self.model);

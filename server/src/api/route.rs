@@ -42,6 +42,7 @@ pub async fn get_route(
         provider: q.provider.as_deref(),
         exclude: &[],
         only_key: None,
+        conversation: None,
         strategy,
         stream: q.stream,
         now_ms: now,

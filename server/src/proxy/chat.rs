@@ -75,6 +75,11 @@ pub async fn chat_completions(
         provider: call.provider,
         exclude: &[],
         only_key: call.only_key,
+        conversation: if settings.conversation_affinity {
+            request.conversation_hash(&request.model)
+        } else {
+            None
+        },
         strategy,
         stream: request.stream,
         now_ms: state.clock.now_ms(),

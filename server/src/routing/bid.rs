@@ -305,7 +305,12 @@ impl Drop for Lease {
 pub struct BidBoard {
     bids: Arc<DashMap<i32, Bid>>,
     cursors: Arc<DashMap<String, AtomicU64>>,
+    /// Conversation hash -> the key that served it.
+    affinity: Arc<DashMap<u64, i32>>,
 }
+
+/// Conversations remembered for affinity; beyond this the memory starts over.
+const MAX_AFFINITIES: usize = 100_000;
 
 impl BidBoard {
     pub fn publish(&self, bid: Bid) {
@@ -339,6 +344,17 @@ impl BidBoard {
         let mut all: Vec<Bid> = self.bids.iter().map(|e| e.value().clone()).collect();
         all.sort_by_key(|b| b.key_id());
         all
+    }
+
+    pub fn affinity(&self, conversation: u64) -> Option<i32> {
+        self.affinity.get(&conversation).map(|k| *k)
+    }
+
+    pub fn remember_affinity(&self, conversation: u64, key_id: i32) {
+        if self.affinity.len() >= MAX_AFFINITIES {
+            self.affinity.clear();
+        }
+        self.affinity.insert(conversation, key_id);
     }
 
     /// The next round-robin position for `model`, without taking it.

@@ -23,6 +23,8 @@ pub struct PickQuery<'a> {
     pub exclude: &'a [i32],
     /// Only this key, whatever its health (the admin's "test this key").
     pub only_key: Option<i32>,
+    /// The conversation, when affinity is on: its previous key is tried first if usable.
+    pub conversation: Option<u64>,
     pub strategy: RoutingStrategy,
     pub stream: bool,
     pub now_ms: i64,
@@ -237,7 +239,16 @@ pub enum PickResult {
 }
 
 pub fn pick(board: &BidBoard, query: &PickQuery<'_>) -> PickResult {
-    for (bid, _) in rank(board, query, true) {
+    let mut ranked = rank(board, query, true);
+    // Affinity: the conversation's previous key goes first, if it is still among the usable keys
+    // of the best tier (so a throttled or dead key breaks the affinity at once).
+    if let Some(sticky) = query.conversation.and_then(|c| board.affinity(c)) {
+        if let Some(pos) = ranked.iter().position(|(b, _)| b.key_id() == sticky) {
+            let entry = ranked.remove(pos);
+            ranked.insert(0, entry);
+        }
+    }
+    for (bid, _) in ranked {
         let lease = if query.only_key.is_some() {
             Some(bid.force_lease())
         } else {
@@ -245,6 +256,9 @@ pub fn pick(board: &BidBoard, query: &PickQuery<'_>) -> PickResult {
         };
         if let Some(lease) = lease {
             let model = query.model_for(&bid).unwrap_or(query.model).to_owned();
+            if let Some(c) = query.conversation {
+                board.remember_affinity(c, bid.key_id());
+            }
             return PickResult::Picked(Box::new(Picked { bid, model, lease }));
         }
     }
@@ -339,6 +353,7 @@ mod tests {
             provider: None,
             exclude,
             only_key: None,
+            conversation: None,
             strategy,
             stream: false,
             now_ms: 0,

@@ -402,3 +402,51 @@ async fn burn_rate_and_forecast_are_reported() {
     assert_eq!(k["quota_reset"], "monthly");
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn conversations_stick_to_their_key_until_it_is_throttled() {
+    let a = MockUpstream::start(MockConfig::default());
+    let b = MockUpstream::start(MockConfig::default());
+    let app = TestApp::start().await;
+    let ka = key(&app, "a", &a, json!({})).await;
+    key(&app, "b", &b, json!({})).await;
+    app.put_settings(json!({"routing_strategy": "round_robin", "conversation_affinity": true}))
+        .await;
+    let turn = |n: usize| {
+        let mut messages = vec![
+            json!({"role": "system", "content": "You are a pirate."}),
+            json!({"role": "user", "content": "Tell me about ships"}),
+        ];
+        for i in 0..n {
+            messages.push(json!({"role": "assistant", "content": format!("Arr {i}")}));
+            messages.push(json!({"role": "user", "content": format!("More {i}")}));
+        }
+        json!({"model": "gpt-4o", "messages": messages})
+    };
+    let first = app
+        .chat(turn(0))
+        .await
+        .header("x-api-proxy-key")
+        .unwrap()
+        .to_owned();
+    for n in 1..6 {
+        let r = app.chat(turn(n)).await;
+        assert_eq!(
+            r.header("x-api-proxy-key"),
+            Some(first.as_str()),
+            "turn {n} left its key"
+        );
+    }
+    // When the sticky key stops being usable, the conversation moves.
+    let sticky_id = if first == "a" { ka } else { ka + 1 };
+    app.admin(
+        "PATCH",
+        &format!("/api/keys/{sticky_id}"),
+        Some(json!({"enabled": false})),
+    )
+    .await;
+    let moved = app.chat(turn(6)).await;
+    assert_ne!(moved.header("x-api-proxy-key"), Some(first.as_str()));
+    assert_eq!(moved.status, StatusCode::OK);
+    app.stop().await;
+}
