@@ -12,8 +12,9 @@ use super::key::{
 };
 use crate::config::ProviderCatalog;
 use crate::db::api_keys::ApiKeyRow;
+use crate::routing::health::immediate_verdict;
 use crate::routing::key_live::{parse_quota_reset, parse_quota_unit};
-use crate::routing::{KeyCounters, KeyLive, KeyProfile, ModelSet, Outcome};
+use crate::routing::{Health, KeyCounters, KeyLive, KeyProfile, ModelSet, Outcome};
 
 #[derive(Clone)]
 pub struct KeyRegistry {
@@ -115,8 +116,23 @@ impl KeyRegistry {
         self.inner.deps.board.withdraw(id);
     }
 
-    /// Fire-and-forget accounting from the request path.
+    /// Fire-and-forget accounting from the request path. A verdict that must hold for the very
+    /// next request (429, 401, out of credit, rate limit used up) is also written to the board now.
     pub fn record(&self, id: i32, outcome: Outcome) {
+        let verdict = immediate_verdict(outcome.signal, outcome.at_ms);
+        let dry = outcome.rate_limit.filter(|r| r.exhausted_until().is_some());
+        if verdict.is_some() || dry.is_some() {
+            self.inner.deps.board.amend(id, |bid| {
+                if let Some(health) = verdict {
+                    if !matches!(bid.health, Health::AuthDead | Health::QuotaExhausted) {
+                        bid.health = health;
+                    }
+                }
+                if let Some(info) = dry {
+                    bid.rate_limit = info;
+                }
+            });
+        }
         if let Some(addr) = self.inner.actors.get(&id) {
             addr.do_send(RecordOutcome(outcome));
         }

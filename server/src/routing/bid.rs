@@ -321,6 +321,14 @@ impl BidBoard {
         self.bids.remove(&key_id);
     }
 
+    /// Changes a published bid in place (the request path's immediate verdicts; the key's actor
+    /// publishes the authoritative state right after).
+    pub fn amend(&self, key_id: i32, change: impl FnOnce(&mut Bid)) {
+        if let Some(mut bid) = self.bids.get_mut(&key_id) {
+            change(&mut bid);
+        }
+    }
+
     pub fn get(&self, key_id: i32) -> Option<Bid> {
         self.bids.get(&key_id).map(|b| b.clone())
     }

@@ -56,6 +56,23 @@ pub enum Health {
     HalfOpen,
 }
 
+/// The verdict a signal forces at once, before the key's actor has applied it: routing must not
+/// send the next request to a key that just answered 429 or 401.
+pub fn immediate_verdict(signal: Signal, now_ms: i64) -> Option<Health> {
+    match signal {
+        Signal::RateLimited { until_ms } => Some(Health::Throttled {
+            until_ms: until_ms
+                .filter(|u| *u > now_ms)
+                .map_or(now_ms + DEFAULT_THROTTLE_MS, |u| {
+                    u.min(now_ms + MAX_THROTTLE_MS)
+                }),
+        }),
+        Signal::AuthRejected => Some(Health::AuthDead),
+        Signal::QuotaRejected => Some(Health::QuotaExhausted),
+        Signal::Success | Signal::Failure | Signal::ClientError => None,
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HealthMachine {
     state: Health,
@@ -110,14 +127,9 @@ impl HealthMachine {
                     self.state = Health::Active;
                 }
             }
-            Signal::RateLimited { until_ms } => {
-                let until = until_ms
-                    .filter(|u| *u > now_ms)
-                    .map_or(now_ms + DEFAULT_THROTTLE_MS, |u| {
-                        u.min(now_ms + MAX_THROTTLE_MS)
-                    });
+            Signal::RateLimited { .. } => {
                 if !matches!(before, Health::AuthDead | Health::QuotaExhausted) {
-                    self.state = Health::Throttled { until_ms: until };
+                    self.state = immediate_verdict(signal, now_ms).unwrap_or(before);
                 }
             }
             Signal::Failure => {
