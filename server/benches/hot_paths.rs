@@ -115,6 +115,7 @@ fn bench_pick(c: &mut Criterion) {
                 provider: None,
                 exclude: &[],
                 only_key: None,
+                conversation: None,
                 strategy,
                 stream: false,
                 now_ms: 1_000,
