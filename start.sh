@@ -56,6 +56,9 @@ if pid=$(running_pid) && [[ -n "$pid" ]]; then
     exit 1
 fi
 
+# The web dashboard, embedded into the binary by the build below.
+./scripts/install-tools.sh --build-only
+./scripts/build-dashboard.sh
 cargo build --release -p api-proxy
 BIN="${CARGO_TARGET_DIR:-target}/release/api-proxy"
 

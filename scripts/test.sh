@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Every test of the project, in the order a reviewer would run them:
-#   formatting, lints, unit + integration tests, then end-to-end tests with the official openai SDK.
-# Installs what it needs (a Python venv at .venv) and skips that when it is already up to date.
+#   formatting, lints, unit + integration tests, then end-to-end tests with the official openai SDK
+#   and the dashboard's end-to-end tests in headless Chromium.
+# Installs what it needs (a Python venv at .venv; the wasm target, trunk, wasm-bindgen-cli, Chromium
+# and playwright-core through scripts/install-tools.sh) and skips that when it is already up to date.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -24,14 +26,24 @@ else
     echo "up to date"
 fi
 
+step "scripts/install-tools.sh (wasm target, trunk, wasm-bindgen-cli, Chromium, playwright-core)"
+scripts/install-tools.sh
+
 step "cargo fmt --all --check"
 cargo fmt --all --check
 
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "cargo clippy -p dashboard --target wasm32-unknown-unknown -- -D warnings"
+cargo clippy -p dashboard --target wasm32-unknown-unknown -- -D warnings
+
 step "cargo test --workspace"
 cargo test --workspace
+
+step "scripts/build-dashboard.sh (trunk build --release --offline into dashboard/dist)"
+# Before the api-proxy build, which embeds dashboard/dist.
+scripts/build-dashboard.sh
 
 step "cargo build -p api-proxy -p mock-upstream"
 cargo build -p api-proxy -p mock-upstream
@@ -40,3 +52,6 @@ step "pytest tests/e2e (official openai SDK against api-proxy and mock-upstream)
 # No __pycache__ folders in the work tree.
 export PYTHONDONTWRITEBYTECODE=1
 "$VENV/bin/python" -m pytest -q tests/e2e
+
+step "node --test tests/dashboard/ (the dashboard in headless Chromium, against api-proxy)"
+node --test tests/dashboard/

@@ -1,0 +1,67 @@
+//! The live feed: one websocket to `GET /api/live?token=…` per signed-in tab. Each text message
+//! is a `shared::live::LiveEvent`. When the socket closes (server restart, network) it reconnects
+//! after [`crate::backoff::delay_ms`]; the attempt counter resets once a message arrives.
+
+use std::time::Duration;
+
+use futures_util::future::{abortable, AbortHandle};
+use futures_util::StreamExt;
+use gloo_net::websocket::futures::WebSocket;
+use gloo_net::websocket::Message;
+use shared::live::LiveEvent;
+use yew::platform::spawn_local;
+use yew::Callback;
+
+use super::browser::{now_ms, random, websocket_url};
+use crate::backoff;
+use crate::query::encode;
+use crate::state::live::LiveAction;
+
+/// The running feed; dropping it closes the socket and stops reconnecting.
+pub struct LiveFeed {
+    abort: AbortHandle,
+}
+
+impl Drop for LiveFeed {
+    fn drop(&mut self) {
+        self.abort.abort();
+    }
+}
+
+/// Starts the feed; every change is reported through `dispatch`.
+pub fn start(token: &str, dispatch: Callback<LiveAction>) -> LiveFeed {
+    let path = format!("/api/live?token={}", encode(token));
+    let (task, abort) = abortable(run(path, dispatch));
+    spawn_local(async move {
+        let _ = task.await;
+    });
+    LiveFeed { abort }
+}
+
+async fn run(path: String, dispatch: Callback<LiveAction>) {
+    let mut attempt: u32 = 0;
+    loop {
+        dispatch.emit(LiveAction::Connecting);
+        if let Some(mut socket) = websocket_url(&path).and_then(|url| WebSocket::open(&url).ok()) {
+            while let Some(Ok(message)) = socket.next().await {
+                let Message::Text(text) = message else {
+                    continue;
+                };
+                // Unknown event types (a newer server) are skipped, not fatal.
+                if let Ok(event) = serde_json::from_str::<LiveEvent>(&text) {
+                    attempt = 0;
+                    dispatch.emit(LiveAction::Event {
+                        event: Box::new(event),
+                        now: now_ms(),
+                    });
+                }
+            }
+        }
+        let delay = backoff::delay_ms(attempt, random());
+        attempt = attempt.saturating_add(1);
+        dispatch.emit(LiveAction::Closed {
+            retry_at: now_ms() + i64::from(delay),
+        });
+        gloo_timers::future::sleep(Duration::from_millis(u64::from(delay))).await;
+    }
+}

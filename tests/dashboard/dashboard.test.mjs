@@ -1,0 +1,538 @@
+// End-to-end tests of the dashboard in real headless Chromium, against the real api-proxy binary
+// (which serves the dashboard embedded at build time) and the mock upstream.
+//
+//   node --test tests/dashboard/
+//
+// Needs: `scripts/install-tools.sh` (Chromium, playwright-core in tests/dashboard/node_modules),
+// `scripts/build-dashboard.sh`, then `cargo build -p api-proxy -p mock-upstream`, and the Python
+// venv with the openai SDK (`scripts/test.sh` makes it). Binaries come from
+// $CARGO_TARGET_DIR/debug (default target/debug), or API_PROXY_BIN / MOCK_UPSTREAM_BIN.
+// Screenshots of each page go to test-artifacts/dashboard/; the Overview one is also copied to
+// docs/dashboard.png for the README when that file is missing or UPDATE_README_SCREENSHOT=1.
+//
+// No fixed sleeps: every wait is on a process line, a selector or a page condition, with a timeout.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFile } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, copyFileSync, existsSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { chromium } from 'playwright-core';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const TARGET_DIR = process.env.CARGO_TARGET_DIR
+    ? path.resolve(REPO, process.env.CARGO_TARGET_DIR)
+    : path.join(REPO, 'target');
+const API_PROXY_BIN = path.resolve(process.env.API_PROXY_BIN || path.join(TARGET_DIR, 'debug', 'api-proxy'));
+const MOCK_UPSTREAM_BIN = path.resolve(process.env.MOCK_UPSTREAM_BIN || path.join(TARGET_DIR, 'debug', 'mock-upstream'));
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const PYTHON = path.join(REPO, '.venv', 'bin', 'python');
+const ARTIFACTS = path.join(REPO, 'test-artifacts', 'dashboard');
+const README_SCREENSHOT = path.join(REPO, 'docs', 'dashboard.png');
+
+const ADMIN_TOKEN = 'dashboard-e2e-admin-token-0123456789';
+const UPSTREAM_SECRET = 'sk-dashboard-e2e-upstream-0123456789abcdef';
+const MOCK_REPLY = 'Hello from the mock upstream.';
+const READY_TIMEOUT_MS = 30_000;
+const UI_TIMEOUT_MS = 15_000;
+
+// Variables api-proxy reads: inherited values must not leak into the test server.
+const SERVER_VARS = [
+    'PORT', 'HOST', 'DATABASE_PATH', 'DATA_DIR', 'ADMIN_TOKEN', 'PROVIDERS_DIR', 'MODEL_ALIASES_FILE',
+    'LOG_LEVEL', 'WORKERS', 'ENCRYPTION_KEY', 'REQUIRE_CLIENT_KEYS', 'ALLOWED_HOSTS', 'CORS_ORIGINS',
+    'BODY_LIMIT_BYTES', 'CONNECT_TIMEOUT_MS', 'LOG_FLUSH_MS', 'LOG_BATCH_MAX', 'SHUTDOWN_TIMEOUT_SECS',
+    'RUST_LOG',
+];
+
+function cleanEnv(extra = {}) {
+    const env = { ...process.env, NO_COLOR: '1' };
+    for (const name of SERVER_VARS) delete env[name];
+    return { ...env, ...extra };
+}
+
+/** A child process whose output is read line by line, so a test can wait for a line. */
+class Child {
+    constructor(name, argv, env, cwd) {
+        if (!existsSync(argv[0])) {
+            throw new Error(`${argv[0]} does not exist: build it first (see the top of this file)`);
+        }
+        this.name = name;
+        this.lines = [];
+        this.waiters = [];
+        this.proc = spawn(argv[0], argv.slice(1), { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+        this.exited = once(this.proc, 'exit');
+        for (const stream of [this.proc.stdout, this.proc.stderr]) {
+            createInterface({ input: stream }).on('line', (line) => {
+                this.lines.push(line);
+                for (const w of [...this.waiters]) w(line);
+            });
+        }
+        this.proc.on('exit', () => {
+            for (const w of [...this.waiters]) w(null);
+        });
+    }
+
+    output() {
+        return this.lines.slice(-40).join('\n');
+    }
+
+    /** The first match of `pattern` in the output (past or future). */
+    waitFor(pattern, timeoutMs = READY_TIMEOUT_MS) {
+        for (const line of this.lines) {
+            const m = line.match(pattern);
+            if (m) return Promise.resolve(m);
+        }
+        return new Promise((resolve, reject) => {
+            const done = (fn, value) => {
+                clearTimeout(timer);
+                this.waiters = this.waiters.filter((w) => w !== waiter);
+                fn(value);
+            };
+            const waiter = (line) => {
+                if (line === null) {
+                    done(reject, new Error(`${this.name} exited before printing ${pattern}:\n${this.output()}`));
+                    return;
+                }
+                const m = line.match(pattern);
+                if (m) done(resolve, m);
+            };
+            const timer = setTimeout(
+                () => done(reject, new Error(`${this.name} printed no ${pattern} within ${timeoutMs} ms:\n${this.output()}`)),
+                timeoutMs,
+            );
+            this.waiters.push(waiter);
+        });
+    }
+
+    /** SIGKILL: the process dies at once, as in a crash. */
+    async kill() {
+        if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+        this.proc.kill('SIGKILL');
+        await this.exited;
+    }
+
+    /** SIGTERM (api-proxy drains in-flight requests), SIGKILL if it hangs. */
+    async stop() {
+        if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+        this.proc.kill('SIGTERM');
+        const timer = setTimeout(() => this.proc.kill('SIGKILL'), 15_000);
+        await this.exited;
+        clearTimeout(timer);
+    }
+}
+
+function run(file, args, options = {}) {
+    return new Promise((resolve, reject) => {
+        execFile(file, args, { timeout: 60_000, ...options }, (error, stdout, stderr) => {
+            if (error) reject(new Error(`${file} ${args.join(' ')} failed: ${error.message}\n${stderr}`));
+            else resolve(stdout);
+        });
+    });
+}
+
+/** One chat completion through api-proxy with the official openai Python SDK. */
+async function sdkCall(content) {
+    const script = [
+        'import sys, openai',
+        'client = openai.OpenAI(base_url=sys.argv[1], api_key="anything", max_retries=0, timeout=30)',
+        'r = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": sys.argv[2]}])',
+        'print(r.choices[0].message.content)',
+    ].join('\n');
+    const out = await run(PYTHON, ['-c', script, `${state.proxyUrl}/v1`, content], {
+        env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
+    });
+    assert.equal(out.trim(), MOCK_REPLY);
+}
+
+async function startProxy(port = 0) {
+    const proxy = new Child('api-proxy', [API_PROXY_BIN], cleanEnv({
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        DATABASE_PATH: path.join(state.tmp, 'data', 'api-proxy.db'),
+        ADMIN_TOKEN,
+        PROVIDERS_DIR: path.join(REPO, 'configs', 'providers'),
+        WORKERS: '1',
+        LOG_LEVEL: 'info',
+    }), state.tmp);
+    const [, url] = await proxy.waitFor(/api-proxy listening on (http:\/\/127\.0\.0\.1:\d+)/);
+    return { proxy, url };
+}
+
+async function screenshot(name) {
+    const file = path.join(ARTIFACTS, `${name}.png`);
+    await state.page.screenshot({ path: file, fullPage: false });
+    return file;
+}
+
+/** Navigates inside the app (a click on the nav bar, no page load). */
+async function openPage(href) {
+    await state.page.click(`nav a[href="${href}"]`);
+    await state.page.waitForURL((url) => url.pathname === href, { timeout: UI_TIMEOUT_MS });
+}
+
+/** Fails if the document was reloaded since `markDocument()`. */
+async function assertNoReload() {
+    assert.equal(await state.page.evaluate(() => window.__e2eMarker), true, 'the page was reloaded');
+}
+
+async function markDocument() {
+    await state.page.evaluate(() => {
+        window.__e2eMarker = true;
+    });
+}
+
+async function admin(pathAndQuery) {
+    const response = await fetch(`${state.proxyUrl}${pathAndQuery}`, {
+        headers: { Authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    assert.equal(response.status, 200, `${pathAndQuery}: ${response.status}`);
+    return response.json();
+}
+
+/** The number of calls the server has recorded (GET /api/stats waits for pending log rows). */
+async function serverCallsTotal() {
+    return (await admin('/api/stats')).totals.calls;
+}
+
+/** Waits until the element's text is exactly `text`, without reloading. */
+async function waitForText(selector, text) {
+    await state.page.waitForFunction(
+        ([sel, value]) => document.querySelector(sel)?.textContent.trim() === value,
+        [selector, text],
+        { timeout: UI_TIMEOUT_MS },
+    );
+}
+
+const statValue = (stat) => `[data-stat="${stat}"] .stat-value`;
+const keyRow = (name) => `#keys-table tr[data-key-name="${name}"]`;
+
+const state = {};
+
+before(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    state.tmp = mkdtempSync(path.join(tmpdir(), 'api-proxy-dashboard-e2e-'));
+    state.mock = new Child(
+        'mock-upstream',
+        [MOCK_UPSTREAM_BIN, '--port', '0', '--chunks', String(MOCK_REPLY.split(' ').length), '--key', UPSTREAM_SECRET],
+        cleanEnv(),
+        state.tmp,
+    );
+    [, state.mockUrl] = await state.mock.waitFor(/MOCK_LISTENING (http:\/\/127\.0\.0\.1:\d+)/);
+    const started = await startProxy();
+    state.proxy = started.proxy;
+    state.proxyUrl = started.url;
+
+    // A fresh profile in the temporary folder (Playwright takes it as the persistent context's
+    // user data dir, i.e. Chromium's --user-data-dir).
+    state.context = await chromium.launchPersistentContext(path.join(state.tmp, 'chromium-profile'), {
+        executablePath: CHROMIUM,
+        headless: true,
+        args: [
+            '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+            '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
+        ],
+        viewport: { width: 1280, height: 800 },
+        locale: 'en-US',
+        timezoneId: 'UTC',
+    });
+    state.context.setDefaultTimeout(UI_TIMEOUT_MS);
+    state.page = state.context.pages()[0] ?? (await state.context.newPage());
+    state.consoleErrors = [];
+    state.page.on('console', (msg) => {
+        if (msg.type() === 'error') state.consoleErrors.push(msg.text());
+    });
+    state.page.on('pageerror', (err) => state.consoleErrors.push(String(err)));
+});
+
+after(async () => {
+    await state.context?.close();
+    await state.proxy?.stop();
+    await state.mock?.stop();
+    if (state.tmp) rmSync(state.tmp, { recursive: true, force: true });
+});
+
+test('api-proxy serves the dashboard at / and for page paths', async () => {
+    const root = await fetch(`${state.proxyUrl}/`);
+    assert.equal(root.status, 200);
+    assert.match(root.headers.get('content-type'), /text\/html/);
+    const html = await root.text();
+    assert.match(html, /_bg\.wasm/, 'index.html loads the WebAssembly');
+    const deep = await fetch(`${state.proxyUrl}/logs`);
+    assert.equal(deep.status, 200, 'client-side routes fall back to index.html');
+    assert.equal(await deep.text(), html);
+});
+
+test('a wrong admin token is refused', async () => {
+    const { page } = state;
+    await page.goto(`${state.proxyUrl}/`);
+    await page.fill('#token', 'not-the-admin-token');
+    await page.click('#sign-in-button');
+    const error = page.locator('#sign-in-error');
+    await error.waitFor();
+    assert.match(await error.innerText(), /Wrong admin token/);
+    assert.equal(await page.locator('.topbar').count(), 0, 'still on the sign-in page');
+    await screenshot('sign-in');
+});
+
+test('signs in and connects to the live feed', async () => {
+    const { page } = state;
+    await page.fill('#token', ADMIN_TOKEN);
+    await page.click('#sign-in-button');
+    await page.locator('.topbar').waitFor();
+    await page.locator('#connection[data-state="live"]').waitFor();
+    const stored = await page.evaluate(() => sessionStorage.getItem('api-proxy.admin-token'));
+    assert.equal(stored, ADMIN_TOKEN, 'the token is kept in session storage');
+    await markDocument();
+});
+
+test('adds a key through the UI, and it appears masked', async () => {
+    const { page } = state;
+    await openPage('/keys');
+    await page.locator('#no-keys').waitFor();
+    await page.click('#add-key');
+    await page.locator('#key-form').waitFor();
+    await page.selectOption('#key-provider', 'openai');
+    await page.fill('#key-name', 'mock-openai');
+    await page.fill('#key-api-key', UPSTREAM_SECRET);
+    await page.fill('#key-base-url', `${state.mockUrl}/v1`);
+    await screenshot('key-form');
+    await page.click('#key-save');
+    await page.locator(keyRow('mock-openai')).waitFor();
+    assert.equal(await page.locator('#key-dialog').count(), 0, 'the dialog closed');
+    const masked = (await page.locator(`${keyRow('mock-openai')} .masked-key`).innerText()).trim();
+    assert.ok(masked.length > 0 && masked.length < UPSTREAM_SECRET.length, `masked: ${masked}`);
+    assert.ok(masked.includes('…'), `masked: ${masked}`);
+    assert.ok(!(await page.content()).includes(UPSTREAM_SECRET), 'the secret is nowhere on the page');
+    await page.locator(`${keyRow('mock-openai')} .badge[data-state="active"]`).waitFor();
+    await assertNoReload();
+});
+
+test('the key test button makes a real call through the key', async () => {
+    const { page } = state;
+    await page.click(`${keyRow('mock-openai')} .key-test`);
+    const result = page.locator(`${keyRow('mock-openai')} .test-result`);
+    await result.waitFor();
+    assert.equal(await result.getAttribute('data-ok'), 'true', await result.innerText());
+    await screenshot('keys');
+});
+
+test('a call with the openai SDK updates the Overview without a reload', async () => {
+    const { page } = state;
+    await openPage('/');
+    // Settle on the server's count first (the key test above was a call too), then expect +1.
+    const calls = await serverCallsTotal();
+    await waitForText(statValue('calls_total'), String(calls));
+    await sdkCall('Hello from the dashboard test');
+    await waitForText(statValue('calls_total'), String(calls + 1));
+    // The charts and top lists reload through REST when the feed reports calls (throttled).
+    await page.locator('#top-models tr', { hasText: 'gpt-4o-mini' }).waitFor();
+    await page.locator('[data-chart="calls"] rect').first().waitFor();
+    await assertNoReload();
+    const shot = await screenshot('overview');
+    assert.ok(statSync(shot).size < 300 * 1024, 'the Overview screenshot stays under 300 KB');
+    // The README's picture: written when missing or asked for, so a test run leaves git clean.
+    if (!existsSync(README_SCREENSHOT) || process.env.UPDATE_README_SCREENSHOT === '1') {
+        mkdirSync(path.dirname(README_SCREENSHOT), { recursive: true });
+        copyFileSync(shot, README_SCREENSHOT);
+    }
+});
+
+test('the Logs page shows new calls live and opens their details', async () => {
+    const { page } = state;
+    await openPage('/logs');
+    const rows = page.locator('#logs-table tbody tr');
+    await rows.first().waitFor();
+    const count = await rows.count();
+    await sdkCall('A second call, while the Logs page is open');
+    await page.waitForFunction(
+        (n) => document.querySelectorAll('#logs-table tbody tr').length === n + 1,
+        count,
+        { timeout: UI_TIMEOUT_MS },
+    );
+    await assertNoReload();
+    const newest = rows.first();
+    assert.match(await newest.innerText(), /gpt-4o-mini/);
+    assert.match(await newest.innerText(), /200/);
+    await screenshot('logs');
+    await newest.click();
+    const detail = page.locator('#log-detail');
+    await detail.waitFor();
+    await detail.locator('#attempt-trail').waitFor();
+    assert.match(await detail.innerText(), /mock-openai/);
+    await screenshot('log-details');
+    await page.keyboard.press('Escape');
+    await page.locator('#log-detail .modal-head button').click().catch(() => {});
+    await detail.waitFor({ state: 'detached' });
+});
+
+test('disabling the key in the UI changes its state', async () => {
+    const { page } = state;
+    await openPage('/keys');
+    await page.locator(keyRow('mock-openai')).waitFor();
+    await page.click(`${keyRow('mock-openai')} .key-toggle`);
+    await page.locator(`${keyRow('mock-openai')} .badge[data-state="disabled"]`).waitFor();
+    // The server agrees.
+    const { data } = await admin('/api/keys');
+    assert.equal(data.find((k) => k.name === 'mock-openai').state, 'disabled');
+    // And back on, for the pages below.
+    await page.click(`${keyRow('mock-openai')} .key-toggle`);
+    await page.locator(`${keyRow('mock-openai')} .badge[data-state="active"]`).waitFor();
+    await assertNoReload();
+});
+
+test('edits a key, and deletes one after confirmation', async () => {
+    const { page } = state;
+    // A second key to delete, added through the API.
+    const created = await fetch(`${state.proxyUrl}/api/keys`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ provider: 'openai', name: 'spare', api_key: 'sk-spare-0123456789abcdef', enabled: false }),
+    });
+    assert.equal(created.status, 201);
+    // Keys added elsewhere show when the page is opened again.
+    await openPage('/');
+    await openPage('/keys');
+    await page.locator(keyRow('spare')).waitFor();
+
+    await page.click(`${keyRow('mock-openai')} .key-edit`);
+    await page.locator('#key-form').waitFor();
+    assert.equal(await page.inputValue('#key-api-key'), '', 'the secret is never sent back to the form');
+    await page.fill('#key-priority', '1');
+    await page.click('#key-save');
+    await page.locator('#key-dialog').waitFor({ state: 'detached' });
+    await page.locator(keyRow('mock-openai'), { hasText: 'Priority 1' }).waitFor();
+    assert.equal((await admin('/api/keys')).data.find((k) => k.name === 'mock-openai').priority, 1);
+
+    await page.click(`${keyRow('spare')} .key-delete`);
+    await page.locator('#delete-dialog').waitFor();
+    await page.click('#confirm-delete');
+    await page.locator(keyRow('spare')).waitFor({ state: 'detached' });
+    assert.deepEqual((await admin('/api/keys')).data.map((k) => k.name), ['mock-openai']);
+    await markDocument();
+});
+
+test('the Logs page filters and loads older pages (keyset pagination)', async () => {
+    const { page } = state;
+    // 55 more calls, straight to the OpenAI-compatible endpoint.
+    for (let i = 0; i < 55; i++) {
+        const r = await fetch(`${state.proxyUrl}/v1/chat/completions`, {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json' },
+            body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `call ${i}` }] }),
+        });
+        assert.equal(r.status, 200);
+        await r.arrayBuffer();
+    }
+    const total = await serverCallsTotal();
+    await openPage('/logs');
+    const rows = page.locator('#logs-table tbody tr');
+    await page.locator('#load-more').waitFor();
+    assert.equal(await rows.count(), 50, 'one page of 50');
+    await page.click('#load-more');
+    await page.waitForFunction((n) => document.querySelectorAll('#logs-table tbody tr').length === n, total);
+    await page.locator('#load-more').waitFor({ state: 'detached' });
+
+    await page.selectOption('#filter-status', 'error');
+    await page.locator('#no-logs').waitFor();
+    await page.selectOption('#filter-status', 'success');
+    await page.selectOption('#filter-provider', 'openai');
+    await page.fill('#filter-model', 'gpt-4o');
+    await page.press('#filter-model', 'Enter');
+    await page.waitForFunction(() => {
+        const cells = [...document.querySelectorAll('#logs-table tbody tr td:nth-child(3)')];
+        return cells.length > 0 && cells.every((td) => td.textContent.trim() === 'gpt-4o');
+    });
+    await page.click('#reset-filters');
+    await page.locator('#load-more').waitFor();
+    await assertNoReload();
+});
+
+test('the Providers, Routing and Settings pages load', async () => {
+    const { page } = state;
+    await openPage('/providers');
+    await page.locator('[data-provider="openai"] tr[data-model="gpt-4o-mini"]').waitFor();
+    assert.match(await page.locator('[data-provider="openai"] tr[data-model="gpt-4o-mini"]').innerText(), /mock-openai/);
+    await screenshot('providers');
+
+    await openPage('/routing');
+    await page.fill('#route-model', 'gpt-4o-mini');
+    await page.press('#route-model', 'Enter');
+    await page.locator('#route-winner strong').waitFor();
+    await page.waitForFunction(() => document.querySelector('#route-winner')?.textContent.includes('mock-openai'));
+    await screenshot('routing');
+
+    await openPage('/settings');
+    await page.locator('#settings-form').waitFor();
+    await page.fill('#max-attempts', '2');
+    await page.click('#save-settings');
+    await page.locator('#settings-saved').waitFor();
+    assert.equal((await admin('/api/settings')).max_attempts, 2);
+    await screenshot('settings');
+    await assertNoReload();
+});
+
+test('switches to Chinese, and remembers it', async () => {
+    const { page } = state;
+    await openPage('/');
+    await page.click('#lang-switch');
+    await page.waitForFunction(() => document.querySelector('nav a[href="/keys"]')?.textContent.trim() === '密钥');
+    assert.equal(await page.locator('[data-stat="calls_total"] .stat-label').innerText(), '累计调用');
+    assert.equal(await page.evaluate(() => document.documentElement.lang), 'zh-CN');
+    await screenshot('overview-zh');
+    await page.reload();
+    await page.locator('.topbar').waitFor();
+    assert.equal((await page.locator('nav a[href="/keys"]').innerText()).trim(), '密钥', 'still Chinese after a reload');
+    await page.click('#lang-switch');
+    await page.waitForFunction(() => document.querySelector('nav a[href="/keys"]')?.textContent.trim() === 'Keys');
+    await page.locator('#connection[data-state="live"]').waitFor();
+    await markDocument();
+});
+
+test('the live feed reconnects after the server restarts', async () => {
+    const { page } = state;
+    const port = Number(new URL(state.proxyUrl).port);
+    // Killed rather than stopped: a graceful stop waits SHUTDOWN_TIMEOUT_SECS while a dashboard
+    // websocket is open. The database (SQLite, WAL) survives it.
+    await state.proxy.kill();
+    await page.locator('#connection[data-state="offline"]').waitFor();
+    const restarted = await startProxy(port);
+    state.proxy = restarted.proxy;
+    assert.equal(restarted.url, state.proxyUrl);
+    await page.locator('#connection[data-state="live"]').waitFor({ timeout: 20_000 });
+    // Calls after the restart still arrive live.
+    const calls = await serverCallsTotal();
+    await waitForText(statValue('calls_total'), String(calls));
+    await sdkCall('After the restart');
+    await waitForText(statValue('calls_total'), String(calls + 1));
+    await assertNoReload();
+});
+
+test('a 401 from the API returns to the sign-in page', async () => {
+    const { page } = state;
+    await page.evaluate(() => sessionStorage.setItem('api-proxy.admin-token', 'a-token-the-server-does-not-know'));
+    await page.reload();
+    await page.locator('#session-ended').waitFor();
+    assert.equal(await page.locator('.topbar').count(), 0);
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('api-proxy.admin-token')), null);
+    assert.deepEqual(
+        state.consoleErrors.filter((e) => !/401|Unauthorized|WebSocket|ERR_CONNECTION_REFUSED|Failed to load resource/i.test(e)),
+        [],
+        'no unexpected errors in the browser console',
+    );
+});
+
+test('signing out forgets the token', async () => {
+    const { page } = state;
+    await page.fill('#token', ADMIN_TOKEN);
+    await page.click('#sign-in-button');
+    await page.locator('#connection[data-state="live"]').waitFor();
+    await page.click('#sign-out');
+    await page.locator('#sign-in-form').waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('api-proxy.admin-token')), null);
+    await page.reload();
+    await page.locator('#sign-in-form').waitFor();
+});
