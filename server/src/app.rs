@@ -264,6 +264,7 @@ impl RunningApp {
 
     /// Graceful stop: in-flight requests finish, then the last log batch is written.
     pub async fn stop(self) {
+        self.state.live.close_all();
         self.handle.stop(true).await;
         self.wait().await;
     }

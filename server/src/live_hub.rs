@@ -17,6 +17,8 @@ pub const BACKLOG: usize = 1024;
 pub struct LiveHub {
     tx: broadcast::Sender<Arc<str>>,
     stats: Arc<LiveStats>,
+    /// Set at shutdown: every connection closes, so a graceful stop does not wait on them.
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl LiveHub {
@@ -25,7 +27,18 @@ impl LiveHub {
         Self {
             tx,
             stats: Arc::new(stats),
+            closing: tokio::sync::watch::channel(false).0,
         }
+    }
+
+    /// Tells every live connection to close (server shutdown).
+    pub fn close_all(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Resolves when [`Self::close_all`] has been called.
+    pub fn closing(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.closing.subscribe()
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {

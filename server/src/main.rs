@@ -26,9 +26,12 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("api-proxy could not start")?;
     let handle = app.handle();
+    let live = app.state.live.clone();
     tokio::task::spawn_local(async move {
         wait_for_signal().await;
         tracing::info!("shutting down: finishing in-flight requests");
+        // Dashboard connections never finish by themselves: close them first.
+        live.close_all();
         handle.stop(true).await;
     });
     app.wait().await;

@@ -94,29 +94,53 @@ pub struct KeyPatch {
     pub name: Option<String>,
     #[serde(default)]
     pub api_key: Option<String>,
-    #[serde(default, with = "double_option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub base_url: Option<Option<String>>,
     #[serde(default)]
     pub models: Option<Vec<String>>,
-    #[serde(default, with = "double_option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub priority: Option<Option<i32>>,
     #[serde(default)]
     pub enabled: Option<bool>,
     #[serde(default)]
     pub cost_per_request: Option<f64>,
-    #[serde(default, with = "double_option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub quota_total: Option<Option<f64>>,
-    #[serde(default, with = "double_option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub quota_remaining: Option<Option<f64>>,
     #[serde(default)]
     pub quota_unit: Option<QuotaUnit>,
-    #[serde(default, with = "double_option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub azure_api_version: Option<Option<String>>,
     #[serde(default)]
     pub azure_deployments: Option<BTreeMap<String, String>>,
     #[serde(default)]
     pub weight: Option<i32>,
-    #[serde(default, with = "double_option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub quota_reset: Option<Option<QuotaReset>>,
     #[serde(default)]
     pub price_overrides: Option<BTreeMap<String, ModelPricing>>,
@@ -237,6 +261,21 @@ mod tests {
         assert_eq!(patch.priority, None);
         let patch: KeyPatch = serde_json::from_str(r#"{"priority": 2}"#).unwrap();
         assert_eq!(patch.priority, Some(Some(2)));
+    }
+
+    #[test]
+    fn an_absent_patch_field_stays_absent_when_serialised() {
+        let patch = KeyPatch {
+            name: Some("n".into()),
+            priority: Some(None),
+            ..Default::default()
+        };
+        let json = serde_json::to_value(&patch).unwrap();
+        assert_eq!(json["priority"], serde_json::Value::Null);
+        assert!(json.get("base_url").is_none(), "{json}");
+        assert!(json.get("quota_total").is_none(), "{json}");
+        let back: KeyPatch = serde_json::from_value(json).unwrap();
+        assert_eq!(back, patch);
     }
 
     #[test]

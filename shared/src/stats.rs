@@ -30,7 +30,7 @@ pub struct StatsResponse {
 }
 
 /// `GET /api/stats/timeseries?range=hour|day|month`: calls, cost and latency per bucket
-/// (minutes for an hour, hours for a day or 30 days), from the rollup tables.
+/// (minutes for an hour, hours for a day, days for 30 days), from the rollup tables.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TimeSeries {
     pub range: String,

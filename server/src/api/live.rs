@@ -35,6 +35,7 @@ pub async fn get_live(
     let (response, mut session, mut incoming) = actix_ws::handle(&req, body)
         .map_err(|e| ApiError::bad_request(format!("websocket handshake failed: {e}")))?;
     let mut events = state.live.subscribe();
+    let mut closing = state.live.closing();
     let hello = serde_json::to_string(&LiveEvent::Hello {
         version: env!("CARGO_PKG_VERSION").into(),
         server_time: state.clock.now_ms(),
@@ -71,6 +72,7 @@ pub async fn get_live(
                     Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
                     Some(Ok(_)) => {}
                 },
+                _ = closing.wait_for(|closed| *closed) => break,
                 _ = heartbeat.tick() => {
                     if session.ping(b"").await.is_err() {
                         break;

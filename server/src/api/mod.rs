@@ -21,7 +21,7 @@ pub mod route;
 pub mod settings;
 pub mod stats;
 
-use actix_web::web::{self, delete, get, patch, post, put};
+use actix_web::web::{self, delete, get, head, patch, post, put};
 use actix_web::HttpResponse;
 
 use crate::error::ApiError;
@@ -68,6 +68,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .default_service(web::to(not_found)),
         )
         .route("/", get().to(dashboard::serve))
+        .route("/", head().to(dashboard::serve))
         .default_service(web::to(fallback));
 }
 
@@ -84,7 +85,8 @@ async fn fallback(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError>
     let path = req.path();
     let api =
         path.starts_with("/api/") || path.starts_with("/v1/") || path == "/api" || path == "/v1";
-    if req.method() == actix_web::http::Method::GET && !api {
+    let method = req.method();
+    if (method == actix_web::http::Method::GET || method == actix_web::http::Method::HEAD) && !api {
         return dashboard::serve(req).await;
     }
     not_found(req).await

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use mock_upstream::{Behaviour, MockConfig, MockUpstream, MOCK_REPLY};
 use serde_json::Value;
 
@@ -192,8 +192,17 @@ async fn the_live_feed_pushes_calls_key_states_and_snapshots() {
     let change = next_event(&mut conn, "key_state").await;
     assert_eq!(change["key_id"], id);
     assert_eq!(change["state"], "auth_dead");
-    conn.send(awc::ws::Message::Close(None)).await.unwrap();
-    app.stop().await;
+    // A graceful stop closes the open feed instead of waiting for it (SHUTDOWN_TIMEOUT_SECS is 5).
+    tokio::time::timeout(Duration::from_secs(3), app.stop())
+        .await
+        .expect("the stop does not wait on the websocket");
+    let closed = tokio::time::timeout(Duration::from_secs(3), conn.next())
+        .await
+        .unwrap();
+    assert!(
+        matches!(closed, Some(Ok(awc::ws::Frame::Close(_))) | None),
+        "{closed:?}"
+    );
 }
 
 #[actix_web::test]
@@ -224,6 +233,17 @@ async fn without_a_built_dashboard_the_root_says_how_to_build_it() {
             StatusCode::NOT_FOUND
         );
     }
+    let head = app
+        .http
+        .head(format!("{}/", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        head.status(),
+        StatusCode::OK,
+        "HEAD / is answered like GET /"
+    );
     // API paths never fall through to the dashboard.
     let api = app.request("GET", "/api/nope", None, None).await;
     assert_eq!(api.status, StatusCode::NOT_FOUND);
