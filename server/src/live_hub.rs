@@ -8,6 +8,7 @@ use shared::keys::KeyState;
 use shared::live::{LiveCall, LiveEvent, LiveSnapshot};
 use tokio::sync::broadcast;
 
+use crate::metrics::live::CallSummary;
 use crate::metrics::LiveStats;
 
 /// Events a connection may fall behind by before it must resync.
@@ -58,9 +59,17 @@ impl LiveHub {
         }
     }
 
-    pub fn call_finished(&self, call: LiveCall, now_ms: i64) {
-        self.stats.record(&call, now_ms);
-        self.publish(&LiveEvent::Call(call));
+    /// Counts the call; builds its event (`describe`) only when someone is listening.
+    pub fn call_finished(
+        &self,
+        summary: CallSummary,
+        now_ms: i64,
+        describe: impl FnOnce() -> LiveCall,
+    ) {
+        self.stats.record(&summary, now_ms);
+        if self.tx.receiver_count() > 0 {
+            self.publish(&LiveEvent::Call(describe()));
+        }
     }
 
     pub fn key_state(&self, key_id: i32, name: &str, state: KeyState, until: Option<i64>) {

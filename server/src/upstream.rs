@@ -10,6 +10,9 @@ use bytes::Bytes;
 
 pub const USER_AGENT: &str = concat!("api-proxy/", env!("CARGO_PKG_VERSION"));
 
+/// Concurrent upstream connections per HTTP worker.
+pub const MAX_UPSTREAM_CONNECTIONS: usize = 25_000;
+
 /// The largest non-streamed upstream body api-proxy reads.
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
@@ -17,6 +20,8 @@ pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 pub struct UpstreamTarget {
     pub url: String,
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The key in plaintext, kept only to scrub it from anything the upstream sends back.
+    pub secret: crate::crypto::Secret,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -31,7 +36,13 @@ pub enum UpstreamError {
 
 pub fn build_client(connect_timeout: Duration) -> awc::Client {
     awc::Client::builder()
-        .connector(awc::Connector::new().timeout(connect_timeout))
+        // awc allows only 100 connections per client unless told otherwise: thousands of
+        // concurrent streams must not queue behind them.
+        .connector(
+            awc::Connector::new()
+                .timeout(connect_timeout)
+                .limit(MAX_UPSTREAM_CONNECTIONS),
+        )
         .disable_redirects()
         .disable_timeout()
         .no_default_headers()

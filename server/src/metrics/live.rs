@@ -4,11 +4,20 @@
 
 use std::sync::Mutex;
 
-use shared::live::{LiveCall, LiveSnapshot};
+use shared::live::LiveSnapshot;
 
 use super::LatencyHistogram;
 
 const WINDOW_SECS: usize = 60;
+
+/// What the live statistics need of a finished call.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CallSummary {
+    pub status: i32,
+    pub latency_ms: i64,
+    pub tokens: i64,
+    pub cost_usd: f64,
+}
 const RATE_SECS: i64 = 10;
 const DAY_MS: i64 = 86_400_000;
 
@@ -69,8 +78,8 @@ impl LiveStats {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn record(&self, call: &LiveCall, now_ms: i64) {
-        let tokens = call.prompt_tokens + call.completion_tokens;
+    pub fn record(&self, call: &CallSummary, now_ms: i64) {
+        let tokens = call.tokens;
         let mut s = self.lock();
         roll_day(&mut s, now_ms);
         let sec = now_ms.div_euclid(1000);
@@ -148,24 +157,12 @@ fn roll_day(s: &mut Inner, now_ms: i64) {
 mod tests {
     use super::*;
 
-    fn call(status: i32, latency_ms: i64) -> LiveCall {
-        LiveCall {
-            request_id: "r".into(),
-            created_at: 0,
-            key_id: None,
-            key_name: None,
-            provider: None,
-            model: "m".into(),
-            endpoint: "chat/completions".into(),
-            stream: false,
+    fn call(status: i32, latency_ms: i64) -> CallSummary {
+        CallSummary {
             status,
-            error: None,
             latency_ms,
-            ttfb_ms: None,
-            prompt_tokens: 10,
-            completion_tokens: 5,
+            tokens: 15,
             cost_usd: 0.5,
-            attempts: 1,
         }
     }
 

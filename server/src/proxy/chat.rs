@@ -194,7 +194,9 @@ pub async fn chat_completions(
         let retry_at = ratelimit::retry_at(header, now);
         record.mark_first_byte(rate_limit);
         let upstream_status = response.status();
-        let scrub = secret_for_scrub(state, &bid);
+        let scrub = Some(target.secret.expose())
+            .filter(|s| s.len() >= 6)
+            .map(str::to_owned);
 
         if !upstream_status.is_success() {
             let raw = read_body(&mut response, MAX_ERROR_BODY, first_byte)
@@ -355,16 +357,6 @@ fn response_head(
             record.request_id.clone(),
         ));
     builder
-}
-
-/// The key in plaintext, kept only to scrub it from anything the upstream sends back.
-fn secret_for_scrub(state: &AppState, bid: &Bid) -> Option<String> {
-    state
-        .cipher
-        .open_secret(&bid.profile.sealed_secret, &bid.profile.uid)
-        .ok()
-        .map(|s| s.expose().to_owned())
-        .filter(|s| s.len() >= 6)
 }
 
 async fn read_body(

@@ -12,6 +12,7 @@ use crate::actors::KeyRegistry;
 use crate::clock::Clock;
 use crate::db::call_logs::NewCallLog;
 use crate::live_hub::LiveHub;
+use crate::metrics::live::CallSummary;
 use crate::routing::ratelimit::RateLimitInfo;
 use crate::routing::{call_cost, KeyProfile, Lease, Outcome, Picked, Signal, TokenUsage};
 use crate::writer::WriterHandle;
@@ -202,8 +203,14 @@ impl CallRecord {
             .then(|| serde_json::to_string(&self.trail).expect("the trail serialises"));
         let key = self.key.take();
         let latency_ms = self.started.elapsed().as_millis() as i64;
-        self.live.call_finished(
-            LiveCall {
+        let summary = CallSummary {
+            status: i32::from(status),
+            latency_ms,
+            tokens: usage.total(),
+            cost_usd: cost,
+        };
+        self.live
+            .call_finished(summary, self.clock.now_ms(), || LiveCall {
                 request_id: self.request_id.clone(),
                 created_at: self.created_at,
                 key_id: key.as_ref().map(|k| i64::from(k.id)),
@@ -220,9 +227,7 @@ impl CallRecord {
                 completion_tokens: usage.completion,
                 cost_usd: cost,
                 attempts: self.attempts,
-            },
-            self.clock.now_ms(),
-        );
+            });
         self.writer.log(
             NewCallLog {
                 created_at: self.created_at,

@@ -62,5 +62,9 @@ pub fn upstream_target(
             headers.push((n, v));
         }
     }
-    Ok(UpstreamTarget { url, headers })
+    Ok(UpstreamTarget {
+        url,
+        headers,
+        secret,
+    })
 }
