@@ -8,7 +8,7 @@ use shared::settings::RoutingStrategy;
 
 use super::bid::{Bid, BidBoard, Lease};
 use super::health::Health;
-use super::score::{score_tier, Score};
+use super::score::{score_tier, Score, ScoreInputs};
 
 /// What a request needs from a key.
 #[derive(Debug, Clone, Copy)]
@@ -134,61 +134,110 @@ impl<'a> PickQuery<'a> {
     }
 }
 
-/// The usable keys of the best tier, in the strategy's order, with their scores.
-pub fn rank(board: &BidBoard, query: &PickQuery<'_>, advance_cursor: bool) -> Vec<(Bid, Score)> {
-    let mut usable: Vec<Bid> = Vec::new();
+/// What ranking needs of one usable key, computed in one pass over the board without cloning
+/// any bid.
+struct Candidate {
+    id: i32,
+    tier: i32,
+    /// Serves the requested model itself (not only its equivalent).
+    direct: bool,
+    weight: u64,
+    inputs: ScoreInputs,
+}
+
+/// The ids of the usable keys of the best tier, in the strategy's order, with their scores.
+/// With `best_first_only`, only the best key is guaranteed in first place (the rest unsorted): the
+/// common case needs no sort at all.
+pub fn ranked_ids(
+    board: &BidBoard,
+    query: &PickQuery<'_>,
+    advance_cursor: bool,
+    best_first_only: bool,
+) -> Vec<(i32, Score)> {
+    let mut usable: Vec<Candidate> = Vec::new();
     board.for_each(|bid| {
-        if query.filter(bid).is_none() {
-            usable.push(bid.clone());
+        if query.filter(bid).is_some() {
+            return;
         }
+        let direct = bid.profile.serves(query.model);
+        let model = if direct {
+            query.model
+        } else {
+            query.alias.unwrap_or(query.model)
+        };
+        usable.push(Candidate {
+            id: bid.key_id(),
+            tier: tier(bid),
+            direct,
+            weight: u64::from(bid.profile.weight.max(1)),
+            inputs: ScoreInputs::of(bid, model, query.stream, query.now_ms),
+        });
     });
     // Equivalents stand in only when no usable key serves the requested model itself.
-    if usable.iter().any(|b| b.profile.serves(query.model)) {
-        usable.retain(|b| b.profile.serves(query.model));
+    if usable.iter().any(|c| c.direct) {
+        usable.retain(|c| c.direct);
     }
-    let Some(best_tier) = usable.iter().map(tier).min() else {
+    let Some(best_tier) = usable.iter().map(|c| c.tier).min() else {
         return Vec::new();
     };
-    usable.retain(|b| tier(b) == best_tier);
-    usable.sort_by_key(Bid::key_id);
-    let pairs: Vec<(&Bid, &str)> = usable
+    usable.retain(|c| c.tier == best_tier);
+    usable.sort_by_key(|c| c.id);
+    let inputs: Vec<ScoreInputs> = usable.iter().map(|c| c.inputs).collect();
+    let scores = score_tier(&inputs, query.strategy);
+    let mut ranked: Vec<(i32, Score, u64)> = usable
         .iter()
-        .map(|b| (b, query.model_for(b).unwrap_or(query.model)))
+        .zip(scores)
+        .map(|(c, s)| (c.id, s, c.weight))
         .collect();
-    let scores = score_tier(&pairs, query.strategy, query.stream, query.now_ms);
-    let mut ranked: Vec<(Bid, Score)> = usable.into_iter().zip(scores).collect();
     match query.strategy {
         RoutingStrategy::RoundRobin | RoutingStrategy::Weighted => {
-            let weights: Vec<u64> = ranked
-                .iter()
-                .map(|(b, _)| match query.strategy {
-                    RoutingStrategy::Weighted => u64::from(b.profile.weight.max(1)),
-                    _ => 1,
-                })
-                .collect();
-            let sum: u64 = weights.iter().sum();
+            let weight = |w: u64| {
+                if query.strategy == RoutingStrategy::Weighted {
+                    w
+                } else {
+                    1
+                }
+            };
+            let sum: u64 = ranked.iter().map(|(_, _, w)| weight(*w)).sum();
             let turn = if advance_cursor {
                 board.next_turn(query.model)
             } else {
                 board.peek_turn(query.model)
             } % sum.max(1);
             let mut acc = 0;
-            let first = weights
+            let first = ranked
                 .iter()
-                .position(|w| {
-                    acc += w;
+                .position(|(_, _, w)| {
+                    acc += weight(*w);
                     turn < acc
                 })
                 .unwrap_or(0);
             ranked.rotate_left(first);
         }
-        _ => ranked.sort_by(|(a, sa), (b, sb)| {
-            sb.total
-                .total_cmp(&sa.total)
-                .then_with(|| a.key_id().cmp(&b.key_id()))
-        }),
+        _ => {
+            let better = |(a, sa, _): &(i32, Score, u64), (b, sb, _): &(i32, Score, u64)| {
+                sb.total.total_cmp(&sa.total).then_with(|| a.cmp(b))
+            };
+            if best_first_only {
+                if let Some(best) =
+                    (0..ranked.len()).min_by(|&i, &j| better(&ranked[i], &ranked[j]))
+                {
+                    ranked.swap(0, best);
+                }
+            } else {
+                ranked.sort_by(better);
+            }
+        }
     }
-    ranked
+    ranked.into_iter().map(|(id, s, _)| (id, s)).collect()
+}
+
+/// The usable keys of the best tier, in the strategy's order, with their scores.
+pub fn rank(board: &BidBoard, query: &PickQuery<'_>, advance_cursor: bool) -> Vec<(Bid, Score)> {
+    ranked_ids(board, query, advance_cursor, false)
+        .into_iter()
+        .filter_map(|(id, score)| board.get(id).map(|bid| (bid, score)))
+        .collect()
 }
 
 fn tier(bid: &Bid) -> i32 {
@@ -239,16 +288,27 @@ pub enum PickResult {
 }
 
 pub fn pick(board: &BidBoard, query: &PickQuery<'_>) -> PickResult {
-    let mut ranked = rank(board, query, true);
+    let mut ranked = ranked_ids(board, query, true, true);
+    let by_score = !matches!(
+        query.strategy,
+        RoutingStrategy::RoundRobin | RoutingStrategy::Weighted
+    );
     // Affinity: the conversation's previous key goes first, if it is still among the usable keys
     // of the best tier (so a throttled or dead key breaks the affinity at once).
     if let Some(sticky) = query.conversation.and_then(|c| board.affinity(c)) {
-        if let Some(pos) = ranked.iter().position(|(b, _)| b.key_id() == sticky) {
+        if let Some(pos) = ranked.iter().position(|(id, _)| *id == sticky) {
             let entry = ranked.remove(pos);
             ranked.insert(0, entry);
         }
     }
-    for (bid, _) in ranked {
+    for i in 0..ranked.len() {
+        if i == 1 && by_score {
+            // Only the best was put in place; it refused a lease, so the rest go in order.
+            ranked[1..]
+                .sort_by(|(a, sa), (b, sb)| sb.total.total_cmp(&sa.total).then_with(|| a.cmp(b)));
+        }
+        let id = ranked[i].0;
+        let Some(bid) = board.get(id) else { continue };
         let lease = if query.only_key.is_some() {
             Some(bid.force_lease())
         } else {

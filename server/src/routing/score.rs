@@ -38,7 +38,7 @@ pub fn estimated_cost(bid: &Bid, model: &str) -> f64 {
     bid.profile.cost_per_request + tokens
 }
 
-fn quota_fraction(bid: &Bid) -> f64 {
+pub fn quota_fraction(bid: &Bid) -> f64 {
     match (bid.quota_remaining, bid.profile.quota_total) {
         (None, _) => 1.0,
         (Some(remaining), Some(total)) if total > 0.0 => (remaining / total).clamp(0.0, 1.0),
@@ -52,32 +52,39 @@ fn quota_fraction(bid: &Bid) -> f64 {
     }
 }
 
-/// Scores each `(bid, model)` of one tier under `strategy`.
-pub fn score_tier(
-    tier: &[(&Bid, &str)],
-    strategy: RoutingStrategy,
-    stream: bool,
-    now_ms: i64,
-) -> Vec<Score> {
-    let costs: Vec<f64> = tier.iter().map(|(b, m)| estimated_cost(b, m)).collect();
-    let latencies: Vec<Option<f64>> = tier
+/// What scoring needs of one key, read off its bid once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScoreInputs {
+    pub cost: f64,
+    pub latency: Option<f64>,
+    pub quota: f64,
+    pub headroom: f64,
+}
+
+impl ScoreInputs {
+    pub fn of(bid: &Bid, model: &str, stream: bool, now_ms: i64) -> Self {
+        Self {
+            cost: estimated_cost(bid, model),
+            latency: bid.latency_ms(stream, now_ms),
+            quota: quota_fraction(bid),
+            headroom: bid.rate_limit.headroom(),
+        }
+    }
+}
+
+/// Scores each key of one tier under `strategy`.
+pub fn score_tier(tier: &[ScoreInputs], strategy: RoutingStrategy) -> Vec<Score> {
+    let min_cost = tier.iter().map(|i| i.cost).fold(f64::INFINITY, f64::min);
+    let min_latency = tier
         .iter()
-        .map(|(b, _)| b.latency_ms(stream, now_ms))
-        .collect();
-    let min_cost = costs.iter().copied().fold(f64::INFINITY, f64::min);
-    let min_latency = latencies
-        .iter()
-        .flatten()
-        .copied()
+        .filter_map(|i| i.latency)
         .fold(f64::INFINITY, f64::min);
     tier.iter()
-        .enumerate()
-        .map(|(i, (bid, _))| {
-            let cost = (min_cost + 1e-9) / (costs[i] + 1e-9);
+        .map(|i| {
+            let cost = (min_cost + 1e-9) / (i.cost + 1e-9);
             // Unknown latency scores as the best, so new keys get tried.
-            let latency = latencies[i].map_or(1.0, |l| (min_latency + 1.0) / (l + 1.0));
-            let quota = quota_fraction(bid);
-            let headroom = bid.rate_limit.headroom();
+            let latency = i.latency.map_or(1.0, |l| (min_latency + 1.0) / (l + 1.0));
+            let (quota, headroom) = (i.quota, i.headroom);
             let total = match strategy {
                 RoutingStrategy::Balanced
                 | RoutingStrategy::RoundRobin
@@ -97,8 +104,8 @@ pub fn score_tier(
                 latency,
                 headroom,
                 total,
-                estimated_cost_usd: costs[i],
-                latency_ms: latencies[i],
+                estimated_cost_usd: i.cost,
+                latency_ms: i.latency,
             }
         })
         .collect()
