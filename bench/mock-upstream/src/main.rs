@@ -1,5 +1,6 @@
-//! `mock-upstream [--port N] [--chunks N] [--delay-ms N] [--key KEY] [--workers N]`: serves until
-//! killed and prints `MOCK_LISTENING http://127.0.0.1:PORT` once ready. One port speaks OpenAI
+//! `mock-upstream [--port N] [--chunks N] [--delay-ms N] [--key KEY] [--workers N] [--no-record]`:
+//! serves until killed and prints `MOCK_LISTENING http://127.0.0.1:PORT` once ready (`--no-record`
+//! keeps no copy of the requests, for benchmarks). One port speaks OpenAI
 //! (`/v1/chat/completions`, `/v1/embeddings`), Azure OpenAI (`/openai/deployments/…`) and
 //! Anthropic (`/v1/messages`).
 
@@ -12,6 +13,11 @@ fn main() {
     let mut port = 0u16;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
+        if flag == "--no-record" {
+            // Benchmarks: do not keep every request in memory.
+            config.record = false;
+            continue;
+        }
         let value = args.next().unwrap_or_default();
         match flag.as_str() {
             "--port" => port = value.parse().expect("--port N"),

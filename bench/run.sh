@@ -1,0 +1,382 @@
+#!/usr/bin/env bash
+# api-proxy's benchmark, one command: builds the release binaries, starts a mock upstream, nginx
+# (a plain `proxy_pass` reverse proxy: the floor cost of any HTTP hop) and api-proxy, measures every
+# scenario against the three, runs the criterion micro-benchmarks, and writes
+# bench/results/latest.{json,md}. Everything listens on 127.0.0.1 and stops when the script ends.
+#
+# Settings (environment):
+#   BENCH_SECONDS=10        measured seconds per scenario and target (after BENCH_WARMUP=1 s)
+#   BENCH_IDLE_STREAMS=5000 idle streams held open; BENCH_IDLE_HOLD=15 seconds they are held
+#   BENCH_MOCK_WORKERS=1    mock-upstream worker threads (see README, "Benchmarks")
+#   BENCH_THREADS=1         load generator threads
+#   BENCH_TARGETS="direct nginx api-proxy"
+#   BENCH_SCENARIOS="nonstream_c1 nonstream_c16 nonstream_c64 nonstream_c256 calllog stream_c16 stream_c1000 idle"
+#                           (calllog: api-proxy at c=64 with call logging on, then off)
+#   BENCH_STARTUP_RUNS=5    start-up measurements, fresh and with an existing database
+#   BENCH_MICRO=1           also run the criterion micro-benchmarks (0 skips them)
+#   BENCH_BUILD=1           build first (0 uses the binaries already in target/release)
+#   BENCH_OUT=bench/results where latest.json / latest.md go (raw results in $BENCH_OUT/raw)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+
+BENCH_SECONDS=${BENCH_SECONDS:-10}
+BENCH_WARMUP=${BENCH_WARMUP:-1}
+BENCH_IDLE_STREAMS=${BENCH_IDLE_STREAMS:-5000}
+BENCH_IDLE_HOLD=${BENCH_IDLE_HOLD:-15}
+BENCH_MOCK_WORKERS=${BENCH_MOCK_WORKERS:-1}
+BENCH_THREADS=${BENCH_THREADS:-1}
+BENCH_TARGETS=${BENCH_TARGETS:-direct nginx api-proxy}
+BENCH_SCENARIOS=${BENCH_SCENARIOS:-nonstream_c1 nonstream_c16 nonstream_c64 nonstream_c256 calllog stream_c16 stream_c1000 idle}
+BENCH_STARTUP_RUNS=${BENCH_STARTUP_RUNS:-5}
+BENCH_MICRO=${BENCH_MICRO:-1}
+BENCH_BUILD=${BENCH_BUILD:-1}
+BENCH_OUT=${BENCH_OUT:-bench/results}
+
+# Stream scenarios: 20 chunks, 10 ms apart (the issue's shape). Idle streams: a first chunk at
+# once, then one every IDLE_DELAY_MS (10 chunks: about a minute), so the streams stay open and
+# nearly silent.
+STREAM_CHUNKS=20
+STREAM_DELAY_MS=10
+IDLE_DELAY_MS=5000
+NGINX_WORKERS=2
+ADMIN_TOKEN=bench-admin-token-0123456789
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+mkdir -p "$BENCH_OUT"
+BENCH_OUT=$(cd "$BENCH_OUT" && pwd)
+RUN_DIR=$BENCH_OUT/raw
+WORK=$(mktemp -d /tmp/api-proxy-bench.XXXXXX)
+PIDS=()
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# --- build -------------------------------------------------------------------------------------
+if [[ $BENCH_BUILD == 1 ]]; then
+    step "cargo build --release -p api-proxy -p mock-upstream -p loadgen"
+    cargo build --release -p api-proxy -p mock-upstream -p loadgen
+fi
+PROXY_BIN=$ROOT/target/release/api-proxy
+MOCK_BIN=$ROOT/target/release/mock-upstream
+LOADGEN=$ROOT/target/release/loadgen
+for bin in "$PROXY_BIN" "$MOCK_BIN" "$LOADGEN"; do
+    [[ -x $bin ]] || { echo "missing $bin (run with BENCH_BUILD=1)" >&2; exit 1; }
+done
+
+# --- nginx (Debian's) --------------------------------------------------------------------------
+wants_target() { [[ " $BENCH_TARGETS " == *" $1 "* ]]; }
+if wants_target nginx && ! command -v nginx >/dev/null; then
+    step "apt-get install -y nginx"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq nginx >/dev/null
+    # Where the package's post-install started the system service (no policy-rc.d), stop it again:
+    # the benchmark runs its own nginx on a loopback port.
+    if [[ -s /run/nginx.pid ]]; then nginx -s quit 2>/dev/null || true; fi
+fi
+
+# --- file descriptors: 5,000 idle streams are 10,000+ sockets inside api-proxy and nginx ----------
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+needed=$((BENCH_IDLE_STREAMS * 2 + 1000))
+if (($(ulimit -n) < needed)); then
+    echo "ulimit -n is $(ulimit -n), below the $needed that $BENCH_IDLE_STREAMS idle streams need" >&2
+    BENCH_IDLE_STREAMS=$((($(ulimit -n) - 1000) / 2))
+    echo "holding $BENCH_IDLE_STREAMS idle streams instead" >&2
+fi
+
+# A free loopback port: bash's /dev/tcp connect fails when nothing listens there.
+free_port() {
+    local port
+    while :; do
+        port=$((20000 + RANDOM % 12000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"
+            return
+        fi
+    done
+}
+
+wait_port() {
+    local port=$1 i
+    for ((i = 0; i < 500; i++)); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+        sleep 0.02
+    done
+    echo "nothing listens on 127.0.0.1:$port" >&2
+    return 1
+}
+
+rm -rf "$RUN_DIR"
+mkdir -p "$RUN_DIR"
+
+# --- mock upstreams ----------------------------------------------------------------------------
+start_mock() { # name port args...
+    local name=$1 port=$2
+    shift 2
+    "$MOCK_BIN" --port "$port" --no-record "$@" >"$WORK/$name.log" 2>&1 &
+    PIDS+=($!)
+    wait_port "$port"
+}
+MOCK_PORT=$(free_port)
+start_mock mock "$MOCK_PORT" --workers "$BENCH_MOCK_WORKERS" --chunks "$STREAM_CHUNKS" --delay-ms "$STREAM_DELAY_MS"
+MOCK_PID=${PIDS[-1]}
+IDLE_MOCK_PORT=$(free_port)
+start_mock mock-idle "$IDLE_MOCK_PORT" --workers 1 --chunks 10 --delay-ms "$IDLE_DELAY_MS"
+IDLE_MOCK_PID=${PIDS[-1]}
+
+# --- nginx -------------------------------------------------------------------------------------
+NGINX_WORKER_PIDS=()
+if wants_target nginx; then
+    NGINX_PORT=$(free_port)
+    NGINX_IDLE_PORT=$(free_port)
+    mkdir -p "$WORK/nginx/logs"
+    cat >"$WORK/nginx/nginx.conf" <<EOF
+worker_processes $NGINX_WORKERS;
+worker_rlimit_nofile $(($(ulimit -n)));
+pid $WORK/nginx/nginx.pid;
+error_log stderr warn;
+events {
+    worker_connections $(($(ulimit -n) - 100));
+}
+http {
+    access_log off;
+    client_body_temp_path $WORK/nginx/body;
+    proxy_temp_path $WORK/nginx/proxy;
+    fastcgi_temp_path $WORK/nginx/fastcgi;
+    uwsgi_temp_path $WORK/nginx/uwsgi;
+    scgi_temp_path $WORK/nginx/scgi;
+    keepalive_requests 1000000;
+    keepalive_timeout 75s;
+    upstream mock {
+        server 127.0.0.1:$MOCK_PORT;
+        keepalive 512;
+        keepalive_requests 1000000;
+    }
+    upstream mock_idle {
+        server 127.0.0.1:$IDLE_MOCK_PORT;
+        keepalive 64;
+    }
+    server {
+        listen 127.0.0.1:$NGINX_PORT backlog=4096;
+        location / {
+            proxy_pass http://mock;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            # Stream chunks as they come (what any SSE reverse proxy is configured to do).
+            proxy_buffering off;
+            proxy_read_timeout 300s;
+        }
+    }
+    server {
+        listen 127.0.0.1:$NGINX_IDLE_PORT backlog=4096;
+        location / {
+            proxy_pass http://mock_idle;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+            proxy_read_timeout 300s;
+        }
+    }
+}
+EOF
+    nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' >"$WORK/nginx.log" 2>&1 &
+    NGINX_PID=$!
+    PIDS+=("$NGINX_PID")
+    wait_port "$NGINX_PORT"
+    sleep 0.2
+    mapfile -t NGINX_WORKER_PIDS < <(pgrep -P "$NGINX_PID" || true)
+fi
+
+# --- api-proxy ---------------------------------------------------------------------------------
+proxy_env() { # data-dir port
+    echo HOST=127.0.0.1 PORT="$2" DATABASE_PATH="$1/api-proxy.db" ADMIN_TOKEN="$ADMIN_TOKEN" LOG_LEVEL=warn
+}
+
+if wants_target api-proxy && ((BENCH_STARTUP_RUNS > 0)); then
+    step "start-up time (${BENCH_STARTUP_RUNS}× fresh, ${BENCH_STARTUP_RUNS}× existing database)"
+    for ((i = 1; i <= BENCH_STARTUP_RUNS; i++)); do
+        port=$(free_port)
+        rm -rf "$WORK/startup"
+        # shellcheck disable=SC2046
+        env $(proxy_env "$WORK/startup" "$port") "$LOADGEN" startup --label fresh \
+            --health-url "http://127.0.0.1:$port/api/health" --out "$RUN_DIR/startup_fresh_$i.json" -- "$PROXY_BIN"
+    done
+    for ((i = 1; i <= BENCH_STARTUP_RUNS; i++)); do
+        port=$(free_port)
+        # shellcheck disable=SC2046
+        env $(proxy_env "$WORK/startup" "$port") "$LOADGEN" startup --label existing \
+            --health-url "http://127.0.0.1:$port/api/health" --out "$RUN_DIR/startup_existing_$i.json" -- "$PROXY_BIN"
+    done
+fi
+
+PROXY_PID=
+if wants_target api-proxy; then
+    step "api-proxy (release) on a fresh data folder"
+    PROXY_PORT=$(free_port)
+    # shellcheck disable=SC2046
+    env $(proxy_env "$WORK/data" "$PROXY_PORT") "$PROXY_BIN" >"$WORK/api-proxy.log" 2>&1 &
+    PROXY_PID=$!
+    PIDS+=("$PROXY_PID")
+    wait_port "$PROXY_PORT"
+    add_key() { # name base-url models-json
+        curl -sf "http://127.0.0.1:$PROXY_PORT/api/keys" -H "Authorization: Bearer $ADMIN_TOKEN" \
+            -H 'Content-Type: application/json' \
+            -d "{\"provider\": \"openai\", \"name\": \"$1\", \"api_key\": \"sk-bench-$1\", \"base_url\": \"$2\"$3}" >/dev/null
+    }
+    add_key mock "http://127.0.0.1:$MOCK_PORT/v1" ""
+    # The idle scenario asks for its own model, served only by the slow mock's key.
+    add_key mock-idle "http://127.0.0.1:$IDLE_MOCK_PORT/v1" ', "models": ["bench-idle"]'
+    for _ in 1 2 3; do
+        curl -sf "http://127.0.0.1:$PROXY_PORT/v1/chat/completions" -H 'Content-Type: application/json' \
+            -d '{"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}' >/dev/null
+    done
+    sleep 2
+    "$LOADGEN" sample --pid "$PROXY_PID" --label idle --out "$RUN_DIR/sample_idle.json"
+fi
+
+url_of() { # target idle?
+    local path=/v1/chat/completions
+    case $1 in
+    direct) [[ $2 == idle ]] && echo "http://127.0.0.1:$IDLE_MOCK_PORT$path" || echo "http://127.0.0.1:$MOCK_PORT$path" ;;
+    nginx) [[ $2 == idle ]] && echo "http://127.0.0.1:$NGINX_IDLE_PORT$path" || echo "http://127.0.0.1:$NGINX_PORT$path" ;;
+    api-proxy) echo "http://127.0.0.1:$PROXY_PORT$path" ;;
+    esac
+}
+
+watch_args() { # target
+    local args=(--watch "mock=$MOCK_PID" --watch "mock-idle=$IDLE_MOCK_PID") i=0 pid
+    case $1 in
+    api-proxy) args+=(--watch "api-proxy=$PROXY_PID") ;;
+    nginx) for pid in "${NGINX_WORKER_PIDS[@]}"; do args+=(--watch "nginx-worker-$((++i))=$pid"); done ;;
+    esac
+    echo "${args[@]}"
+}
+
+# --- scenarios: each one against every target in turn, so drift hits all three alike ------------
+for scenario in $BENCH_SCENARIOS; do
+    for target in $BENCH_TARGETS; do
+        out=$RUN_DIR/${scenario}__$target.json
+        # shellcheck disable=SC2046
+        case $scenario in
+        nonstream_c* | stream_c*)
+            c=${scenario##*_c}
+            stream=()
+            [[ $scenario == stream_* ]] && stream=(--stream)
+            step "$scenario → $target"
+            "$LOADGEN" load --url "$(url_of "$target" load)" "${stream[@]}" --concurrency "$c" \
+                --threads "$BENCH_THREADS" --warmup-secs "$BENCH_WARMUP" --duration-secs "$BENCH_SECONDS" \
+                $(watch_args "$target") --scenario "$scenario" --target "$target" --out "$out"
+            ;;
+        calllog)
+            # Call logging on, then off, back to back (api-proxy only): the `store_call_logs` setting.
+            [[ $target == api-proxy ]] || continue
+            if ! curl -sf "http://127.0.0.1:$PROXY_PORT/api/settings" -H "Authorization: Bearer $ADMIN_TOKEN" |
+                jq -e 'has("store_call_logs")' >/dev/null; then
+                CALL_LOG_SWITCH=absent
+                continue
+            fi
+            CALL_LOG_SWITCH=present
+            for logs in on off; do
+                curl -sf -X PUT "http://127.0.0.1:$PROXY_PORT/api/settings" -H "Authorization: Bearer $ADMIN_TOKEN" \
+                    -H 'Content-Type: application/json' \
+                    -d "{\"store_call_logs\": $([[ $logs == on ]] && echo true || echo false)}" >/dev/null
+                out=$RUN_DIR/calllog_c64__logs_$logs.json
+                step "call logging $logs, non-stream c=64 → api-proxy"
+                "$LOADGEN" load --url "$(url_of api-proxy load)" --concurrency 64 --threads "$BENCH_THREADS" \
+                    --warmup-secs "$BENCH_WARMUP" --duration-secs "$BENCH_SECONDS" $(watch_args api-proxy) \
+                    --scenario calllog_c64 --target "logs $logs" --out "$out"
+                jq -c '{scenario, target, rps, p50: .latency_ms.p50, p99: .latency_ms.p99, error_count}' "$out" >&2
+                sleep 1
+            done
+            curl -sf -X PUT "http://127.0.0.1:$PROXY_PORT/api/settings" -H "Authorization: Bearer $ADMIN_TOKEN" \
+                -H 'Content-Type: application/json' -d '{"store_call_logs": true}' >/dev/null
+            continue
+            ;;
+        idle)
+            out=$RUN_DIR/idle_${BENCH_IDLE_STREAMS}__$target.json
+            model=gpt-4o
+            [[ $target == api-proxy ]] && model=bench-idle
+            step "idle: $BENCH_IDLE_STREAMS streams held ${BENCH_IDLE_HOLD}s → $target"
+            "$LOADGEN" idle --url "$(url_of "$target" idle)" --model "$model" --streams "$BENCH_IDLE_STREAMS" \
+                --threads "$BENCH_THREADS" --hold-secs "$BENCH_IDLE_HOLD" --open-timeout-secs 30 \
+                $(watch_args "$target") --scenario "idle_$BENCH_IDLE_STREAMS" --target "$target" --out "$out"
+            ;;
+        *) echo "unknown scenario $scenario" >&2; exit 1 ;;
+        esac
+        jq -c '{scenario, target, rps, p50: .latency_ms.p50, p99: .latency_ms.p99, ttfc_p50: .ttfc_ms.p50,
+                opened, error_count, errors}' "$out" >&2
+        sleep 1 # let closed connections leave TIME_WAIT pressure and the proxy settle
+    done
+done
+
+if [[ -n $PROXY_PID ]]; then
+    "$LOADGEN" sample --pid "$PROXY_PID" --label end --out "$RUN_DIR/sample_end.json"
+fi
+
+# Stop the servers before the CPU-bound micro-benchmarks.
+cleanup
+PIDS=()
+WORK=$(mktemp -d /tmp/api-proxy-bench.XXXXXX)
+
+# --- criterion micro-benchmarks ------------------------------------------------------------------
+if [[ $BENCH_MICRO == 1 ]]; then
+    step "cargo bench -p api-proxy --bench hot_paths"
+    CRITERION_HOME=$RUN_DIR/criterion cargo bench -p api-proxy --bench hot_paths -- \
+        --warm-up-time 1 --measurement-time 3 --noplot ||
+        echo "micro-benchmarks failed; the report leaves them out" >&2
+fi
+
+# --- report --------------------------------------------------------------------------------------
+step "report"
+json_str() { jq -Rn --arg s "$1" '$s'; }
+nginx_version=$( (nginx -v 2>&1 || true) | sed 's|.*nginx/|nginx |')
+binary_size=$(stat -c %s "$PROXY_BIN")
+# server/build.rs embeds dashboard/dist when it exists at build time.
+embedded="without the dashboard: dashboard/dist was not built"
+[[ -d dashboard/dist ]] && embedded="dashboard/dist embedded"
+case ${CALL_LOG_SWITCH:-not_run} in
+present) call_log_note="Measured: non-stream c=64 through api-proxy with the store_call_logs setting on, then off (PUT /api/settings), back to back." ;;
+absent) call_log_note="Not measured: this api-proxy build has no switch to turn call logging off (GET /api/settings has no store_call_logs). TODO: rerun once it has one." ;;
+*) call_log_note="Not measured (the calllog scenario was not run)." ;;
+esac
+cat >"$RUN_DIR/meta.json" <<EOF
+{
+  "kind": "meta",
+  "date": $(json_str "$(date -u +%Y-%m-%dT%H:%M:%SZ)"),
+  "commit": $(json_str "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"),
+  "dirty": $([[ -n "$(git status --porcelain 2>/dev/null)" ]] && echo true || echo false),
+  "cpu": $(json_str "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"),
+  "cores": $(nproc),
+  "bench_seconds": $BENCH_SECONDS,
+  "warmup_seconds": $BENCH_WARMUP,
+  "loadgen_threads": $BENCH_THREADS,
+  "mock_workers": $BENCH_MOCK_WORKERS,
+  "proxy_workers": $(nproc),
+  "nginx_workers": $NGINX_WORKERS,
+  "nginx_version": $(json_str "$nginx_version"),
+  "stream_chunks": $STREAM_CHUNKS,
+  "stream_delay_ms": $STREAM_DELAY_MS,
+  "idle_delay_s": $((IDLE_DELAY_MS / 1000)),
+  "idle_hold_seconds": $BENCH_IDLE_HOLD,
+  "binary_size_bytes": $binary_size,
+  "binary_note": $(json_str "$embedded"),
+  "call_logging_note": $(json_str "$call_log_note"),
+  "notes": [
+    $(json_str "Driver (bench/loadgen: one thread, hand-written HTTP/1.1 keep-alive client), mock and proxy all run on the same 2 cores, so every number includes their competition for CPU."),
+    $(json_str "The mock parses each request into serde_json::Value and builds its answer with json!, as the tests need; direct numbers are therefore the mock's limit, not the kernel's."),
+    $(json_str "nginx: worker_processes $NGINX_WORKERS, keepalive upstream, proxy_buffering off (required for SSE), access_log off.")
+  ]
+}
+EOF
+"$LOADGEN" report --run-dir "$RUN_DIR" --json "$BENCH_OUT/latest.json" --md "$BENCH_OUT/latest.md"
+echo "wrote $BENCH_OUT/latest.md and $BENCH_OUT/latest.json" >&2
