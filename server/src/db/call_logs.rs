@@ -130,8 +130,13 @@ pub fn page(
     query = match filter.status {
         None => query,
         Some(StatusFilter::Exact(code)) => query.filter(call_logs::status.eq(code)),
-        Some(StatusFilter::Success) => query.filter(call_logs::status.lt(400)),
-        Some(StatusFilter::Error) => query.filter(call_logs::status.ge(400)),
+        // Literal SQL, not a bound parameter, so SQLite can use the partial index on errors.
+        Some(StatusFilter::Success) => {
+            query.filter(diesel::dsl::sql::<diesel::sql_types::Bool>("status < 400"))
+        }
+        Some(StatusFilter::Error) => {
+            query.filter(diesel::dsl::sql::<diesel::sql_types::Bool>("status >= 400"))
+        }
     };
     Ok(query.load(conn)?)
 }
