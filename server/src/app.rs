@@ -95,7 +95,7 @@ pub async fn start_with_clock(
         .await
         .map_err(|e| StartError::Task(e.to_string()))??;
 
-    let writer = BatchWriter::spawn(db.clone(), config.log_batch_max, config.log_flush_interval)
+    let writer = BatchWriter::spawn(db.clone(), config.log_flush_interval)
         .map_err(|e| StartError::Task(e.to_string()))?;
     let board = BidBoard::default();
     let live = LiveHub::new(LiveStats::new(totals, now));

@@ -31,7 +31,6 @@ pub struct ServerConfig {
     pub model_aliases_file: Option<PathBuf>,
     pub workers: usize,
     pub connect_timeout: Duration,
-    pub log_batch_max: usize,
     pub log_flush_interval: Duration,
     pub shutdown_timeout: Duration,
 }
@@ -78,8 +77,7 @@ impl ServerConfig {
             model_aliases_file: get("MODEL_ALIASES_FILE").map(PathBuf::from),
             workers: workers.max(1),
             connect_timeout: Duration::from_millis(parse(&get, "CONNECT_TIMEOUT_MS", 10_000u64)?),
-            log_batch_max: parse(&get, "LOG_BATCH_MAX", 512usize)?.max(1),
-            log_flush_interval: Duration::from_millis(parse(&get, "LOG_FLUSH_MS", 200u64)?),
+            log_flush_interval: Duration::from_millis(parse(&get, "LOG_FLUSH_MS", 100u64)?),
             shutdown_timeout: Duration::from_secs(parse(&get, "SHUTDOWN_TIMEOUT_SECS", 30u64)?),
         })
     }
