@@ -92,3 +92,64 @@ impl LiveHub {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::live::Totals;
+    use tokio::sync::broadcast::error::RecvError;
+
+    fn call() -> LiveCall {
+        LiveCall {
+            request_id: "r".into(),
+            created_at: 0,
+            key_id: None,
+            key_name: None,
+            provider: None,
+            model: "m".into(),
+            endpoint: "chat/completions".into(),
+            stream: false,
+            status: 200,
+            error: None,
+            latency_ms: 1,
+            ttfb_ms: None,
+            prompt_tokens: 1,
+            completion_tokens: 1,
+            cost_usd: 0.0,
+            attempts: 1,
+        }
+    }
+
+    fn summary() -> CallSummary {
+        CallSummary {
+            status: 200,
+            latency_ms: 1,
+            tokens: 2,
+            cost_usd: 0.0,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stuck_listener_costs_a_bounded_backlog_then_resyncs() {
+        let hub = LiveHub::new(LiveStats::new(Totals::default(), 0));
+        let mut stuck = hub.subscribe();
+        for _ in 0..BACKLOG + 10 {
+            hub.call_finished(summary(), 0, call);
+        }
+        // The channel kept only BACKLOG events; the stuck listener learns it missed some.
+        assert!(matches!(stuck.recv().await, Err(RecvError::Lagged(10))));
+        assert!(
+            stuck.recv().await.is_ok(),
+            "and then goes on with the newest events"
+        );
+        // Counting never depends on listeners.
+        assert_eq!(hub.snapshot(0, 0).calls_total, (BACKLOG + 10) as i64);
+    }
+
+    #[test]
+    fn without_listeners_no_event_is_built() {
+        let hub = LiveHub::new(LiveStats::new(Totals::default(), 0));
+        hub.call_finished(summary(), 0, || unreachable!("nobody listens"));
+        assert_eq!(hub.snapshot(0, 0).calls_total, 1);
+    }
+}
