@@ -34,8 +34,6 @@ pub enum ApiError {
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{0}")]
-    NotImplemented(String),
-    #[error("{0}")]
     NoKeyAvailable(String),
     /// Every key that could serve is rate-limited; the earliest recovers after this long.
     #[error("every key that can serve this model is rate-limited; retry in {retry_after_secs} s")]
@@ -75,7 +73,6 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => {
                 ("invalid_request_error", Some("unsupported_media_type"))
             }
-            Self::NotImplemented(_) => ("invalid_request_error", Some("not_implemented")),
             Self::NoKeyAvailable(_) => ("service_unavailable", Some("no_available_key")),
             Self::AllKeysThrottled { .. } => ("rate_limit_error", Some("all_keys_rate_limited")),
             Self::UpstreamTimeout(_) => ("timeout", Some("upstream_timeout")),
@@ -147,7 +144,6 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Self::NoKeyAvailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::AllKeysThrottled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,

@@ -216,7 +216,7 @@ pub fn ranked_ids(
         }
         _ => {
             let better = |(a, sa, _): &(i32, Score, u64), (b, sb, _): &(i32, Score, u64)| {
-                sb.total.total_cmp(&sa.total).then_with(|| a.cmp(b))
+                score_order((*a, sa), (*b, sb))
             };
             if best_first_only {
                 if let Some(best) =
@@ -238,6 +238,11 @@ pub fn rank(board: &BidBoard, query: &PickQuery<'_>, advance_cursor: bool) -> Ve
         .into_iter()
         .filter_map(|(id, score)| board.get(id).map(|bid| (bid, score)))
         .collect()
+}
+
+/// Higher total first; the lower key id breaks ties, so the order is stable.
+fn score_order((a, sa): (i32, &Score), (b, sb): (i32, &Score)) -> std::cmp::Ordering {
+    sb.total.total_cmp(&sa.total).then_with(|| a.cmp(&b))
 }
 
 fn tier(bid: &Bid) -> i32 {
@@ -304,8 +309,7 @@ pub fn pick(board: &BidBoard, query: &PickQuery<'_>) -> PickResult {
     for i in 0..ranked.len() {
         if i == 1 && by_score {
             // Only the best was put in place; it refused a lease, so the rest go in order.
-            ranked[1..]
-                .sort_by(|(a, sa), (b, sb)| sb.total.total_cmp(&sa.total).then_with(|| a.cmp(b)));
+            ranked[1..].sort_by(|(a, sa), (b, sb)| score_order((*a, sa), (*b, sb)));
         }
         let id = ranked[i].0;
         let Some(bid) = board.get(id) else { continue };
