@@ -1,6 +1,8 @@
 //! Picking a key: hard filters, the best priority tier that has a usable key (1 first, keys
 //! without a priority last), then the strategy's order inside it; the first key that grants a
-//! lease wins. Reads the board only: no mailbox, no lock held across keys.
+//! lease wins. When every key of that tier refuses a lease (its request quota is all reserved by
+//! requests in flight, or its half-open probe is out), the next tier is tried. Reads the board
+//! only: no mailbox, no lock held across keys.
 
 use std::fmt;
 
@@ -154,9 +156,20 @@ pub fn ranked_ids(
     advance_cursor: bool,
     best_first_only: bool,
 ) -> Vec<(i32, Score)> {
+    ranked_tier(board, query, advance_cursor, best_first_only, None).1
+}
+
+/// Like [`ranked_ids`], among the tiers after `after_tier` only; also returns the tier ranked.
+fn ranked_tier(
+    board: &BidBoard,
+    query: &PickQuery<'_>,
+    advance_cursor: bool,
+    best_first_only: bool,
+    after_tier: Option<i32>,
+) -> (i32, Vec<(i32, Score)>) {
     let mut usable: Vec<Candidate> = Vec::new();
     board.for_each(|bid| {
-        if query.filter(bid).is_some() {
+        if after_tier.is_some_and(|t| tier(bid) <= t) || query.filter(bid).is_some() {
             return;
         }
         let direct = bid.profile.serves(query.model);
@@ -178,7 +191,7 @@ pub fn ranked_ids(
         usable.retain(|c| c.direct);
     }
     let Some(best_tier) = usable.iter().map(|c| c.tier).min() else {
-        return Vec::new();
+        return (i32::MAX, Vec::new());
     };
     usable.retain(|c| c.tier == best_tier);
     usable.sort_by_key(|c| c.id);
@@ -229,7 +242,8 @@ pub fn ranked_ids(
             }
         }
     }
-    ranked.into_iter().map(|(id, s, _)| (id, s)).collect()
+    let ranked = ranked.into_iter().map(|(id, s, _)| (id, s)).collect();
+    (best_tier, ranked)
 }
 
 /// The usable keys of the best tier, in the strategy's order, with their scores.
@@ -293,7 +307,29 @@ pub enum PickResult {
 }
 
 pub fn pick(board: &BidBoard, query: &PickQuery<'_>) -> PickResult {
-    let mut ranked = ranked_ids(board, query, true, true);
+    let mut after_tier = None;
+    loop {
+        let (tier, ranked) = ranked_tier(board, query, true, true, after_tier);
+        if ranked.is_empty() {
+            break;
+        }
+        if let Some(picked) = lease_first(board, query, ranked) {
+            return PickResult::Picked(Box::new(picked));
+        }
+        if tier == i32::MAX {
+            break;
+        }
+        after_tier = Some(tier);
+    }
+    unavailable(board, query)
+}
+
+/// The first key of one tier's ranking that grants a lease.
+fn lease_first(
+    board: &BidBoard,
+    query: &PickQuery<'_>,
+    mut ranked: Vec<(i32, Score)>,
+) -> Option<Picked> {
     let by_score = !matches!(
         query.strategy,
         RoutingStrategy::RoundRobin | RoutingStrategy::Weighted
@@ -323,9 +359,15 @@ pub fn pick(board: &BidBoard, query: &PickQuery<'_>) -> PickResult {
             if let Some(c) = query.conversation {
                 board.remember_affinity(c, bid.key_id());
             }
-            return PickResult::Picked(Box::new(Picked { bid, model, lease }));
+            return Some(Picked { bid, model, lease });
         }
     }
+    None
+}
+
+/// No key granted a lease: a 429 with the earliest recovery when every candidate is merely
+/// throttled, else a 503.
+fn unavailable(board: &BidBoard, query: &PickQuery<'_>) -> PickResult {
     // Nothing usable: is everything merely throttled?
     let mut earliest: Option<i64> = None;
     let mut only_throttled = true;
@@ -663,6 +705,30 @@ mod tests {
             matches!(pick(&board, &q), PickResult::Unavailable { .. }),
             "one probe at a time"
         );
+    }
+
+    #[test]
+    fn a_tier_whose_keys_all_refuse_a_lease_gives_way_to_the_next() {
+        // The bid still shows quota left (its actor has not yet heard of the requests in
+        // flight), but the exact budget is spent: the next tier serves instead of a 503.
+        let reserved = bid(1, Some(1), Some(1.0), 0.0, None);
+        let held = reserved
+            .try_lease(0)
+            .expect("the one request the quota admits");
+        let mut probing = bid(2, Some(2), None, 0.0, None);
+        probing.health = Health::Cooling { until_ms: 0 };
+        let probe = probing.try_lease(0).expect("the half-open probe");
+        let board = board(vec![reserved, probing, bid(3, Some(3), None, 0.0, None)]);
+        let q = query(RoutingStrategy::Balanced, &[]);
+        match pick(&board, &q) {
+            PickResult::Picked(p) => assert_eq!(p.bid.key_id(), 3),
+            other => panic!("expected tier 3, got {other:?}"),
+        }
+        drop((held, probe));
+        match pick(&board, &q) {
+            PickResult::Picked(p) => assert_eq!(p.bid.key_id(), 1, "tier 1 again once freed"),
+            other => panic!("expected tier 1, got {other:?}"),
+        }
     }
 
     #[test]
