@@ -21,7 +21,7 @@ use crate::config::{ConfigError, ProviderCatalog, ServerConfig};
 use crate::db::{self, api_keys, call_logs, client_keys, rollups, Db, DbError};
 use crate::error::{json_extractor_error, path_extractor_error, query_extractor_error};
 use crate::live_hub::LiveHub;
-use crate::metrics::LiveStats;
+use crate::metrics::{ConnectionGauge, LiveStats};
 use crate::routing::BidBoard;
 use crate::state::AppState;
 use crate::writer::BatchWriter;
@@ -137,12 +137,14 @@ pub async fn start_with_clock(
         started_at,
         clock,
         live,
+        connections: ConnectionGauge::default(),
     };
 
     let app_state = state.clone();
     let connect_timeout = config.connect_timeout;
     let cors_origins = config.cors_origins.clone();
     let address = config.bind_address();
+    let connections = state.connections.clone();
     let server = HttpServer::new(move || {
         let cors = cors_origins
             .iter()
@@ -169,6 +171,9 @@ pub async fn start_with_clock(
             .wrap(from_fn(api::guard::check_host_and_origin))
             .wrap(Condition::new(!cors_origins.is_empty(), cors))
             .configure(api::configure)
+    })
+    .on_connect(move |_, extensions| {
+        extensions.insert(connections.open());
     })
     .workers(config.workers)
     .disable_signals()
@@ -215,11 +220,7 @@ async fn tick_live_feed(state: AppState) {
         if state.live.subscribers() == 0 {
             continue;
         }
-        let mut in_flight = 0;
-        state
-            .board
-            .for_each(|bid| in_flight += bid.counters.in_flight());
-        state.live.tick(state.clock.now_ms(), in_flight);
+        state.live.tick(state.clock.now_ms(), state.in_flight());
     }
 }
 

@@ -18,6 +18,7 @@ pub mod error;
 pub mod key_store;
 pub mod live_hub;
 pub mod metrics;
+pub mod open_files;
 pub mod proxy;
 pub mod routing;
 pub mod state;

@@ -5,6 +5,14 @@ use anyhow::Context as _;
 use api_proxy::config::ServerConfig;
 use tracing_subscriber::EnvFilter;
 
+/// jemalloc instead of the system allocator. actix allocates 16 KB of buffers per connection; glibc
+/// malloc writes its chunk headers between them, so an idle connection held ~12 KB resident, and
+/// 10,000 idle connections 118 MB. jemalloc keeps its metadata apart and leaves untouched pages
+/// alone: 4.4 KB per idle connection (measured by `clients::ten_thousand_idle_connections…`;
+/// mimalloc measured 20 KB). Its thread caches also make the hot path's small allocations cheaper.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     // A missing .env is normal; a malformed one is worth a warning.
@@ -21,6 +29,9 @@ async fn main() -> anyhow::Result<()> {
             tracing::warn!(error = %e, ".env could not be read");
         }
     }
+
+    let open_files = api_proxy::open_files::raise_to_hard_limit();
+    tracing::debug!(?open_files, "open-file limit");
 
     let app = api_proxy::app::start(config)
         .await

@@ -13,6 +13,7 @@ use crate::config::{ProviderCatalog, ServerConfig};
 use crate::crypto::{KeyCipher, Secret};
 use crate::db::Db;
 use crate::live_hub::LiveHub;
+use crate::metrics::ConnectionGauge;
 use crate::proxy::record::Accounting;
 use crate::routing::BidBoard;
 use crate::writer::WriterHandle;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub started_at: Instant,
     pub clock: Clock,
     pub live: LiveHub,
+    /// Open client connections, for `GET /api/runtime`.
+    pub connections: ConnectionGauge,
 }
 
 impl AppState {
@@ -70,6 +73,14 @@ impl AppState {
         let mut all = (*self.config_aliases).clone();
         all.extend(self.settings().model_aliases.clone());
         all
+    }
+
+    /// Upstream calls in flight, over every key.
+    pub fn in_flight(&self) -> i64 {
+        let mut in_flight = 0;
+        self.board
+            .for_each(|bid| in_flight += bid.counters.in_flight());
+        in_flight
     }
 
     pub fn replace_settings(&self, next: Settings) {

@@ -159,9 +159,7 @@ fn write(db: &Db, batch: &mut Batch) {
     }
     let result = db.conn().and_then(|mut conn| {
         conn.transaction::<_, DbError, _>(|conn| {
-            for chunk in batch.logs.chunks(256) {
-                call_logs::insert_batch(conn, chunk)?;
-            }
+            call_logs::insert_batch(conn, &batch.logs)?;
             rollups::add_batch(conn, &batch.logs)?;
             rollups::add_batch(conn, &batch.rollup_only)?;
             for (id, usage) in &batch.usages {

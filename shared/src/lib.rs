@@ -10,5 +10,6 @@ pub mod live;
 pub mod logs;
 pub mod providers;
 pub mod routes;
+pub mod runtime;
 pub mod settings;
 pub mod stats;

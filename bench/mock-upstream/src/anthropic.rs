@@ -154,7 +154,8 @@ async fn misbehave(config: &MockConfig, ids: &Ids) -> Option<HttpResponse> {
         | Behaviour::StreamError(_)
         | Behaviour::ResetBeforeHeaders
         | Behaviour::LargeBody(_)
-        | Behaviour::InvalidSse => None,
+        | Behaviour::InvalidSse
+        | Behaviour::Flood { .. } => None,
     }
 }
 

@@ -63,6 +63,10 @@ pub enum Behaviour {
     LargeBody(usize),
     /// `200` event stream whose events are not JSON.
     InvalidSse,
+    /// An OpenAI stream of `chunks` content chunks of `chunk_bytes` bytes each, sent as fast as
+    /// the reader takes them (made one at a time, so the mock never holds the whole stream):
+    /// shows whether a proxy buffers behind a slow reader.
+    Flood { chunks: usize, chunk_bytes: usize },
 }
 
 /// Settings of one mock instance.
@@ -90,6 +94,8 @@ pub struct MockConfig {
     /// Keep every request for [`MockUpstream::received`]. Benchmarks turn it off: millions of
     /// recorded requests would grow the mock by gigabytes.
     pub record: bool,
+    /// Every n-th chat request answers `500` (the soak run's background of upstream errors).
+    pub fail_every: Option<u64>,
 }
 
 impl Default for MockConfig {
@@ -105,6 +111,7 @@ impl Default for MockConfig {
             workers: 1,
             extra_headers: Vec::new(),
             record: true,
+            fail_every: None,
         }
     }
 }
@@ -138,6 +145,10 @@ pub struct MockState {
     cancelled_notify: Notify,
     /// Numbers the ids of answers (`msg_mock…`, `req_mock…`).
     next_id: AtomicU64,
+    /// Chat requests seen, for [`MockConfig::fail_every`].
+    chats: AtomicU64,
+    /// Bytes of [`Behaviour::Flood`] streams handed to the network so far.
+    flooded: AtomicU64,
 }
 
 impl MockState {
@@ -255,6 +266,12 @@ impl MockUpstream {
         self.state.received.lock().unwrap().len()
     }
 
+    /// Bytes of [`Behaviour::Flood`] streams produced so far: a reader that stops reading stops
+    /// this count once the buffers between it and the mock are full.
+    pub fn flooded_bytes(&self) -> u64 {
+        self.state.flooded.load(Ordering::Acquire)
+    }
+
     pub fn cancelled_streams(&self) -> usize {
         *self.state.cancelled.lock().unwrap()
     }
@@ -331,6 +348,13 @@ async fn respond(req: HttpRequest, body: web::Bytes, state: web::Data<MockState>
     if let Some(fault) = transport_fault(&config.behaviour) {
         return fault;
     }
+    if let Behaviour::Flood {
+        chunks,
+        chunk_bytes,
+    } = config.behaviour
+    {
+        return sse::flood(chunks, chunk_bytes, state.into_inner());
+    }
     if config.record {
         state.record(Received {
             method: req.method().to_string(),
@@ -377,6 +401,16 @@ async fn respond(req: HttpRequest, body: web::Bytes, state: web::Data<MockState>
                 "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.",
                 "invalid_request_error",
                 Some("invalid_api_key"),
+            );
+        }
+    }
+    if let (Endpoint::Chat, Some(every)) = (endpoint, config.fail_every) {
+        if (state.chats.fetch_add(1, Ordering::Relaxed) + 1).is_multiple_of(every.max(1)) {
+            return openai::error(
+                500,
+                "The server had an error while processing your request. Sorry about that!",
+                "server_error",
+                None,
             );
         }
     }

@@ -1,6 +1,7 @@
-//! `mock-upstream [--port N] [--chunks N] [--delay-ms N] [--key KEY] [--workers N] [--no-record]`:
-//! serves until killed and prints `MOCK_LISTENING http://127.0.0.1:PORT` once ready (`--no-record`
-//! keeps no copy of the requests, for benchmarks). One port speaks OpenAI
+//! `mock-upstream [--port N] [--chunks N] [--delay-ms N] [--key KEY] [--workers N] [--no-record]
+//! [--fail-every N]`: serves until killed and prints `MOCK_LISTENING http://127.0.0.1:PORT` once
+//! ready (`--no-record` keeps no copy of the requests, for benchmarks; `--fail-every N` answers
+//! every N-th chat request with a `500`, for the soak run). One port speaks OpenAI
 //! (`/v1/chat/completions`, `/v1/embeddings`), Azure OpenAI (`/openai/deployments/…`) and
 //! Anthropic (`/v1/messages`).
 
@@ -27,6 +28,7 @@ fn main() {
             }
             "--key" => config.expected_key = Some(value),
             "--workers" => config.workers = value.parse().expect("--workers N"),
+            "--fail-every" => config.fail_every = Some(value.parse().expect("--fail-every N")),
             other => panic!("unknown flag {other}"),
         }
     }

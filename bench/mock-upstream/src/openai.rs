@@ -111,7 +111,8 @@ pub async fn misbehave(config: &MockConfig, flavour: &Flavour) -> Option<HttpRes
         | Behaviour::StreamError(_)
         | Behaviour::ResetBeforeHeaders
         | Behaviour::LargeBody(_)
-        | Behaviour::InvalidSse => None,
+        | Behaviour::InvalidSse
+        | Behaviour::Flood { .. } => None,
     }
 }
 

@@ -113,6 +113,37 @@ pub fn respond(
     resp.streaming(body)
 }
 
+/// [`Behaviour::Flood`](crate::Behaviour::Flood): each chunk is made when the reader asks for it
+/// and counted in [`MockState`]'s flooded bytes as it is handed over.
+pub fn flood(chunks: usize, chunk_bytes: usize, state: Arc<MockState>) -> HttpResponse {
+    let content = "x".repeat(chunk_bytes);
+    let body = stream::unfold(0usize, move |i| {
+        let state = state.clone();
+        let event = match i.cmp(&chunks) {
+            std::cmp::Ordering::Less => {
+                let chunk = serde_json::json!({
+                    "id": "chatcmpl-flood", "object": "chat.completion.chunk",
+                    "created": crate::MOCK_CREATED, "model": "gpt-4o",
+                    "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": null}]
+                });
+                Some(format!("data: {chunk}\n\n"))
+            }
+            std::cmp::Ordering::Equal => Some("data: [DONE]\n\n".to_owned()),
+            std::cmp::Ordering::Greater => None,
+        };
+        async move {
+            let event = event?;
+            state
+                .flooded
+                .fetch_add(event.len() as u64, std::sync::atomic::Ordering::AcqRel);
+            Some((Ok::<_, std::io::Error>(Bytes::from(event)), i + 1))
+        }
+    });
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .streaming(body)
+}
+
 /// Counts streams dropped before their end (the reader went away).
 struct StreamGuard {
     state: Arc<MockState>,

@@ -1,5 +1,6 @@
 //! Actors: one supervised [`key::KeyActor`] per provider key, managed by the [`registry::KeyRegistry`].
 
+pub mod inbox;
 pub mod key;
 pub mod registry;
 

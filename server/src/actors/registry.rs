@@ -7,8 +7,9 @@ use std::sync::Arc;
 use actix::prelude::*;
 use dashmap::DashMap;
 
+use super::inbox::OutcomeInbox;
 use super::key::{
-    ApplyEdit, GetSnapshot, KeyActor, KeyActorDeps, KeySnapshot, RecordOutcome, Retire,
+    ApplyEdit, DrainOutcomes, GetSnapshot, KeyActor, KeyActorDeps, KeySnapshot, Retire,
 };
 use crate::config::ProviderCatalog;
 use crate::db::api_keys::ApiKeyRow;
@@ -21,8 +22,14 @@ pub struct KeyRegistry {
     inner: Arc<Inner>,
 }
 
+/// A running key actor and the queue its outcomes wait in.
+struct Mailbox {
+    addr: Addr<KeyActor>,
+    inbox: Arc<OutcomeInbox>,
+}
+
 struct Inner {
-    actors: DashMap<i32, Addr<KeyActor>>,
+    actors: DashMap<i32, Mailbox>,
     counters: DashMap<i32, Arc<KeyCounters>>,
     arbiter: ArbiterHandle,
     deps: KeyActorDeps,
@@ -69,17 +76,19 @@ impl KeyRegistry {
         deps.board
             .publish(live.bid(profile.clone(), counters.clone(), 0));
         let id = row.id;
+        let inbox = Arc::new(OutcomeInbox::default());
+        let actor_inbox = inbox.clone();
         let addr = Supervisor::start_in_arbiter(&self.inner.arbiter, move |_ctx| {
-            KeyActor::new(profile, counters, live, deps)
+            KeyActor::new(profile, counters, actor_inbox, live, deps)
         });
-        self.inner.actors.insert(id, addr);
+        self.inner.actors.insert(id, Mailbox { addr, inbox });
         Ok(())
     }
 
     /// Adopts an admin edit; the new settings are visible to routing before this returns.
     pub fn apply_edit(&self, row: &ApiKeyRow, effects: EditEffects) -> Result<(), String> {
         let profile = Arc::new(self.profile(row)?);
-        let Some(addr) = self.inner.actors.get(&row.id).map(|a| a.clone()) else {
+        let Some(addr) = self.inner.actors.get(&row.id).map(|a| a.addr.clone()) else {
             return self.spawn(row);
         };
         if let Some(mut bid) = self.inner.deps.board.get(row.id) {
@@ -109,8 +118,8 @@ impl KeyRegistry {
     }
 
     pub fn retire(&self, id: i32) {
-        if let Some((_, addr)) = self.inner.actors.remove(&id) {
-            addr.do_send(Retire);
+        if let Some((_, mailbox)) = self.inner.actors.remove(&id) {
+            mailbox.addr.do_send(Retire);
         }
         self.inner.counters.remove(&id);
         self.inner.deps.board.withdraw(id);
@@ -133,19 +142,21 @@ impl KeyRegistry {
                 }
             });
         }
-        if let Some(addr) = self.inner.actors.get(&id) {
-            addr.do_send(RecordOutcome(outcome));
+        if let Some(mailbox) = self.inner.actors.get(&id) {
+            if mailbox.inbox.push(outcome) {
+                mailbox.addr.do_send(DrainOutcomes);
+            }
         }
     }
 
     pub async fn snapshot(&self, id: i32) -> Option<KeySnapshot> {
-        let addr = self.inner.actors.get(&id).map(|a| a.clone())?;
+        let addr = self.inner.actors.get(&id).map(|a| a.addr.clone())?;
         addr.send(GetSnapshot).await.ok()
     }
 
     /// The actor's address (for supervision tests).
     pub fn addr(&self, id: i32) -> Option<Addr<KeyActor>> {
-        self.inner.actors.get(&id).map(|a| a.clone())
+        self.inner.actors.get(&id).map(|a| a.addr.clone())
     }
 
     pub fn len(&self) -> usize {

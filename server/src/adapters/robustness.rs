@@ -1,4 +1,9 @@
 //! Property tests: the translators and the SSE parser never panic, whatever bytes arrive.
+//!
+//! `cargo test` runs 400 cases of each (a few seconds). For a longer fuzzing run, raise the count:
+//! `PROPTEST_CASES=200000 cargo test --release -p api-proxy --lib adapters::robustness`
+//! (about ten minutes on two cores). A failure prints the smallest input that fails; proptest
+//! also saves it under `server/proptest-regressions/` so every later run tries it first.
 
 use bytes::BytesMut;
 use proptest::prelude::*;
@@ -7,6 +12,14 @@ use super::anthropic::{self, AnthropicStreamTranslator, RequestDefaults};
 use super::openai::{self, OpenAiRequest, OpenAiStreamRelay, Rewrite};
 use super::sse::{parse_event, SseSplitter};
 use super::StreamTranslator;
+
+/// 400, or `PROPTEST_CASES` for a longer run.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(400)
+}
 
 /// Arbitrary JSON-ish text: random bytes alone rarely get past the first brace.
 fn jsonish() -> impl Strategy<Value = String> {
@@ -79,7 +92,7 @@ fn jsonish() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn request_parsing_and_translation_never_panic(body in jsonish()) {

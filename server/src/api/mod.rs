@@ -18,6 +18,7 @@ pub mod logs;
 pub mod models;
 pub mod providers;
 pub mod route;
+pub mod runtime;
 pub mod settings;
 pub mod stats;
 
@@ -51,6 +52,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/logs/{id}", get().to(logs::get_log))
                 .route("/keys/{id}/test", post().to(keys::test_key))
                 .route("/route", get().to(route::get_route))
+                .route("/runtime", get().to(runtime::get_runtime))
                 .route("/logs", get().to(logs::list_logs))
                 .route("/providers", get().to(providers::list_providers))
                 .route(

@@ -3,6 +3,8 @@
 
 pub mod histogram;
 pub mod live;
+pub mod runtime;
 
 pub use histogram::LatencyHistogram;
 pub use live::LiveStats;
+pub use runtime::ConnectionGauge;

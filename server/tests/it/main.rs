@@ -4,6 +4,7 @@
 mod admin;
 mod anthropic;
 mod bad_input;
+mod clients;
 mod dashboard_api;
 mod faults;
 mod golden;

@@ -22,13 +22,26 @@ pub struct Process {
     pub base: String,
 }
 
+/// A test that ends early (or simply ends) must not leave the server running.
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The binary at trace level (every line it prints is checked for keys).
 pub fn spawn_binary(dir: &TempDir) -> Process {
+    spawn_binary_with(
+        dir,
+        &[("LOG_LEVEL", "trace"), ("SHUTDOWN_TIMEOUT_SECS", "30")],
+    )
+}
+
+pub fn spawn_binary_with(dir: &TempDir, extra: &[(&str, &str)]) -> Process {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_api-proxy"));
     cmd.env_clear()
-        .envs(env_for(
-            dir,
-            &[("LOG_LEVEL", "trace"), ("SHUTDOWN_TIMEOUT_SECS", "30")],
-        ))
+        .envs(env_for(dir, extra))
         .current_dir(dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
