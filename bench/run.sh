@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # api-proxy's benchmark, one command: builds the release binaries, starts a mock upstream, nginx
-# (a plain `proxy_pass` reverse proxy: the floor cost of any HTTP hop) and api-proxy, measures every
-# scenario against the three, runs the criterion micro-benchmarks, and writes
+# (a plain `proxy_pass` reverse proxy: the floor cost of any HTTP hop), the bare actix-web + awc
+# forwarder (api-proxy's stack without its product logic) and api-proxy, measures every scenario
+# against the four, runs the criterion micro-benchmarks, and writes
 # bench/results/latest.{json,md}. Everything listens on 127.0.0.1 and stops when the script ends.
 #
 # Settings (environment):
@@ -9,7 +10,7 @@
 #   BENCH_IDLE_STREAMS=5000 idle streams held open; BENCH_IDLE_HOLD=15 seconds they are held
 #   BENCH_MOCK_WORKERS=1    mock-upstream worker threads (see README, "Benchmarks")
 #   BENCH_THREADS=1         load generator threads
-#   BENCH_TARGETS="direct nginx api-proxy"
+#   BENCH_TARGETS="direct nginx bare api-proxy"
 #   BENCH_SCENARIOS="nonstream_c1 nonstream_c16 nonstream_c64 nonstream_c256 calllog stream_c16 stream_c1000 idle"
 #                           (calllog: api-proxy at c=64 with call logging on, then off)
 #   BENCH_STARTUP_RUNS=5    start-up measurements, fresh and with an existing database
@@ -26,7 +27,7 @@ BENCH_IDLE_STREAMS=${BENCH_IDLE_STREAMS:-5000}
 BENCH_IDLE_HOLD=${BENCH_IDLE_HOLD:-15}
 BENCH_MOCK_WORKERS=${BENCH_MOCK_WORKERS:-1}
 BENCH_THREADS=${BENCH_THREADS:-1}
-BENCH_TARGETS=${BENCH_TARGETS:-direct nginx api-proxy}
+BENCH_TARGETS=${BENCH_TARGETS:-direct nginx bare api-proxy}
 BENCH_SCENARIOS=${BENCH_SCENARIOS:-nonstream_c1 nonstream_c16 nonstream_c64 nonstream_c256 calllog stream_c16 stream_c1000 idle}
 BENCH_STARTUP_RUNS=${BENCH_STARTUP_RUNS:-5}
 BENCH_MICRO=${BENCH_MICRO:-1}
@@ -63,13 +64,14 @@ trap cleanup EXIT
 
 # --- build -------------------------------------------------------------------------------------
 if [[ $BENCH_BUILD == 1 ]]; then
-    step "cargo build --release -p api-proxy -p mock-upstream -p loadgen"
-    cargo build --release -p api-proxy -p mock-upstream -p loadgen
+    step "cargo build --release -p api-proxy -p mock-upstream -p loadgen -p bare-forwarder"
+    cargo build --release -p api-proxy -p mock-upstream -p loadgen -p bare-forwarder
 fi
 PROXY_BIN=$ROOT/target/release/api-proxy
 MOCK_BIN=$ROOT/target/release/mock-upstream
 LOADGEN=$ROOT/target/release/loadgen
-for bin in "$PROXY_BIN" "$MOCK_BIN" "$LOADGEN"; do
+BARE_BIN=$ROOT/target/release/bare-forwarder
+for bin in "$PROXY_BIN" "$MOCK_BIN" "$LOADGEN" "$BARE_BIN"; do
     [[ -x $bin ]] || { echo "missing $bin (run with BENCH_BUILD=1)" >&2; exit 1; }
 done
 
@@ -197,6 +199,17 @@ EOF
     mapfile -t NGINX_WORKER_PIDS < <(pgrep -P "$NGINX_PID" || true)
 fi
 
+# --- the bare actix-web + awc forwarder ---------------------------------------------------------
+BARE_PID=
+if wants_target bare; then
+    BARE_PORT=$(free_port)
+    "$BARE_BIN" --port "$BARE_PORT" --workers "$(nproc)" --upstream "http://127.0.0.1:$MOCK_PORT" \
+        --idle-upstream "http://127.0.0.1:$IDLE_MOCK_PORT" >"$WORK/bare.log" 2>&1 &
+    BARE_PID=$!
+    PIDS+=("$BARE_PID")
+    wait_port "$BARE_PORT"
+fi
+
 # --- api-proxy ---------------------------------------------------------------------------------
 proxy_env() { # data-dir port
     echo HOST=127.0.0.1 PORT="$2" DATABASE_PATH="$1/api-proxy.db" ADMIN_TOKEN="$ADMIN_TOKEN" LOG_LEVEL=warn
@@ -249,6 +262,7 @@ url_of() { # target idle?
     case $1 in
     direct) [[ $2 == idle ]] && echo "http://127.0.0.1:$IDLE_MOCK_PORT$path" || echo "http://127.0.0.1:$MOCK_PORT$path" ;;
     nginx) [[ $2 == idle ]] && echo "http://127.0.0.1:$NGINX_IDLE_PORT$path" || echo "http://127.0.0.1:$NGINX_PORT$path" ;;
+    bare) [[ $2 == idle ]] && echo "http://127.0.0.1:$BARE_PORT/idle$path" || echo "http://127.0.0.1:$BARE_PORT$path" ;;
     api-proxy) echo "http://127.0.0.1:$PROXY_PORT$path" ;;
     esac
 }
@@ -257,12 +271,13 @@ watch_args() { # target
     local args=(--watch "mock=$MOCK_PID" --watch "mock-idle=$IDLE_MOCK_PID") i=0 pid
     case $1 in
     api-proxy) args+=(--watch "api-proxy=$PROXY_PID") ;;
+    bare) args+=(--watch "bare=$BARE_PID") ;;
     nginx) for pid in "${NGINX_WORKER_PIDS[@]}"; do args+=(--watch "nginx-worker-$((++i))=$pid"); done ;;
     esac
     echo "${args[@]}"
 }
 
-# --- scenarios: each one against every target in turn, so drift hits all three alike ------------
+# --- scenarios: each one against every target in turn, so drift hits them all alike -------------
 for scenario in $BENCH_SCENARIOS; do
     for target in $BENCH_TARGETS; do
         out=$RUN_DIR/${scenario}__$target.json

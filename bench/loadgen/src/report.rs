@@ -22,8 +22,11 @@ const SCENARIOS: &[(&str, &str)] = &[
         "Stream (20 chunks × 10 ms), concurrency 1,000",
     ),
 ];
-const TARGETS: &[&str] = &["direct", "nginx", "api-proxy"];
+const TARGETS: &[&str] = &["direct", "nginx", "bare", "api-proxy"];
 const PROXY: &str = "api-proxy";
+/// The bare actix-web + awc forwarder (`bench/bare-forwarder`): api-proxy's stack without its
+/// product logic.
+const BARE: &str = "bare";
 /// The call-logging pair: api-proxy at c=64, targets `logs on` and `logs off`.
 const CALL_LOG: &str = "calllog_c64";
 
@@ -463,7 +466,7 @@ fn markdown(run: &Run, checks: &[Check]) -> String {
     );
     let _ = writeln!(
         md,
-        "Targets: **direct** = mock-upstream ({} worker thread{}); **nginx** = {} as a plain `proxy_pass` reverse proxy ({} workers, keepalive upstream); **api-proxy** = release build, {} workers, LOG_LEVEL=warn, one OpenAI key pointing at the mock, routing, accounting and call logging on (see *Call logging on vs off* for the pair with it off).\n",
+        "Targets: **direct** = mock-upstream ({} worker thread{}); **nginx** = {} as a plain `proxy_pass` reverse proxy ({} workers, keepalive upstream); **bare** = `bench/bare-forwarder`, actix-web + awc forwarding body and content type and nothing else (api-proxy's stack, workers, client settings and allocator, no product logic); **api-proxy** = release build, {} workers, LOG_LEVEL=warn, one OpenAI key pointing at the mock, routing, accounting and call logging on (see *Call logging on vs off* for the pair with it off).\n",
         text(&m["mock_workers"]),
         if m["mock_workers"] == 1 { "" } else { "s" },
         text(&m["nginx_version"]),
@@ -486,6 +489,8 @@ fn markdown(run: &Run, checks: &[Check]) -> String {
             verdict(c.pass)
         );
     }
+
+    yardstick_section(run, &mut md);
 
     let _ = writeln!(
         md,
@@ -756,6 +761,60 @@ fn human_ns(ns: f64) -> String {
     }
 }
 
+/// api-proxy against the bare forwarder, scenario by scenario: what the product logic costs on
+/// top of the stack it is built on.
+fn yardstick(run: &Run) -> Vec<Value> {
+    SCENARIOS
+        .iter()
+        .filter_map(|(id, _)| {
+            let bare = run.find(id, BARE)?;
+            let proxy = run.find(id, PROXY)?;
+            let rps = |r: &Value| r["rps"].as_f64().unwrap_or(0.0);
+            let lat = |r: &Value, q: &str| {
+                let field = if id.starts_with("stream") { "ttfc_ms" } else { "latency_ms" };
+                r[field][q].as_f64()
+            };
+            Some(json!({
+                "scenario": id,
+                "bare_rps": rps(bare),
+                "proxy_rps": rps(proxy),
+                "ratio": (rps(bare) > 0.0).then(|| rps(proxy) / rps(bare)),
+                "added_p50_ms": lat(proxy, "p50").zip(lat(bare, "p50")).map(|(p, b)| p - b),
+                "added_p99_ms": lat(proxy, "p99").zip(lat(bare, "p99")).map(|(p, b)| p - b),
+            }))
+        })
+        .collect()
+}
+
+fn yardstick_section(run: &Run, md: &mut String) {
+    let rows = yardstick(run);
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "\n## api-proxy against the bare actix-web + awc forwarder\n\nWhat the product logic (parsing, routing, leases, accounting, call logging, the live feed) costs on top of the stack it is built on. Latency: full time for non-stream, time to first chunk for stream, in ms.\n\n| scenario | bare req/s | api-proxy req/s | api-proxy / bare | added p50 | added p99 |\n|---|---:|---:|---:|---:|---:|"
+    );
+    for r in rows {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} |",
+            r["scenario"].as_str().unwrap_or(""),
+            thousands(r["bare_rps"].as_f64().unwrap_or(0.0)),
+            thousands(r["proxy_rps"].as_f64().unwrap_or(0.0)),
+            r["ratio"]
+                .as_f64()
+                .map_or("n/a".into(), |x| format!("{x:.2}")),
+            r["added_p50_ms"]
+                .as_f64()
+                .map_or("n/a".into(), |x| format!("{x:+.3}")),
+            r["added_p99_ms"]
+                .as_f64()
+                .map_or("n/a".into(), |x| format!("{x:+.3}")),
+        );
+    }
+}
+
 pub fn write(run_dir: &Path, json_out: &Path, md_out: &Path) -> Result<(), String> {
     let run = load_run(run_dir)?;
     let checks = checks(&run);
@@ -766,6 +825,7 @@ pub fn write(run_dir: &Path, json_out: &Path, md_out: &Path) -> Result<(), Strin
     let doc = json!({
         "meta": run.meta,
         "targets": targets,
+        "against_bare_forwarder": yardstick(&run),
         "results": run.results,
         "micro": run.micro,
     });

@@ -254,6 +254,17 @@ async fn upstream_failures_map_to_502_and_504_and_the_server_keeps_serving() {
     assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{}", r.text);
     assert_eq!(r.error_code(), Some("upstream_invalid_response"));
 
+    // JSON cut off in the middle: 502, not a half answer.
+    mock.set_behaviour(Behaviour::RawStatus {
+        status: 200,
+        content_type: "application/json".into(),
+        body: r#"{"id": "chatcmpl-1", "object": "chat.completion", "choices": [{"index": 0, "mess"#
+            .into(),
+    });
+    let r = app.chat(chat_body("gpt-4o")).await;
+    assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{}", r.text);
+    assert_eq!(r.error_code(), Some("upstream_invalid_response"));
+
     // Non-JSON error page: 502 wrapped in OpenAI's shape.
     mock.set_behaviour(Behaviour::RawStatus {
         status: 502,
