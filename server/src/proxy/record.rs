@@ -264,13 +264,28 @@ impl CallRecord {
 /// `req_` and 24 hex digits: unique enough to correlate logs, cheap to make.
 fn new_request_id() -> String {
     use rand::RngCore;
-    use std::fmt::Write as _;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut bytes = [0u8; 12];
     rand::thread_rng().fill_bytes(&mut bytes);
     let mut id = String::with_capacity(28);
     id.push_str("req_");
     for b in bytes {
-        let _ = write!(id, "{b:02x}");
+        id.push(char::from(HEX[usize::from(b >> 4)]));
+        id.push(char::from(HEX[usize::from(b & 0xf)]));
     }
     id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_prefixed_hex_and_distinct() {
+        let (a, b) = (new_request_id(), new_request_id());
+        assert_eq!(a.len(), 28);
+        assert!(a.starts_with("req_"));
+        assert!(a[4..].bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert_ne!(a, b);
+    }
 }
