@@ -9,6 +9,7 @@ use crate::providers::ModelPricing;
 
 /// What a key's quota counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum QuotaUnit {
     #[default]
@@ -19,6 +20,7 @@ pub enum QuotaUnit {
 
 /// The health of a key as its actor sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum KeyState {
     Active,
@@ -37,6 +39,7 @@ pub enum KeyState {
 
 /// When a key's quota refills to `quota_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum QuotaReset {
     /// At midnight UTC.
@@ -47,6 +50,11 @@ pub enum QuotaReset {
 
 /// Body of `POST /api/keys`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"provider": "openai", "name": "personal", "api_key": "sk-..."}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
     pub provider: String,
@@ -88,6 +96,7 @@ pub struct NewKey {
 /// For the nullable fields (`base_url`, `priority`, `quota_total`, `quota_remaining`,
 /// `azure_api_version`) an explicit `null` clears the value.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KeyPatch {
     #[serde(default)]
@@ -148,6 +157,7 @@ pub struct KeyPatch {
 
 /// Live counters a key's actor keeps.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyUsage {
     pub calls: i64,
     pub errors: i64,
@@ -164,6 +174,7 @@ pub struct KeyUsage {
 
 /// A key as every endpoint returns it: the secret is masked (`sk-…abcd`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyView {
     pub id: i64,
     pub provider: String,
@@ -202,6 +213,7 @@ pub struct KeyView {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RateLimitView {
     pub requests_remaining: Option<f64>,
     pub requests_limit: Option<f64>,
@@ -213,6 +225,7 @@ pub struct RateLimitView {
 
 /// `POST /api/keys/{id}/test`: a minimal real call through this key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyTestResult {
     pub ok: bool,
     /// The upstream's HTTP status, if it answered.
@@ -225,6 +238,7 @@ pub struct KeyTestResult {
 
 /// `GET /api/keys`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyList {
     pub data: Vec<KeyView>,
 }

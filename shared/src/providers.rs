@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// The wire format a provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderFormat {
     Openai,
@@ -16,6 +17,7 @@ pub enum ProviderFormat {
 
 /// How the key is sent upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum AuthStyle {
     /// `Authorization: Bearer <key>`
@@ -27,6 +29,7 @@ pub enum AuthStyle {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ModelCapabilities {
     #[serde(default)]
@@ -45,6 +48,7 @@ fn yes() -> bool {
 
 /// USD per one million tokens.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ModelPricing {
     pub input: f64,
@@ -56,6 +60,7 @@ pub struct ModelPricing {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
     pub id: String,
@@ -68,6 +73,7 @@ pub struct ModelSpec {
 
 /// One provider file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProviderSpec {
     pub id: String,
@@ -86,11 +92,13 @@ pub struct ProviderSpec {
 
 /// `GET /api/providers`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProviderList {
     pub data: Vec<ProviderView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProviderView {
     #[serde(flatten)]
     pub spec: ProviderSpec,
@@ -101,6 +109,7 @@ pub struct ProviderView {
 
 /// One row of `GET /api/providers/capabilities`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ModelCapabilityRow {
     pub provider: String,
     pub model: String,
@@ -108,4 +117,11 @@ pub struct ModelCapabilityRow {
     pub max_output_tokens: u32,
     pub capabilities: ModelCapabilities,
     pub pricing: ModelPricing,
+}
+
+/// `GET /api/providers/capabilities`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ModelCapabilityList {
+    pub data: Vec<ModelCapabilityRow>,
 }

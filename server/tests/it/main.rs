@@ -7,6 +7,7 @@ mod bad_input;
 mod dashboard_api;
 mod faults;
 mod golden;
+mod openapi;
 mod persistence;
 mod process;
 mod proxy;
