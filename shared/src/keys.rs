@@ -7,6 +7,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::providers::ModelPricing;
 
+/// The largest fee, price or quota the API accepts (USD, tokens or requests). Costs add up over
+/// calls: below this bound they stay finite, while larger inputs could sum to infinity, which JSON
+/// cannot carry (serde_json writes it as `null`). The schema attributes below repeat it as
+/// `maximum = 1e12`: they take literals only.
+pub const MAX_AMOUNT: f64 = 1e12;
+
 /// What a key's quota counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -68,10 +74,13 @@ pub struct NewKey {
     pub priority: Option<i32>,
     #[serde(default)]
     pub enabled: Option<bool>,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 1e12))]
     #[serde(default)]
     pub cost_per_request: Option<f64>,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 1e12))]
     #[serde(default)]
     pub quota_total: Option<f64>,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 1e12))]
     #[serde(default)]
     pub quota_remaining: Option<f64>,
     #[serde(default)]
@@ -119,14 +128,17 @@ pub struct KeyPatch {
     pub priority: Option<Option<i32>>,
     #[serde(default)]
     pub enabled: Option<bool>,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 1e12))]
     #[serde(default)]
     pub cost_per_request: Option<f64>,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 1e12))]
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "double_option"
     )]
     pub quota_total: Option<Option<f64>>,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 1e12))]
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",

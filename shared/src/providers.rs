@@ -51,10 +51,14 @@ fn yes() -> bool {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ModelPricing {
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 1e12))]
     pub input: f64,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 1e12))]
     pub output: f64,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 1e12))]
     #[serde(default)]
     pub cached_input: Option<f64>,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 1e12))]
     #[serde(default)]
     pub cache_write: Option<f64>,
 }
