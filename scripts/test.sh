@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test of the project, in the order a reviewer would run them:
-#   formatting, lints, unit + integration tests, then end-to-end tests with the official openai SDK
-#   and the dashboard's end-to-end tests in headless Chromium.
+#   formatting, lints, unit + integration tests, then end-to-end tests with the official openai SDK,
+#   schemathesis against the OpenAPI description and the dashboard's end-to-end tests in headless
+#   Chromium.
 # Installs what it needs (a Python venv at .venv; the wasm target, trunk, wasm-bindgen-cli, Chromium
 # and playwright-core through scripts/install-tools.sh) and skips that when it is already up to date.
 set -euo pipefail
@@ -51,7 +52,11 @@ cargo build -p api-proxy -p mock-upstream
 step "pytest tests/e2e (official openai SDK against api-proxy and mock-upstream)"
 # No __pycache__ folders in the work tree.
 export PYTHONDONTWRITEBYTECODE=1
-"$VENV/bin/python" -m pytest -q tests/e2e
+SCHEMATHESIS_TESTS=tests/e2e/test_openapi_schemathesis.py
+"$VENV/bin/python" -m pytest -q tests/e2e --ignore="$SCHEMATHESIS_TESTS"
+
+step "schemathesis against GET /api/openapi.json (api-proxy and mock-upstream; about 30 s)"
+"$VENV/bin/python" -m pytest -q "$SCHEMATHESIS_TESTS"
 
 step "node --test tests/dashboard/ (the dashboard in headless Chromium, against api-proxy)"
 node --test tests/dashboard/

@@ -104,17 +104,27 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorEnvelope<'a> {
+/// Every error body: OpenAI's error shape, whichever endpoint answered.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"error": {
+    "message": "no key with id 7", "type": "invalid_request_error", "param": null, "code": "not_found"
+}}))]
+pub struct ErrorEnvelope<'a> {
     error: ErrorDetail<'a>,
 }
 
-#[derive(Serialize)]
-struct ErrorDetail<'a> {
+/// `param` and `code` are always present in api-proxy's own errors but may be missing from an
+/// upstream's error relayed as it came, so they are not required.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail<'a> {
+    /// What went wrong, for people.
     message: &'a str,
+    /// The error's class, e.g. `invalid_request_error`, `authentication_error`, `api_error`.
     #[serde(rename = "type")]
     kind: &'a str,
+    /// The request parameter at fault, if one is.
     param: Option<&'a str>,
+    /// A stable machine-readable code, e.g. `invalid_api_key`, `model_not_found`, `no_available_key`.
     code: Option<&'a str>,
 }
 

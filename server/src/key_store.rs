@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use shared::keys::{KeyPatch, KeyState, KeyTestResult, KeyView, NewKey, RateLimitView};
+use shared::keys::{KeyPatch, KeyState, KeyTestResult, KeyView, NewKey, RateLimitView, MAX_AMOUNT};
 use shared::providers::ModelPricing;
 use shared::providers::ProviderFormat;
 
@@ -68,9 +68,17 @@ fn check_base_url(url: Option<&str>) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// Whether `v` is a price, fee or quota the API accepts: from 0 to [`MAX_AMOUNT`].
+fn is_amount(v: f64) -> bool {
+    (0.0..=MAX_AMOUNT).contains(&v)
+}
+
 fn check_amount(field: &str, value: Option<f64>) -> Result<Option<f64>, ApiError> {
     match value {
-        Some(v) if !v.is_finite() || v < 0.0 => Err(invalid(field, "must be a number >= 0")),
+        Some(v) if !is_amount(v) => Err(invalid(
+            field,
+            format!("must be a number from 0 to {MAX_AMOUNT:e}"),
+        )),
         other => Ok(other),
     }
 }
@@ -426,10 +434,10 @@ fn check_weight(weight: i32) -> Result<i32, ApiError> {
 fn check_prices(prices: &BTreeMap<String, ModelPricing>) -> Result<String, ApiError> {
     for (model, p) in prices {
         let values = [Some(p.input), Some(p.output), p.cached_input, p.cache_write];
-        if model.trim().is_empty() || values.iter().flatten().any(|v| !v.is_finite() || *v < 0.0) {
+        if model.trim().is_empty() || values.iter().flatten().any(|v| !is_amount(*v)) {
             return Err(invalid(
                 "price_overrides",
-                format!("{model:?}: prices must be numbers >= 0"),
+                format!("{model:?}: prices must be numbers from 0 to {MAX_AMOUNT:e}"),
             ));
         }
     }
@@ -453,6 +461,8 @@ mod tests {
             Some("http://h:1/v1")
         );
         assert!(check_amount("quota_total", Some(-1.0)).is_err());
+        assert!(check_amount("cost_per_request", Some(f64::MAX)).is_err());
+        assert!(check_amount("cost_per_request", Some(MAX_AMOUNT)).is_ok());
         assert_eq!(quota_unit_name(QuotaUnit::Usd), "usd");
     }
 }

@@ -10,6 +10,7 @@ use tracing_subscriber::EnvFilter;
 /// 10,000 idle connections 118 MB. jemalloc keeps its metadata apart and leaves untouched pages
 /// alone: 4.4 KB per idle connection (measured by `clients::ten_thousand_idle_connections…`;
 /// mimalloc measured 20 KB). Its thread caches also make the hot path's small allocations cheaper.
+#[cfg(unix)]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewClientKey {
     pub name: String,
@@ -10,6 +11,7 @@ pub struct NewClientKey {
 
 /// Returned once by `POST /api/client_keys`: `key` is never shown again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClientKeyCreated {
     pub id: i64,
     pub name: String,
@@ -18,6 +20,7 @@ pub struct ClientKeyCreated {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClientKeyView {
     pub id: i64,
     pub name: String,
@@ -27,6 +30,7 @@ pub struct ClientKeyView {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClientKeyList {
     pub data: Vec<ClientKeyView>,
 }

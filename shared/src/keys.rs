@@ -7,8 +7,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::providers::ModelPricing;
 
+/// The largest fee, price or quota the API accepts (USD, tokens or requests). Costs add up over
+/// calls: below this bound they stay finite, while larger inputs could sum to infinity, which JSON
+/// cannot carry (serde_json writes it as `null`). The schema attributes below repeat it as
+/// `maximum = 1e12`: they take literals only.
+pub const MAX_AMOUNT: f64 = 1e12;
+
 /// What a key's quota counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum QuotaUnit {
     #[default]
@@ -19,6 +26,7 @@ pub enum QuotaUnit {
 
 /// The health of a key as its actor sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum KeyState {
     Active,
@@ -37,6 +45,7 @@ pub enum KeyState {
 
 /// When a key's quota refills to `quota_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum QuotaReset {
     /// At midnight UTC.
@@ -47,6 +56,11 @@ pub enum QuotaReset {
 
 /// Body of `POST /api/keys`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"provider": "openai", "name": "personal", "api_key": "sk-..."}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
     pub provider: String,
@@ -60,10 +74,13 @@ pub struct NewKey {
     pub priority: Option<i32>,
     #[serde(default)]
     pub enabled: Option<bool>,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 1e12))]
     #[serde(default)]
     pub cost_per_request: Option<f64>,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 1e12))]
     #[serde(default)]
     pub quota_total: Option<f64>,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 1e12))]
     #[serde(default)]
     pub quota_remaining: Option<f64>,
     #[serde(default)]
@@ -88,6 +105,7 @@ pub struct NewKey {
 /// For the nullable fields (`base_url`, `priority`, `quota_total`, `quota_remaining`,
 /// `azure_api_version`) an explicit `null` clears the value.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KeyPatch {
     #[serde(default)]
@@ -110,14 +128,17 @@ pub struct KeyPatch {
     pub priority: Option<Option<i32>>,
     #[serde(default)]
     pub enabled: Option<bool>,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 1e12))]
     #[serde(default)]
     pub cost_per_request: Option<f64>,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 1e12))]
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "double_option"
     )]
     pub quota_total: Option<Option<f64>>,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 1e12))]
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -148,6 +169,7 @@ pub struct KeyPatch {
 
 /// Live counters a key's actor keeps.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyUsage {
     pub calls: i64,
     pub errors: i64,
@@ -164,6 +186,7 @@ pub struct KeyUsage {
 
 /// A key as every endpoint returns it: the secret is masked (`sk-…abcd`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyView {
     pub id: i64,
     pub provider: String,
@@ -202,6 +225,7 @@ pub struct KeyView {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RateLimitView {
     pub requests_remaining: Option<f64>,
     pub requests_limit: Option<f64>,
@@ -213,6 +237,7 @@ pub struct RateLimitView {
 
 /// `POST /api/keys/{id}/test`: a minimal real call through this key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyTestResult {
     pub ok: bool,
     /// The upstream's HTTP status, if it answered.
@@ -225,6 +250,7 @@ pub struct KeyTestResult {
 
 /// `GET /api/keys`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyList {
     pub data: Vec<KeyView>,
 }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::keys::KeyState;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum LiveEvent {
     /// First message after connecting.
@@ -25,6 +26,7 @@ pub enum LiveEvent {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LiveCall {
     pub request_id: String,
     /// Unix milliseconds.
@@ -46,6 +48,7 @@ pub struct LiveCall {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LiveSnapshot {
     /// Unix milliseconds.
     pub at: i64,

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CallLogView {
     pub id: i64,
     /// Unix milliseconds.
@@ -33,6 +34,7 @@ pub struct CallLogView {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AttemptView {
     pub key_id: i64,
     pub key_name: String,
@@ -45,6 +47,7 @@ pub struct AttemptView {
 
 /// USD per 1M tokens, and the per-call fee.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CallPrices {
     pub input: f64,
     pub output: f64,
@@ -54,6 +57,7 @@ pub struct CallPrices {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LogsPage {
     pub data: Vec<CallLogView>,
     /// Pass as `before` to get the next (older) page; `None` on the last page.

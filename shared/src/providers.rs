@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// The wire format a provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderFormat {
     Openai,
@@ -16,6 +17,7 @@ pub enum ProviderFormat {
 
 /// How the key is sent upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum AuthStyle {
     /// `Authorization: Bearer <key>`
@@ -27,6 +29,7 @@ pub enum AuthStyle {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ModelCapabilities {
     #[serde(default)]
@@ -45,17 +48,23 @@ fn yes() -> bool {
 
 /// USD per one million tokens.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ModelPricing {
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 1e12))]
     pub input: f64,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 1e12))]
     pub output: f64,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 1e12))]
     #[serde(default)]
     pub cached_input: Option<f64>,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 1e12))]
     #[serde(default)]
     pub cache_write: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
     pub id: String,
@@ -68,6 +77,7 @@ pub struct ModelSpec {
 
 /// One provider file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProviderSpec {
     pub id: String,
@@ -86,11 +96,13 @@ pub struct ProviderSpec {
 
 /// `GET /api/providers`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProviderList {
     pub data: Vec<ProviderView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProviderView {
     #[serde(flatten)]
     pub spec: ProviderSpec,
@@ -101,6 +113,7 @@ pub struct ProviderView {
 
 /// One row of `GET /api/providers/capabilities`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ModelCapabilityRow {
     pub provider: String,
     pub model: String,
@@ -108,4 +121,11 @@ pub struct ModelCapabilityRow {
     pub max_output_tokens: u32,
     pub capabilities: ModelCapabilities,
     pub pricing: ModelPricing,
+}
+
+/// `GET /api/providers/capabilities`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ModelCapabilityList {
+    pub data: Vec<ModelCapabilityRow>,
 }

@@ -6,6 +6,7 @@ use crate::keys::KeyState;
 use crate::settings::RoutingStrategy;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RouteExplanation {
     pub model: String,
     pub strategy: RoutingStrategy,
@@ -16,6 +17,7 @@ pub struct RouteExplanation {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RouteCandidate {
     pub key_id: i64,
     pub name: String,
@@ -31,6 +33,7 @@ pub struct RouteCandidate {
 
 /// Components in 0..=1 (1 is best) and the strategy's total.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScoreView {
     pub quota: f64,
     pub cost: f64,

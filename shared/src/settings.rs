@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// How the router ranks usable keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RoutingStrategy {
     /// One weighted score: quota left (0.4), cost (0.3), latency (0.2), rate-limit headroom (0.1).
@@ -23,27 +24,39 @@ pub enum RoutingStrategy {
     Weighted,
 }
 
+// `default` lets stored settings miss fields added later; the API always sends every field, so
+// the schema marks them required.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub routing_strategy: RoutingStrategy,
     /// How many different keys one request may try before giving up (1 = no failover).
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub max_attempts: u32,
     /// Deadline for the upstream's response headers, in milliseconds.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub first_byte_timeout_ms: u64,
     /// Longest silence allowed between two chunks of a streamed response, in milliseconds.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub stream_idle_timeout_ms: u64,
     /// Client-facing model name -> the model name to route (e.g. `gpt-4o` -> `claude-sonnet-4-5`).
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub model_aliases: BTreeMap<String, String>,
     /// Per-model strategy overrides.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub model_strategies: BTreeMap<String, RoutingStrategy>,
     /// Call logs older than this are deleted (0 keeps them forever).
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub log_retention_days: u32,
     /// Keep one row per call in the call log. When off, statistics (rollups) are still kept.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub store_call_logs: bool,
     /// Requests that start the same conversation (same model and first messages) stick to the key
     /// that served it before, so the provider's prompt cache hits; broken as soon as that key is
     /// not usable.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub conversation_affinity: bool,
 }
 
@@ -65,6 +78,7 @@ impl Default for Settings {
 
 /// Body of `PUT /api/settings`: fields present replace the stored ones.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SettingsPatch {
     #[serde(default)]

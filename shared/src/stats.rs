@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// Aggregates over a group of calls.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatsRow {
     /// The key's name, the provider id or the model; `"total"` for the totals row.
     pub group: String,
@@ -20,6 +21,7 @@ pub struct StatsRow {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatsResponse {
     pub totals: StatsRow,
     /// Since midnight UTC.
@@ -32,6 +34,7 @@ pub struct StatsResponse {
 /// `GET /api/stats/timeseries?range=hour|day|month`: calls, cost and latency per bucket
 /// (minutes for an hour, hours for a day, days for 30 days), from the rollup tables.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TimeSeries {
     pub range: String,
     pub bucket_ms: i64,
@@ -39,6 +42,7 @@ pub struct TimeSeries {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TimePoint {
     /// Bucket start, Unix milliseconds.
     pub t: i64,

@@ -218,25 +218,26 @@ def mock_url() -> Iterator[str]:
 
 
 @contextmanager
-def running_stack(mock_url: str, key: dict) -> Iterator[Stack]:
+def running_stack(mock_url: str, key: dict, providers_dir: Path | None = None) -> Iterator[Stack]:
     """api-proxy with a fresh database in a temporary folder and `key` (a `POST /api/keys` body)
-    registered; stopped (and the folder removed) on exit."""
+    registered; stopped (and the folder removed) on exit. `providers_dir` replaces the shipped
+    provider files."""
     with tempfile.TemporaryDirectory(prefix="api-proxy-e2e-") as tmp:
-        started = _start_stack(Path(tmp), mock_url, key)
+        started = _start_stack(Path(tmp), mock_url, key, providers_dir or REPO / "configs" / "providers")
         try:
             yield started
         finally:
             started.proxy.stop()
 
 
-def _start_stack(tmp: Path, mock_url: str, key: dict) -> Stack:
+def _start_stack(tmp: Path, mock_url: str, key: dict, providers_dir: Path) -> Stack:
     proxy_env = dict(
         _clean_env(),
         PORT="0",
         HOST="127.0.0.1",
         DATABASE_PATH=str(tmp / "data" / "api-proxy.db"),
         ADMIN_TOKEN=ADMIN_TOKEN,
-        PROVIDERS_DIR=str(REPO / "configs" / "providers"),
+        PROVIDERS_DIR=str(providers_dir),
         WORKERS="1",
         LOG_LEVEL="info",
     )

@@ -771,7 +771,11 @@ fn yardstick(run: &Run) -> Vec<Value> {
             let proxy = run.find(id, PROXY)?;
             let rps = |r: &Value| r["rps"].as_f64().unwrap_or(0.0);
             let lat = |r: &Value, q: &str| {
-                let field = if id.starts_with("stream") { "ttfc_ms" } else { "latency_ms" };
+                let field = if id.starts_with("stream") {
+                    "ttfc_ms"
+                } else {
+                    "latency_ms"
+                };
                 r[field][q].as_f64()
             };
             Some(json!({

@@ -3,9 +3,12 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::auth::ClientAuth;
 use super::body::read_json_body;
+use super::openapi::openai::{OpenAiChatCompletionRequest, OpenAiEmbeddingsRequest};
+use super::openapi::responses::{ChatCompletionAnswer, EmbeddingsAnswer, ProxyErrors};
 use crate::error::ApiError;
 use crate::proxy::{chat_completions, ChatCall, Operation};
 use crate::state::AppState;
@@ -39,6 +42,21 @@ async fn proxy(
     .await
 }
 
+/// Creates a chat completion.
+///
+/// Plain or streamed, routed to the best usable key that serves the model (any provider format)
+/// and failed over to the next one before the first byte reaches the client.
+#[utoipa::path(
+    post,
+    path = "/v1/chat/completions",
+    tag = "openai",
+    security(("client_key" = []), ()),
+    request_body = OpenAiChatCompletionRequest,
+    responses(
+        (status = 200, response = ChatCompletionAnswer),
+        ProxyErrors,
+    )
+)]
 pub async fn post_chat_completions(
     req: HttpRequest,
     payload: web::Payload,
@@ -49,12 +67,29 @@ pub async fn post_chat_completions(
     proxy(req, payload, state, client, auth, None, Operation::Chat).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ProviderQuery {
+    /// Only keys of this provider (an id such as `openai`).
+    #[param(example = "openai")]
     provider: Option<String>,
 }
 
-/// `POST /api/chat/completions?provider=openai`
+/// Creates a chat completion (the seed's path).
+///
+/// As `/v1/chat/completions`, restricted to one provider's keys when `provider` is given.
+#[utoipa::path(
+    post,
+    path = "/api/chat/completions",
+    tag = "openai",
+    security(("client_key" = []), ()),
+    params(ProviderQuery),
+    request_body = OpenAiChatCompletionRequest,
+    responses(
+        (status = 200, response = ChatCompletionAnswer),
+        ProxyErrors,
+    )
+)]
 pub async fn post_chat_completions_seed(
     req: HttpRequest,
     payload: web::Payload,
@@ -76,7 +111,21 @@ pub async fn post_chat_completions_seed(
     .await
 }
 
-/// `POST /api/proxy/{provider}/chat/completions`
+/// Creates a chat completion with one provider's keys (the seed's path).
+///
+/// As `/v1/chat/completions`, restricted to the keys of the provider in the path.
+#[utoipa::path(
+    post,
+    path = "/api/proxy/{provider}/chat/completions",
+    tag = "openai",
+    security(("client_key" = []), ()),
+    params(("provider" = String, Path, description = "A provider id, e.g. `openai`", example = "openai")),
+    request_body = OpenAiChatCompletionRequest,
+    responses(
+        (status = 200, response = ChatCompletionAnswer),
+        ProxyErrors,
+    )
+)]
 pub async fn post_chat_completions_for_provider(
     req: HttpRequest,
     payload: web::Payload,
@@ -98,7 +147,21 @@ pub async fn post_chat_completions_for_provider(
     .await
 }
 
-/// `POST /v1/embeddings`
+/// Creates embeddings.
+///
+/// Routed and failed over like chat, by OpenAI, Azure and OpenAI-compatible keys (Anthropic has
+/// no embeddings API).
+#[utoipa::path(
+    post,
+    path = "/v1/embeddings",
+    tag = "openai",
+    security(("client_key" = []), ()),
+    request_body = OpenAiEmbeddingsRequest,
+    responses(
+        (status = 200, response = EmbeddingsAnswer),
+        ProxyErrors,
+    )
+)]
 pub async fn post_embeddings(
     req: HttpRequest,
     payload: web::Payload,

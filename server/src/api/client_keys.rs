@@ -4,6 +4,9 @@ use actix_web::{web, HttpResponse};
 use shared::client_keys::{ClientKeyCreated, ClientKeyList, ClientKeyView, NewClientKey};
 
 use super::auth::AdminAuth;
+use super::openapi::responses::{
+    BadRequest, InternalError, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
+};
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::client_keys::{self, NewClientKeyRow};
 use crate::db::now_ms;
@@ -12,6 +15,22 @@ use crate::state::AppState;
 
 const PREFIX_LEN: usize = 10;
 
+/// Creates a client key for `/v1`.
+///
+/// The key is in this answer only: just its hash is stored.
+#[utoipa::path(
+    post,
+    path = "/api/client_keys",
+    tag = "config",
+    responses(
+        (status = 201, description = "The new key", body = ClientKeyCreated),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 500, response = InternalError),
+    )
+)]
 pub async fn create_client_key(
     state: web::Data<AppState>,
     _: AdminAuth,
@@ -52,6 +71,17 @@ pub async fn create_client_key(
     }))
 }
 
+/// Lists the client keys, each shown by its first characters.
+#[utoipa::path(
+    get,
+    path = "/api/client_keys",
+    tag = "config",
+    responses(
+        (status = 200, description = "The client keys", body = ClientKeyList),
+        (status = 401, response = Unauthorized),
+        (status = 500, response = InternalError),
+    )
+)]
 pub async fn list_client_keys(
     state: web::Data<AppState>,
     _: AdminAuth,
@@ -69,6 +99,18 @@ pub async fn list_client_keys(
     Ok(HttpResponse::Ok().json(ClientKeyList { data }))
 }
 
+/// Revokes a client key at once.
+#[utoipa::path(
+    delete,
+    path = "/api/client_keys/{id}",
+    tag = "config",
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 500, response = InternalError),
+    )
+)]
 pub async fn delete_client_key(
     state: web::Data<AppState>,
     _: AdminAuth,

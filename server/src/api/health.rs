@@ -6,6 +6,17 @@ use shared::health::HealthResponse;
 
 use crate::state::AppState;
 
+/// Reports liveness and checks the database. Open: no token needed.
+#[utoipa::path(
+    get,
+    path = "/api/health",
+    tag = "meta",
+    security(()),
+    responses(
+        (status = 200, description = "Serving", body = HealthResponse),
+        (status = 503, description = "`degraded`: the database does not answer", body = HealthResponse),
+    )
+)]
 pub async fn get_health(state: web::Data<AppState>) -> HttpResponse {
     let db_ok = state
         .db

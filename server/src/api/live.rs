@@ -11,8 +11,10 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use shared::live::LiveEvent;
 use tokio::sync::broadcast::error::RecvError;
+use utoipa::IntoParams;
 
 use super::auth::check_admin;
+use super::openapi::responses::{BadRequest, Unauthorized};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -20,11 +22,29 @@ const HEARTBEAT: Duration = Duration::from_secs(15);
 /// A client that cannot take one message in this long is disconnected.
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LiveQuery {
+    /// The admin token, when it cannot be sent as `Authorization: Bearer`.
     token: Option<String>,
 }
 
+/// Opens the live feed (a websocket).
+///
+/// `hello`, then every finished `call`, `key_state` changes and a `snapshot` every second, each
+/// one JSON text message (`LiveEvent`). A client that falls behind gets `resync`. Browsers, which
+/// cannot set headers on websockets, pass the admin token as `?token=`.
+#[utoipa::path(
+    get,
+    path = "/api/live",
+    tag = "observability",
+    params(LiveQuery),
+    responses(
+        (status = 101, description = "Switched to the websocket; each message is a `LiveEvent`"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+    )
+)]
 pub async fn get_live(
     req: HttpRequest,
     body: web::Payload,

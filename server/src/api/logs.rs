@@ -3,8 +3,10 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use shared::logs::{AttemptView, CallLogView, CallPrices, LogsPage};
+use utoipa::IntoParams;
 
 use super::auth::AdminAuth;
+use super::openapi::responses::{BadRequest, InternalError, NotFound, Unauthorized};
 use crate::db::call_logs::{self, CallLogRow, LogFilter, StatusFilter};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -12,15 +14,20 @@ use crate::state::AppState;
 const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 500;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LogsQuery {
+    /// Rows per page (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
+    /// Only rows with a smaller id (the previous page's `next_before`).
     before: Option<i32>,
     key_id: Option<i32>,
     model: Option<String>,
     provider: Option<String>,
     /// `success`, `error`, or an HTTP status code.
+    #[param(pattern = "^(success|error|[0-9]{3})$", example = "error")]
     status: Option<String>,
     /// Unix ms, inclusive.
     since: Option<i64>,
@@ -28,6 +35,21 @@ pub struct LogsQuery {
     until: Option<i64>,
 }
 
+/// Lists the call logs.
+///
+/// Newest first, keyset-paginated: pass `next_before` as `before` for the next page.
+#[utoipa::path(
+    get,
+    path = "/api/logs",
+    tag = "observability",
+    params(LogsQuery),
+    responses(
+        (status = 200, description = "One page of call logs", body = LogsPage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 500, response = InternalError),
+    )
+)]
 pub async fn list_logs(
     state: web::Data<AppState>,
     _: AdminAuth,
@@ -76,7 +98,18 @@ pub async fn list_logs(
     Ok(HttpResponse::Ok().json(LogsPage { data, next_before }))
 }
 
-/// `GET /api/logs/{id}`
+/// Gets one call: attempt trail, tokens, cost, the prices charged, latency, error.
+#[utoipa::path(
+    get,
+    path = "/api/logs/{id}",
+    tag = "observability",
+    responses(
+        (status = 200, description = "The call", body = CallLogView),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 500, response = InternalError),
+    )
+)]
 pub async fn get_log(
     state: web::Data<AppState>,
     _: AdminAuth,

@@ -2,7 +2,7 @@
 //!
 //! - `/v1/*` and `/api/v1/*`: OpenAI-compatible (client key required when not on loopback).
 //! - `/api/chat/completions?provider=`, `/api/proxy/{provider}/chat/completions`: the seed's paths.
-//! - `/api/health`: open.
+//! - `/api/health`, `/api/openapi.json`: open.
 //! - everything else under `/api`: admin, `Authorization: Bearer <admin token>`.
 
 pub mod auth;
@@ -16,6 +16,7 @@ pub mod keys;
 pub mod live;
 pub mod logs;
 pub mod models;
+pub mod openapi;
 pub mod providers;
 pub mod route;
 pub mod runtime;
@@ -33,6 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::scope("/api")
                 .service(openai_scope("/v1"))
                 .route("/health", get().to(health::get_health))
+                .route("/openapi.json", get().to(openapi::get_openapi))
                 .route(
                     "/chat/completions",
                     post().to(chat::post_chat_completions_seed),

@@ -1,11 +1,22 @@
 //! `GET /api/providers` and `GET /api/providers/capabilities`, from `configs/providers/`.
 
 use actix_web::{web, HttpResponse};
-use shared::providers::{ModelCapabilityRow, ProviderList, ProviderView};
+use shared::providers::{ModelCapabilityList, ModelCapabilityRow, ProviderList, ProviderView};
 
 use super::auth::AdminAuth;
+use super::openapi::responses::Unauthorized;
 use crate::state::AppState;
 
+/// Lists the providers (their files), each with how many keys it has.
+#[utoipa::path(
+    get,
+    path = "/api/providers",
+    tag = "config",
+    responses(
+        (status = 200, description = "The providers", body = ProviderList),
+        (status = 401, response = Unauthorized),
+    )
+)]
 pub async fn list_providers(state: web::Data<AppState>, _: AdminAuth) -> HttpResponse {
     let mut counts = std::collections::HashMap::<String, usize>::new();
     state.board.for_each(|bid| {
@@ -25,6 +36,16 @@ pub async fn list_providers(state: web::Data<AppState>, _: AdminAuth) -> HttpRes
     HttpResponse::Ok().json(ProviderList { data })
 }
 
+/// Lists every provider's models: context window, output limit, capabilities, prices.
+#[utoipa::path(
+    get,
+    path = "/api/providers/capabilities",
+    tag = "config",
+    responses(
+        (status = 200, description = "The models", body = ModelCapabilityList),
+        (status = 401, response = Unauthorized),
+    )
+)]
 pub async fn list_capabilities(state: web::Data<AppState>, _: AdminAuth) -> HttpResponse {
     let rows: Vec<ModelCapabilityRow> = state
         .catalog
@@ -40,5 +61,5 @@ pub async fn list_capabilities(state: web::Data<AppState>, _: AdminAuth) -> Http
             })
         })
         .collect();
-    HttpResponse::Ok().json(serde_json::json!({ "data": rows }))
+    HttpResponse::Ok().json(ModelCapabilityList { data: rows })
 }

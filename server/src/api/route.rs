@@ -4,22 +4,44 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use shared::routes::{RouteCandidate, RouteExplanation, ScoreView};
+use utoipa::IntoParams;
 
 use super::auth::AdminAuth;
+use super::openapi::responses::{BadRequest, Unauthorized};
 use crate::error::ApiError;
 use crate::routing::pick::explain;
 use crate::routing::PickQuery;
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RouteQuery {
+    /// The model a client would ask for.
+    #[param(example = "gpt-4o")]
     model: String,
+    /// Only keys of this provider.
     provider: Option<String>,
+    /// Rank as for a streamed request (time to first byte rather than total time).
     #[serde(default)]
     stream: bool,
 }
 
+/// Explains which key would serve a model now.
+///
+/// Every candidate with the filter that excludes it or its score components, and the winner.
+/// Nothing is sent upstream.
+#[utoipa::path(
+    get,
+    path = "/api/route",
+    tag = "observability",
+    params(RouteQuery),
+    responses(
+        (status = 200, description = "The routing decision", body = RouteExplanation),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+    )
+)]
 pub async fn get_route(
     state: web::Data<AppState>,
     _: AdminAuth,

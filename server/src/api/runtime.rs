@@ -8,7 +8,18 @@ use crate::metrics::runtime;
 use crate::state::AppState;
 
 use super::auth::AdminAuth;
+use super::openapi::responses::Unauthorized;
 
+/// The process's footprint now.
+#[utoipa::path(
+    get,
+    path = "/api/runtime",
+    tag = "observability",
+    responses(
+        (status = 200, description = "Memory, descriptors, threads, connections and calls in flight", body = RuntimeStats),
+        (status = 401, response = Unauthorized),
+    )
+)]
 pub async fn get_runtime(state: web::Data<AppState>, _: AdminAuth) -> HttpResponse {
     HttpResponse::Ok().json(RuntimeStats {
         rss_bytes: runtime::rss_bytes(),

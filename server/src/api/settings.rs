@@ -1,17 +1,44 @@
 //! `GET/PUT /api/settings`.
 
 use actix_web::{web, HttpResponse};
-use shared::settings::SettingsPatch;
+use shared::settings::{Settings, SettingsPatch};
 
 use super::auth::AdminAuth;
+use super::openapi::responses::{
+    BadRequest, InternalError, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
+};
 use crate::db::settings as stored;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// Gets the runtime settings.
+#[utoipa::path(
+    get,
+    path = "/api/settings",
+    tag = "config",
+    responses(
+        (status = 200, description = "The settings in force", body = Settings),
+        (status = 401, response = Unauthorized),
+    )
+)]
 pub async fn get_settings(state: web::Data<AppState>, _: AdminAuth) -> HttpResponse {
     HttpResponse::Ok().json(state.settings().as_ref())
 }
 
+/// Changes the runtime settings: the fields sent replace the stored ones.
+#[utoipa::path(
+    put,
+    path = "/api/settings",
+    tag = "config",
+    responses(
+        (status = 200, description = "The settings now in force", body = Settings),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 500, response = InternalError),
+    )
+)]
 pub async fn update_settings(
     state: web::Data<AppState>,
     _: AdminAuth,

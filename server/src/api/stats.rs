@@ -4,12 +4,28 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use shared::stats::{StatsResponse, StatsRow, TimeSeries};
+use utoipa::IntoParams;
 
 use super::auth::AdminAuth;
+use super::openapi::responses::{BadRequest, InternalError, Unauthorized};
 use crate::db::rollups::{self, Grouping, DAY_MS, HOUR_MS, MINUTE_MS};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// Gets the statistics.
+///
+/// Totals, today, and per key, provider and model: calls, errors, tokens, cost, p50/p95 latency
+/// (from the rollup tables, never a scan of the logs).
+#[utoipa::path(
+    get,
+    path = "/api/stats",
+    tag = "observability",
+    responses(
+        (status = 200, description = "The statistics", body = StatsResponse),
+        (status = 401, response = Unauthorized),
+        (status = 500, response = InternalError),
+    )
+)]
 pub async fn get_stats(state: web::Data<AppState>, _: AdminAuth) -> Result<HttpResponse, ApiError> {
     // Calls that already answered are counted: wait for their rows.
     state.writer.flush().await;
@@ -35,12 +51,31 @@ pub async fn get_stats(state: web::Data<AppState>, _: AdminAuth) -> Result<HttpR
     Ok(HttpResponse::Ok().json(stats))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RangeQuery {
+    /// `hour` (default), `day` or `month`.
+    #[param(pattern = "^(hour|day|month)$", example = "hour")]
     range: Option<String>,
 }
 
+/// Gets the statistics over time.
+///
+/// Calls, errors, tokens, cost and p50/p95 latency per minute (last hour), hour (last day) or day
+/// (last 30 days).
+#[utoipa::path(
+    get,
+    path = "/api/stats/timeseries",
+    tag = "observability",
+    params(RangeQuery),
+    responses(
+        (status = 200, description = "One point per bucket, oldest first", body = TimeSeries),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 500, response = InternalError),
+    )
+)]
 pub async fn get_timeseries(
     state: web::Data<AppState>,
     _: AdminAuth,

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use shared::keys::MAX_AMOUNT;
 use shared::providers::{ModelSpec, ProviderFormat, ProviderSpec};
 
 use super::ConfigError;
@@ -169,11 +170,15 @@ fn validate(path: &Path, spec: &ProviderSpec) -> Result<(), ConfigError> {
         }
         let p = &model.pricing;
         let prices = [Some(p.input), Some(p.output), p.cached_input, p.cache_write];
-        if prices.iter().flatten().any(|v| !v.is_finite() || *v < 0.0) {
+        if prices
+            .iter()
+            .flatten()
+            .any(|v| !(0.0..=MAX_AMOUNT).contains(v))
+        {
             return Err(field_error(
                 path,
                 &format!("models[{i}].pricing"),
-                "prices must be finite and not negative",
+                format!("prices must be numbers from 0 to {MAX_AMOUNT:e}"),
             ));
         }
     }

@@ -6,17 +6,23 @@ use serde::Serialize;
 
 use crate::state::AppState;
 
-#[derive(Serialize)]
+/// `GET /v1/models`: OpenAI's model list.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ModelList {
+    /// `list`
     object: &'static str,
     data: Vec<ModelEntry>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ModelEntry {
+    #[schema(example = "gpt-4o")]
     id: String,
+    /// `model`
     object: &'static str,
+    /// Always 0: api-proxy does not know when the provider released the model.
     created: i64,
+    /// The provider of a key that serves it.
     owned_by: String,
 }
 

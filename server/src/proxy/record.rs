@@ -285,7 +285,9 @@ mod tests {
         let (a, b) = (new_request_id(), new_request_id());
         assert_eq!(a.len(), 28);
         assert!(a.starts_with("req_"));
-        assert!(a[4..].bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(a[4..]
+            .bytes()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert_ne!(a, b);
     }
 }

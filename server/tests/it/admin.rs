@@ -339,3 +339,63 @@ async fn client_keys_gate_v1_when_required() {
     assert_eq!(revoked.status, StatusCode::UNAUTHORIZED);
     app.stop().await;
 }
+
+/// Regression: fees, prices and quotas were only checked to be finite, so a fee near `f64::MAX`
+/// made the summed costs infinite, which JSON cannot carry: `cost_usd` came back as `null` where
+/// the description promises a number. Amounts are now bounded by `MAX_AMOUNT`.
+#[actix_web::test]
+async fn amounts_are_bounded_so_costs_stay_numbers() {
+    use shared::keys::MAX_AMOUNT;
+
+    let mock = MockUpstream::start(MockConfig::default());
+    let app = TestApp::start().await;
+    let key = |extra: serde_json::Value| {
+        let mut body = json!({
+            "provider": "openai", "name": "big", "api_key": SECRET, "base_url": mock.openai_base()
+        });
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        body
+    };
+    for (field, extra) in [
+        ("cost_per_request", json!({"cost_per_request": f64::MAX})),
+        ("quota_total", json!({"quota_total": MAX_AMOUNT * 10.0})),
+        ("quota_remaining", json!({"quota_remaining": 1e300})),
+        (
+            "price_overrides",
+            json!({"price_overrides": {"*": {"input": 1.0, "output": f64::MAX}}}),
+        ),
+    ] {
+        let r = app.admin("POST", "/api/keys", Some(key(extra))).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{field}: {}", r.text);
+        assert_eq!(r.body["error"]["param"], field);
+    }
+
+    let id = app
+        .add_key(key(json!({"cost_per_request": MAX_AMOUNT})))
+        .await;
+    let r = app
+        .admin(
+            "PATCH",
+            &format!("/api/keys/{id}"),
+            Some(json!({"cost_per_request": f64::MAX})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+
+    // At the bound, the costs of many calls still add up to a number.
+    for _ in 0..3 {
+        assert_eq!(app.chat(chat_body("gpt-4o")).await.status, StatusCode::OK);
+    }
+    let stats = app.admin("GET", "/api/stats", None).await;
+    let total = stats.body["totals"]["cost_usd"].as_f64();
+    assert!(
+        total.is_some_and(|c| c >= 3.0 * MAX_AMOUNT),
+        "{}",
+        stats.text
+    );
+    let view = app.admin("GET", &format!("/api/keys/{id}"), None).await;
+    assert!(view.body["usage"]["cost_usd"].is_f64(), "{}", view.text);
+    app.stop().await;
+}

@@ -1,0 +1,237 @@
+//! `GET /api/openapi.json`: the description is served without a token, is OpenAPI 3, lists the
+//! API, and real answers carry every property it marks as required, so the description cannot
+//! drift from what the handlers send. (`tests/e2e/test_openapi_schemathesis.py` fuzzes the server
+//! against it.)
+
+use actix_web::http::StatusCode;
+use mock_upstream::{MockConfig, MockUpstream};
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+async fn description(app: &TestApp) -> Value {
+    let r = app.request("GET", "/api/openapi.json", None, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    r.body
+}
+
+/// Follows a local `$ref` (`#/components/...`).
+fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(reference) => {
+            let pointer = reference.strip_prefix('#').expect("a local $ref");
+            resolve(spec, spec.pointer(pointer).expect("the $ref resolves"))
+        }
+        None => schema,
+    }
+}
+
+/// Paths (`$.data[0].usage.cost_usd`) of the required properties that `value` lacks, at any depth.
+fn missing_required(spec: &Value, schema: &Value, value: &Value, at: &str) -> Vec<String> {
+    let schema = resolve(spec, schema);
+    let mut missing = Vec::new();
+    for part in schema["allOf"].as_array().into_iter().flatten() {
+        missing.extend(missing_required(spec, part, value, at));
+    }
+    if let Some(object) = value.as_object() {
+        for name in schema["required"].as_array().into_iter().flatten() {
+            let name = name.as_str().unwrap();
+            if !object.contains_key(name) {
+                missing.push(format!("{at}.{name}"));
+            }
+        }
+        for (name, property) in schema["properties"].as_object().into_iter().flatten() {
+            if let Some(inner) = object.get(name) {
+                missing.extend(missing_required(
+                    spec,
+                    property,
+                    inner,
+                    &format!("{at}.{name}"),
+                ));
+            }
+        }
+    }
+    if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
+        for (i, inner) in array.iter().enumerate() {
+            missing.extend(missing_required(spec, items, inner, &format!("{at}[{i}]")));
+        }
+    }
+    missing
+}
+
+/// The JSON schema of `method path`'s answer with `status` (a code or `default`).
+fn response_schema<'a>(spec: &'a Value, method: &str, path: &str, status: &str) -> &'a Value {
+    let operation = &spec["paths"][path][method];
+    assert!(operation.is_object(), "{method} {path} is not described");
+    let response = resolve(spec, &operation["responses"][status]);
+    let schema = &response["content"]["application/json"]["schema"];
+    assert!(
+        schema.is_object(),
+        "{method} {path} describes no JSON body for {status}"
+    );
+    schema
+}
+
+#[actix_web::test]
+async fn the_description_is_public_openapi_3_and_lists_the_api() {
+    let app = TestApp::start().await;
+    let spec = description(&app).await;
+    assert!(
+        spec["openapi"].as_str().unwrap().starts_with("3."),
+        "{}",
+        spec["openapi"]
+    );
+    assert_eq!(spec["info"]["title"], "api-proxy");
+    for (path, method) in [
+        ("/v1/chat/completions", "post"),
+        ("/v1/embeddings", "post"),
+        ("/v1/models", "get"),
+        ("/api/health", "get"),
+        ("/api/keys", "get"),
+        ("/api/keys", "post"),
+        ("/api/keys/{id}", "patch"),
+        ("/api/keys/{id}", "delete"),
+        ("/api/keys/{id}/test", "post"),
+        ("/api/stats", "get"),
+        ("/api/stats/timeseries", "get"),
+        ("/api/logs", "get"),
+        ("/api/logs/{id}", "get"),
+        ("/api/route", "get"),
+        ("/api/runtime", "get"),
+        ("/api/providers", "get"),
+        ("/api/providers/capabilities", "get"),
+        ("/api/settings", "get"),
+        ("/api/settings", "put"),
+        ("/api/client_keys", "post"),
+        ("/api/client_keys/{id}", "delete"),
+    ] {
+        assert!(
+            spec["paths"][path][method].is_object(),
+            "{method} {path} is missing"
+        );
+    }
+
+    let schemes = &spec["components"]["securitySchemes"];
+    for scheme in ["admin_token", "client_key"] {
+        assert_eq!(schemes[scheme]["scheme"], "bearer", "{scheme}");
+    }
+    // Admin by default; health is open; `/v1` takes a client key or, on loopback, nothing.
+    assert_eq!(spec["security"], json!([{"admin_token": []}]));
+    assert_eq!(spec["paths"]["/api/health"]["get"]["security"], json!([{}]));
+    assert_eq!(
+        spec["paths"]["/v1/chat/completions"]["post"]["security"],
+        json!([{"client_key": []}, {}])
+    );
+    assert_eq!(
+        spec["paths"]["/v1/chat/completions"]["post"]["requestBody"]["content"]["application/json"]
+            ["schema"]["$ref"],
+        "#/components/schemas/OpenAiChatCompletionRequest"
+    );
+    let chat_request = &spec["components"]["schemas"]["OpenAiChatCompletionRequest"];
+    assert_eq!(chat_request["required"], json!(["model", "messages"]));
+
+    // Every error status is answered with the OpenAI-shaped envelope.
+    let envelope = &spec["components"]["schemas"]["ErrorEnvelope"];
+    assert_eq!(envelope["required"], json!(["error"]));
+    let detail = resolve(&spec, &envelope["properties"]["error"]);
+    assert_eq!(detail["required"], json!(["message", "type"]));
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            for status in operation["responses"].as_object().unwrap().keys() {
+                if status.starts_with('4') || status.starts_with('5') || status == "default" {
+                    if path == "/api/health" {
+                        continue; // 503 `degraded` is the health report itself
+                    }
+                    let schema = response_schema(&spec, method, path, status);
+                    assert_eq!(
+                        schema["$ref"], "#/components/schemas/ErrorEnvelope",
+                        "{method} {path} {status}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[actix_web::test]
+async fn answers_carry_every_property_the_description_requires() {
+    let mock = MockUpstream::start(MockConfig::default());
+    let app = TestApp::start().await;
+    let spec = description(&app).await;
+    let key = app.add_openai_key("main", &mock).await;
+    assert_eq!(app.chat(chat_body("gpt-4o")).await.status, StatusCode::OK);
+    let log = app.logs().await[0]["id"].as_i64().unwrap();
+
+    for (method, path, described, status) in [
+        ("GET", "/api/keys".to_owned(), "/api/keys", 200),
+        ("GET", format!("/api/keys/{key}"), "/api/keys/{id}", 200),
+        ("GET", "/api/settings".to_owned(), "/api/settings", 200),
+        ("GET", "/api/runtime".to_owned(), "/api/runtime", 200),
+        ("GET", "/api/stats".to_owned(), "/api/stats", 200),
+        (
+            "GET",
+            "/api/stats/timeseries?range=day".to_owned(),
+            "/api/stats/timeseries",
+            200,
+        ),
+        ("GET", "/api/logs".to_owned(), "/api/logs", 200),
+        ("GET", format!("/api/logs/{log}"), "/api/logs/{id}", 200),
+        (
+            "GET",
+            "/api/route?model=gpt-4o".to_owned(),
+            "/api/route",
+            200,
+        ),
+        ("GET", "/api/providers".to_owned(), "/api/providers", 200),
+        (
+            "GET",
+            "/api/providers/capabilities".to_owned(),
+            "/api/providers/capabilities",
+            200,
+        ),
+        (
+            "GET",
+            "/api/client_keys".to_owned(),
+            "/api/client_keys",
+            200,
+        ),
+        ("GET", "/api/health".to_owned(), "/api/health", 200),
+        ("GET", "/v1/models".to_owned(), "/v1/models", 200),
+        ("GET", "/api/keys/999".to_owned(), "/api/keys/{id}", 404),
+    ] {
+        let r = app.admin(method, &path, None).await;
+        assert_eq!(r.status.as_u16(), status, "{method} {path}: {}", r.text);
+        let schema = response_schema(
+            &spec,
+            &method.to_lowercase(),
+            described,
+            &status.to_string(),
+        );
+        let missing = missing_required(&spec, schema, &r.body, "$");
+        assert!(
+            missing.is_empty(),
+            "{method} {path} lacks {missing:?}: {}",
+            r.text
+        );
+    }
+
+    // The settings the API sends are exactly the ones it describes, all of them required.
+    let settings = app.admin("GET", "/api/settings", None).await.body;
+    let schema = resolve(&spec, response_schema(&spec, "get", "/api/settings", "200"));
+    let mut described: Vec<&str> = schema["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let mut sent: Vec<&str> = settings
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    described.sort_unstable();
+    sent.sort_unstable();
+    assert_eq!(described, sent);
+}
