@@ -25,16 +25,18 @@ fn host_only(authority: &str) -> &str {
 }
 
 pub fn host_allowed(config: &ServerConfig, host_header: &str) -> bool {
-    let host = host_only(host_header).to_ascii_lowercase();
+    let host = host_only(host_header);
     if config
         .allowed_hosts
         .iter()
-        .any(|h| h == "*" || h.eq_ignore_ascii_case(&host))
+        .any(|h| h == "*" || h.eq_ignore_ascii_case(host))
     {
         return true;
     }
-    if ["localhost", "127.0.0.1", "::1"].contains(&host.as_str())
-        || host == config.host.to_ascii_lowercase()
+    if ["localhost", "127.0.0.1", "::1"]
+        .iter()
+        .any(|name| name.eq_ignore_ascii_case(host))
+        || host.eq_ignore_ascii_case(&config.host)
     {
         return true;
     }

@@ -189,9 +189,21 @@ pub async fn chat_completions(
             }
         };
         let now = state.clock.now_ms();
-        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok());
+        // Picked out in one pass: `HeaderMap::get(&str)` builds a `HeaderName` (an allocation
+        // for a non-standard name) on each of the two dozen lookups, on every response.
+        let limit_headers: Vec<(&str, &str)> = response
+            .headers()
+            .iter()
+            .filter(|(name, _)| ratelimit::is_rate_limit_header(name.as_str()))
+            .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+            .collect();
+        let header = |name: &str| {
+            limit_headers
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| *v)
+        };
         let rate_limit = ratelimit::read_headers(header, now);
-        let retry_at = ratelimit::retry_at(header, now);
         record.mark_first_byte(rate_limit);
         let upstream_status = response.status();
         let scrub = Some(target.secret.expose())
@@ -199,6 +211,7 @@ pub async fn chat_completions(
             .map(str::to_owned);
 
         if !upstream_status.is_success() {
+            let retry_at = ratelimit::retry_at(header, now);
             let raw = read_body(&mut response, MAX_ERROR_BODY, first_byte)
                 .await
                 .unwrap_or_default();

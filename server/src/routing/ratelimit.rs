@@ -40,6 +40,15 @@ impl RateLimitInfo {
     }
 }
 
+/// Whether [`read_headers`] or [`retry_at`] reads this (lowercase) header: lets a caller pick
+/// them out of a response in one pass instead of looking each name up.
+pub fn is_rate_limit_header(name: &str) -> bool {
+    name.starts_with("x-ratelimit-")
+        || name.starts_with("anthropic-ratelimit-")
+        || name == "retry-after"
+        || name == "retry-after-ms"
+}
+
 /// Reads the rate-limit headers through `get` (case-insensitive header lookup).
 pub fn read_headers<'a>(get: impl Fn(&str) -> Option<&'a str>, now_ms: i64) -> RateLimitInfo {
     let num = |name: &str| get(name).and_then(|v| v.trim().parse::<f64>().ok());
