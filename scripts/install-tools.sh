@@ -6,7 +6,8 @@
 #   - wasm-bindgen-cli, at Trunk.toml's `[tools] wasm_bindgen`, which must equal the wasm-bindgen
 #     in Cargo.lock (checked here), so that trunk never downloads anything;
 #   - unless --build-only: Debian's Chromium and a CJK font (for readable Chinese screenshots),
-#     and playwright-core in tests/dashboard/node_modules (pinned by its package-lock.json).
+#     playwright-core in tests/dashboard/node_modules (pinned by its package-lock.json), and
+#     cargo-deny (the dependency policy in deny.toml), at the version pinned below.
 #
 #   scripts/install-tools.sh               build and test tools (scripts/test.sh)
 #   scripts/install-tools.sh --build-only  only what building the dashboard needs (start.sh)
@@ -73,4 +74,10 @@ wanted=$(sed -n 's/.*"playwright-core": *"\([^"]*\)".*/\1/p' tests/dashboard/pac
 installed=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' tests/dashboard/node_modules/playwright-core/package.json 2> /dev/null || true)
 if [[ "$installed" != "$wanted" ]]; then
     (cd tests/dashboard && npm ci --no-audit --no-fund)
+fi
+
+# The dependency policy check (deny.toml). Built from crates.io, like trunk: several minutes once.
+cargo_deny_version=0.20.2
+if [[ "$(cargo deny --version 2>/dev/null)" != "cargo-deny $cargo_deny_version" ]]; then
+    cargo install --locked "cargo-deny@$cargo_deny_version"
 fi
