@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Every test of the project, in the order a reviewer would run them:
-#   formatting, lints, unit + integration tests, then end-to-end tests with the official openai SDK,
-#   schemathesis against the OpenAPI description and the dashboard's end-to-end tests in headless
-#   Chromium.
-# Installs what it needs (a Python venv at .venv; the wasm target, trunk, wasm-bindgen-cli, Chromium
-# and playwright-core through scripts/install-tools.sh) and skips that when it is already up to date.
+#   formatting, lints, the dependency policy (cargo deny), unit + integration tests, then
+#   end-to-end tests with the official openai SDK, schemathesis against the OpenAPI description
+#   and the dashboard's end-to-end tests in headless Chromium.
+# Installs what it needs (a Python venv at .venv; the wasm target, trunk, wasm-bindgen-cli,
+# cargo-deny, Chromium and playwright-core through scripts/install-tools.sh) and skips that when
+# it is already up to date.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -27,7 +28,7 @@ else
     echo "up to date"
 fi
 
-step "scripts/install-tools.sh (wasm target, trunk, wasm-bindgen-cli, Chromium, playwright-core)"
+step "scripts/install-tools.sh (wasm target, trunk, wasm-bindgen-cli, Chromium, playwright-core, cargo-deny)"
 scripts/install-tools.sh
 
 step "cargo fmt --all --check"
@@ -38,6 +39,10 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo clippy -p dashboard --target wasm32-unknown-unknown -- -D warnings"
 cargo clippy -p dashboard --target wasm32-unknown-unknown -- -D warnings
+
+step "cargo deny --offline check licenses bans sources (deny.toml)"
+# Offline: the advisories check needs the RustSec database from GitHub (see deny.toml).
+cargo deny --offline check licenses bans sources
 
 step "cargo test --workspace"
 cargo test --workspace
