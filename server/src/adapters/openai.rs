@@ -303,8 +303,6 @@ impl From<OpenAiUsage> for TokenUsage {
 struct UsageCarrier {
     #[serde(default)]
     usage: Option<OpenAiUsage>,
-    #[serde(default)]
-    choices: Option<Vec<IgnoredAny>>,
 }
 
 /// The body is not a JSON object.
@@ -328,18 +326,9 @@ pub struct ChunkUsage {
 
 /// Inspects one `data:` payload of a chat stream.
 pub fn chunk_usage(data: &[u8]) -> ChunkUsage {
-    if memchr::memmem::find(data, b"\"usage\"").is_none() {
-        return ChunkUsage::default();
-    }
-    match serde_json::from_slice::<UsageCarrier>(data) {
-        Ok(carrier) => {
-            let usage: Option<TokenUsage> = carrier.usage.map(Into::into);
-            ChunkUsage {
-                usage_only: usage.is_some() && carrier.choices.is_none_or(|c| c.is_empty()),
-                usage,
-            }
-        }
-        Err(_) => ChunkUsage::default(),
+    match inspect_chunk(data) {
+        ChunkVerdict::Chunk(info) => info,
+        ChunkVerdict::Error(_) | ChunkVerdict::NotJson => ChunkUsage::default(),
     }
 }
 
@@ -380,6 +369,61 @@ fn is_filter_preamble(data: &[u8]) -> bool {
         })
 }
 
+/// The top-level fields of a stream chunk the relay looks at, left unparsed: one pass over the
+/// chunk validates it and finds them all (three separate parses per chunk, for the error, the
+/// usage and the validity, were a measurable share of a stream's cost).
+#[derive(Deserialize)]
+struct ChunkProbe<'a> {
+    #[serde(borrow, default)]
+    error: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    usage: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    choices: Option<&'a RawValue>,
+}
+
+/// What one chunk means for the relay.
+enum ChunkVerdict {
+    /// The upstream reported an error in the stream.
+    Error(String),
+    NotJson,
+    Chunk(ChunkUsage),
+}
+
+fn inspect_chunk(data: &[u8]) -> ChunkVerdict {
+    let Ok(probe) = serde_json::from_slice::<ChunkProbe>(data) else {
+        // Valid JSON that is not an object (or has duplicate keys) is relayed as it is.
+        return match serde_json::from_slice::<IgnoredAny>(data) {
+            Ok(_) => ChunkVerdict::Chunk(ChunkUsage::default()),
+            Err(_) => ChunkVerdict::NotJson,
+        };
+    };
+    if let Some(e) = probe
+        .error
+        .and_then(|raw| serde_json::from_str::<ErrorFields>(raw.get()).ok())
+    {
+        return ChunkVerdict::Error(e.message);
+    }
+    let Some(usage) = probe.usage else {
+        return ChunkVerdict::Chunk(ChunkUsage::default());
+    };
+    // As a whole-chunk parse would have it: a malformed usage or choices means no usage.
+    let usage = serde_json::from_str::<OpenAiUsage>(usage.get()).ok();
+    let no_choices = match probe.choices {
+        None => Some(true),
+        Some(raw) => serde_json::from_str::<Vec<IgnoredAny>>(raw.get())
+            .ok()
+            .map(|c| c.is_empty()),
+    };
+    match (usage, no_choices) {
+        (Some(usage), Some(no_choices)) => ChunkVerdict::Chunk(ChunkUsage {
+            usage: Some(usage.into()),
+            usage_only: no_choices,
+        }),
+        _ => ChunkVerdict::Chunk(ChunkUsage::default()),
+    }
+}
+
 impl StreamTranslator for OpenAiStreamRelay {
     fn translate(&mut self, raw: &[u8], out: &mut bytes::BytesMut) -> StreamStep {
         if let Some(data) = parse_event(raw).data {
@@ -387,18 +431,19 @@ impl StreamTranslator for OpenAiStreamRelay {
                 out.extend_from_slice(raw);
                 return StreamStep::Done;
             }
-            if let Ok(e) = serde_json::from_slice::<ErrorCarrier>(&data) {
-                return StreamStep::Failed(format!(
-                    "the upstream reported an error mid-stream: {}",
-                    e.error.message
-                ));
-            }
-            if serde_json::from_slice::<IgnoredAny>(&data).is_err() {
-                return StreamStep::Failed(
-                    "the upstream sent a stream event that is not JSON".into(),
-                );
-            }
-            let info = chunk_usage(&data);
+            let info = match inspect_chunk(&data) {
+                ChunkVerdict::Error(message) => {
+                    return StreamStep::Failed(format!(
+                        "the upstream reported an error mid-stream: {message}"
+                    ))
+                }
+                ChunkVerdict::NotJson => {
+                    return StreamStep::Failed(
+                        "the upstream sent a stream event that is not JSON".into(),
+                    )
+                }
+                ChunkVerdict::Chunk(info) => info,
+            };
             if info.usage.is_some() {
                 self.usage = info.usage;
             }
@@ -604,6 +649,31 @@ mod tests {
             &mut bytes::BytesMut::new(),
         );
         assert!(matches!(step, StreamStep::Failed(m) if m.contains("boom")));
+    }
+
+    #[test]
+    fn odd_but_valid_chunks_are_relayed_and_garbage_is_not() {
+        let mut out = bytes::BytesMut::new();
+        for chunk in [
+            // Not an object: relayed untouched.
+            &b"data: [1, 2]\n\n"[..],
+            // An `error` that is not an error object, a malformed usage, usage: null.
+            b"data: {\"error\":null,\"choices\":[]}\n\n",
+            b"data: {\"error\":\"text\",\"choices\":[{}]}\n\n",
+            b"data: {\"choices\":[],\"usage\":\"lots\"}\n\n",
+            b"data: {\"choices\":[{}],\"usage\":null}\n\n",
+        ] {
+            let mut relay = OpenAiStreamRelay::new(true);
+            out.clear();
+            assert_eq!(relay.translate(chunk, &mut out), StreamStep::Continue);
+            assert_eq!(&out[..], chunk, "{}", String::from_utf8_lossy(chunk));
+            assert_eq!(relay.usage(), None);
+        }
+        let mut relay = OpenAiStreamRelay::new(true);
+        assert!(matches!(
+            relay.translate(b"data: {\"choices\": [\n\n", &mut out),
+            StreamStep::Failed(m) if m.contains("not JSON")
+        ));
     }
 
     #[test]
