@@ -4,6 +4,10 @@
 # ---- build ----------------------------------------------------------------------------------------
 FROM rust:1-slim-bookworm AS builder
 WORKDIR /src
+# jemalloc (api-proxy's allocator) is built from source with make.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends make \
+    && rm -rf /var/lib/apt/lists/*
 
 # Dependencies first, against stub sources: this layer is rebuilt only when a Cargo.toml or
 # Cargo.lock changes, not on every source edit.
@@ -13,15 +17,17 @@ COPY shared/Cargo.toml shared/Cargo.toml
 COPY bench/mock-upstream/Cargo.toml bench/mock-upstream/Cargo.toml
 COPY dashboard/Cargo.toml dashboard/Cargo.toml
 COPY bench/loadgen/Cargo.toml bench/loadgen/Cargo.toml
-RUN mkdir -p server/src shared/src bench/mock-upstream/src bench/loadgen/src dashboard/src \
+COPY bench/bare-forwarder/Cargo.toml bench/bare-forwarder/Cargo.toml
+RUN mkdir -p server/src shared/src bench/mock-upstream/src bench/loadgen/src bench/bare-forwarder/src dashboard/src \
     && echo 'fn main() {}' > server/build.rs \
     && echo 'fn main() {}' > server/src/main.rs \
     && echo 'fn main() {}' > dashboard/src/main.rs \
     && echo 'fn main() {}' > bench/loadgen/src/main.rs \
+    && echo 'fn main() {}' > bench/bare-forwarder/src/main.rs \
     && mkdir -p server/benches && echo 'fn main() {}' > server/benches/hot_paths.rs \
     && touch server/src/lib.rs shared/src/lib.rs bench/mock-upstream/src/lib.rs \
     && cargo build --release --locked -p api-proxy \
-    && rm -rf server/build.rs server/src server/benches shared/src bench/mock-upstream/src bench/loadgen/src dashboard/src
+    && rm -rf server/build.rs server/src server/benches shared/src bench/mock-upstream/src bench/loadgen/src bench/bare-forwarder/src dashboard/src
 
 # The real sources. Touching the crate roots makes cargo rebuild them over the stubs, whatever
 # modification times COPY kept. A dashboard built on the host (scripts/build-dashboard.sh, into
