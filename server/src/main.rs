@@ -24,7 +24,13 @@ async fn main() -> anyhow::Result<()> {
         level = config.log_level
     ))
     .context("LOG_LEVEL")?;
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        // When the log's reader is gone (`api-proxy | head`, a dead log pipe), the default reports
+        // each failed write with `eprintln!`, which panics on the same broken pipe: that killed
+        // the SIGTERM task, and the server then ignored SIGTERM. Lost log lines are not fatal.
+        .log_internal_errors(false)
+        .init();
     if let Err(e) = dotenv {
         if !e.not_found() {
             tracing::warn!(error = %e, ".env could not be read");
@@ -33,6 +39,9 @@ async fn main() -> anyhow::Result<()> {
 
     let open_files = api_proxy::open_files::raise_to_hard_limit();
     tracing::debug!(?open_files, "open-file limit");
+    // Before the server starts: a SIGTERM that arrives just after "listening" must drain, not
+    // kill the process by the default disposition.
+    let shutdown = ShutdownSignal::install().context("signal handlers")?;
 
     let app = api_proxy::app::start(config)
         .await
@@ -40,7 +49,7 @@ async fn main() -> anyhow::Result<()> {
     let handle = app.handle();
     let live = app.state.live.clone();
     tokio::task::spawn_local(async move {
-        wait_for_signal().await;
+        shutdown.recv().await;
         tracing::info!("shutting down: finishing in-flight requests");
         // Dashboard connections never finish by themselves: close them first.
         live.close_all();
@@ -50,18 +59,29 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// SIGTERM (or Ctrl-C), listened for from the moment it is installed.
+struct ShutdownSignal {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    term: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignal {
+    fn install() -> std::io::Result<Self> {
+        Ok(Self {
+            #[cfg(unix)]
+            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?,
+        })
+    }
+
+    async fn recv(mut self) {
+        #[cfg(unix)]
         tokio::select! {
-            _ = term.recv() => {}
+            _ = self.term.recv() => {}
             _ = tokio::signal::ctrl_c() => {}
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -152,3 +152,43 @@ fn send_sigterm(pid: i32) -> i32 {
         .status()
         .map_or(-1, |s| s.code().unwrap_or(-1))
 }
+
+/// Regression: with the log's reader gone, each failed log write was reported with `eprintln!`,
+/// which panicked on the same broken pipe inside the SIGTERM task, so the server never stopped.
+#[test]
+fn sigterm_stops_the_server_even_when_nobody_reads_its_log() {
+    let dir = TempDir::new().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_api-proxy"))
+        .env_clear()
+        .envs(env_for(&dir, &[("LOG_LEVEL", "info")]))
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("api-proxy binary starts");
+    drop(child.stderr.take());
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let listening = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|line| line.contains("api-proxy listening on "));
+    assert!(listening, "no listening line");
+    // Nobody reads the log any more: the next write fails with a broken pipe.
+    drop(lines);
+
+    let pid = i32::try_from(child.id()).unwrap();
+    assert_eq!(send_sigterm(pid), 0);
+    // Bounded: SHUTDOWN_TIMEOUT_SECS is 5 in the tests; nothing is in flight.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("api-proxy ignored SIGTERM with its log pipe closed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+}
