@@ -96,27 +96,8 @@ if (($(ulimit -n) < needed)); then
     echo "holding $BENCH_IDLE_STREAMS idle streams instead" >&2
 fi
 
-# A free loopback port: bash's /dev/tcp connect fails when nothing listens there.
-free_port() {
-    local port
-    while :; do
-        port=$((20000 + RANDOM % 12000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return
-        fi
-    done
-}
-
-wait_port() {
-    local port=$1 i
-    for ((i = 0; i < 500; i++)); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-        sleep 0.02
-    done
-    echo "nothing listens on 127.0.0.1:$port" >&2
-    return 1
-}
+# shellcheck source=bench/ports.sh
+source "$ROOT/bench/ports.sh"
 
 rm -rf "$RUN_DIR"
 mkdir -p "$RUN_DIR"

@@ -54,25 +54,8 @@ PROXY_BIN=$ROOT/target/release/api-proxy
 MOCK_BIN=$ROOT/target/release/mock-upstream
 LOADGEN=$ROOT/target/release/loadgen
 
-free_port() {
-    local port
-    while :; do
-        port=$((20000 + RANDOM % 12000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return
-        fi
-    done
-}
-wait_port() {
-    local i
-    for ((i = 0; i < 500; i++)); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        sleep 0.02
-    done
-    echo "nothing listens on 127.0.0.1:$1" >&2
-    return 1
-}
+# shellcheck source=bench/ports.sh
+source "$ROOT/bench/ports.sh"
 
 step "mock upstream (every ${SOAK_FAIL_EVERY}th chat request fails) and api-proxy"
 MOCK_PORT=$(free_port)

@@ -166,13 +166,7 @@ async fn ten_thousand_idle_connections_cost_little_and_are_closed_in_time() {
             .insert_header(("authorization", format!("Bearer {ADMIN_TOKEN}")))
             .force_close()
     };
-    let created = http
-        .post(format!("{}/api/keys", proc.base))
-        .insert_header(("authorization", format!("Bearer {ADMIN_TOKEN}")))
-        .send_json(&json!({"provider": "openai", "name": "main", "api_key": SECRET, "base_url": mock.openai_base()}))
-        .await
-        .unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED);
+    proc.add_openai_key(&http, &mock).await;
     let runtime = || async {
         let mut r = admin("/api/runtime").send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK);

@@ -102,13 +102,7 @@ async fn kill_9_under_load_leaves_a_sound_database() {
     let http = awc::Client::builder()
         .timeout(Duration::from_secs(30))
         .finish();
-    let created = http
-        .post(format!("{}/api/keys", proc.base))
-        .insert_header(("authorization", format!("Bearer {ADMIN_TOKEN}")))
-        .send_json(&serde_json::json!({"provider": "openai", "name": "main", "api_key": SECRET, "base_url": mock.openai_base()}))
-        .await
-        .unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED);
+    proc.add_openai_key(&http, &mock).await;
 
     let mut completed = 0;
     for round in 0..10 {

@@ -22,6 +22,19 @@ pub struct Process {
     pub base: String,
 }
 
+impl Process {
+    /// Registers one OpenAI key pointing at `mock` through the admin API.
+    pub async fn add_openai_key(&self, http: &awc::Client, mock: &MockUpstream) {
+        let created = http
+            .post(format!("{}/api/keys", self.base))
+            .insert_header(("authorization", format!("Bearer {ADMIN_TOKEN}")))
+            .send_json(&json!({"provider": "openai", "name": "main", "api_key": SECRET, "base_url": mock.openai_base()}))
+            .await
+            .unwrap();
+        assert_eq!(created.status(), StatusCode::CREATED);
+    }
+}
+
 /// A test that ends early (or simply ends) must not leave the server running.
 impl Drop for Process {
     fn drop(&mut self) {
@@ -87,13 +100,7 @@ async fn sigterm_drains_a_stream_and_keeps_its_log_and_no_key_is_ever_logged() {
         .timeout(Duration::from_secs(60))
         .finish();
 
-    let created = http
-        .post(format!("{}/api/keys", proc.base))
-        .insert_header(("authorization", format!("Bearer {ADMIN_TOKEN}")))
-        .send_json(&json!({"provider": "openai", "name": "main", "api_key": SECRET, "base_url": mock.openai_base()}))
-        .await
-        .unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED);
+    proc.add_openai_key(&http, &mock).await;
 
     let mut stream = http
         .post(format!("{}/v1/chat/completions", proc.base))
