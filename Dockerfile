@@ -12,6 +12,8 @@ RUN apt-get update \
 # Dependencies first, against stub sources: this layer is rebuilt only when a Cargo.toml or
 # Cargo.lock changes, not on every source edit.
 COPY Cargo.toml Cargo.lock ./
+# Build settings, among them the bundled SQLite's compile flags.
+COPY .cargo/ .cargo/
 COPY server/Cargo.toml server/Cargo.toml
 COPY shared/Cargo.toml shared/Cargo.toml
 COPY bench/mock-upstream/Cargo.toml bench/mock-upstream/Cargo.toml

@@ -25,8 +25,8 @@ pub enum ApiError {
     NotFound(String),
     #[error("The model `{0}` does not exist or you do not have access to it.")]
     ModelNotFound(String),
-    #[error("{0}")]
-    MethodNotAllowed(String),
+    #[error("method {method} is not allowed here; allowed: {allow}")]
+    MethodNotAllowed { method: String, allow: &'static str },
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
@@ -67,7 +67,7 @@ impl ApiError {
             Self::Forbidden(_) => ("permission_error", Some("forbidden")),
             Self::NotFound(_) => ("invalid_request_error", Some("not_found")),
             Self::ModelNotFound(_) => ("invalid_request_error", Some("model_not_found")),
-            Self::MethodNotAllowed(_) => ("invalid_request_error", Some("method_not_allowed")),
+            Self::MethodNotAllowed { .. } => ("invalid_request_error", Some("method_not_allowed")),
             Self::PayloadTooLarge(_) => ("invalid_request_error", Some("request_too_large")),
             Self::HeadersTooLarge(_) => ("invalid_request_error", Some("headers_too_large")),
             Self::UnsupportedMediaType(_) => {
@@ -150,7 +150,7 @@ impl ResponseError for ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::ModelNotFound(_) => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -172,6 +172,9 @@ impl ResponseError for ApiError {
         response.insert_header((header::CONTENT_TYPE, "application/json"));
         if matches!(self, Self::Unauthorized(_)) {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        if let Self::MethodNotAllowed { allow, .. } = self {
+            response.insert_header((header::ALLOW, *allow));
         }
         if let Self::AllKeysThrottled { retry_after_secs } = self {
             response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));

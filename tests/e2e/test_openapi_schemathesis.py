@@ -3,8 +3,9 @@
 schemathesis generates requests from the description (its examples, then boundary and invalid
 values of each field, then random valid ones; for the admin API also chains of calls that follow
 the ids one answer gives to the next) and checks every answer: no 5xx (`not_a_server_error`), a
-status the operation documents, a documented content type, and a body the documented schema
-accepts. The run is bounded (`MAX_EXAMPLES` per operation and phase) and deterministic
+status the operation documents, a documented content type, a body the documented schema
+accepts, and a 405 with `Allow` for a method the path does not have (`unsupported_method`).
+The run is bounded (`MAX_EXAMPLES` per operation and phase) and deterministic
 (`--generation-deterministic`: the same requests every run).
 
 Three api-proxy servers share the session's mock upstream, so that fuzzing one part cannot spoil
@@ -37,7 +38,10 @@ import pytest
 
 from conftest import ADMIN_TOKEN, REPO, UPSTREAM_SECRET, Stack, admin_request, running_stack
 
-CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
+CHECKS = (
+    "not_a_server_error,status_code_conformance,content_type_conformance,"
+    "response_schema_conformance,unsupported_method"
+)
 MAX_EXAMPLES = 25
 RUN_TIMEOUT_S = 300
 

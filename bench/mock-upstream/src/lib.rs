@@ -124,6 +124,9 @@ pub struct Received {
     pub query: String,
     pub headers: Vec<(String, String)>,
     pub body: serde_json::Value,
+    /// The client's end of the connection it came on: requests from one address shared a
+    /// connection.
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 impl Received {
@@ -358,6 +361,7 @@ async fn respond(req: HttpRequest, body: web::Bytes, state: web::Data<MockState>
     if config.record {
         state.record(Received {
             method: req.method().to_string(),
+            peer: req.peer_addr(),
             path: req.path().to_owned(),
             query: req.query_string().to_owned(),
             headers: req

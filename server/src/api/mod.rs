@@ -33,41 +33,55 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/api")
                 .service(openai_scope("/v1"))
-                .route("/health", get().to(health::get_health))
-                .route("/openapi.json", get().to(openapi::get_openapi))
-                .route(
-                    "/chat/completions",
-                    post().to(chat::post_chat_completions_seed),
+                .service(resource("/health", "GET").route(get().to(health::get_health)))
+                .service(resource("/openapi.json", "GET").route(get().to(openapi::get_openapi)))
+                .service(
+                    resource("/chat/completions", "POST")
+                        .route(post().to(chat::post_chat_completions_seed)),
                 )
-                .route(
-                    "/proxy/{provider}/chat/completions",
-                    post().to(chat::post_chat_completions_for_provider),
+                .service(
+                    resource("/proxy/{provider}/chat/completions", "POST")
+                        .route(post().to(chat::post_chat_completions_for_provider)),
                 )
-                .route("/keys", get().to(keys::list_keys))
-                .route("/keys", post().to(keys::create_key))
-                .route("/keys/{id}", get().to(keys::get_key))
-                .route("/keys/{id}", patch().to(keys::update_key))
-                .route("/keys/{id}", delete().to(keys::delete_key))
-                .route("/stats", get().to(stats::get_stats))
-                .route("/stats/timeseries", get().to(stats::get_timeseries))
-                .route("/live", get().to(live::get_live))
-                .route("/logs/{id}", get().to(logs::get_log))
-                .route("/keys/{id}/test", post().to(keys::test_key))
-                .route("/route", get().to(route::get_route))
-                .route("/runtime", get().to(runtime::get_runtime))
-                .route("/logs", get().to(logs::list_logs))
-                .route("/providers", get().to(providers::list_providers))
-                .route(
-                    "/providers/capabilities",
-                    get().to(providers::list_capabilities),
+                .service(
+                    resource("/keys", "GET, POST")
+                        .route(get().to(keys::list_keys))
+                        .route(post().to(keys::create_key)),
                 )
-                .route("/settings", get().to(settings::get_settings))
-                .route("/settings", put().to(settings::update_settings))
-                .route("/client_keys", get().to(client_keys::list_client_keys))
-                .route("/client_keys", post().to(client_keys::create_client_key))
-                .route(
-                    "/client_keys/{id}",
-                    delete().to(client_keys::delete_client_key),
+                .service(
+                    resource("/keys/{id}", "GET, PATCH, DELETE")
+                        .route(get().to(keys::get_key))
+                        .route(patch().to(keys::update_key))
+                        .route(delete().to(keys::delete_key)),
+                )
+                .service(resource("/keys/{id}/test", "POST").route(post().to(keys::test_key)))
+                .service(resource("/stats", "GET").route(get().to(stats::get_stats)))
+                .service(
+                    resource("/stats/timeseries", "GET").route(get().to(stats::get_timeseries)),
+                )
+                .service(resource("/live", "GET").route(get().to(live::get_live)))
+                .service(resource("/logs", "GET").route(get().to(logs::list_logs)))
+                .service(resource("/logs/{id}", "GET").route(get().to(logs::get_log)))
+                .service(resource("/route", "GET").route(get().to(route::get_route)))
+                .service(resource("/runtime", "GET").route(get().to(runtime::get_runtime)))
+                .service(resource("/providers", "GET").route(get().to(providers::list_providers)))
+                .service(
+                    resource("/providers/capabilities", "GET")
+                        .route(get().to(providers::list_capabilities)),
+                )
+                .service(
+                    resource("/settings", "GET, PUT")
+                        .route(get().to(settings::get_settings))
+                        .route(put().to(settings::update_settings)),
+                )
+                .service(
+                    resource("/client_keys", "GET, POST")
+                        .route(get().to(client_keys::list_client_keys))
+                        .route(post().to(client_keys::create_client_key)),
+                )
+                .service(
+                    resource("/client_keys/{id}", "DELETE")
+                        .route(delete().to(client_keys::delete_client_key)),
                 )
                 .default_service(web::to(not_found)),
         )
@@ -78,10 +92,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 fn openai_scope(path: &str) -> actix_web::Scope {
     web::scope(path)
-        .route("/chat/completions", post().to(chat::post_chat_completions))
-        .route("/embeddings", post().to(chat::post_embeddings))
-        .route("/models", get().to(models::list_models))
+        .service(
+            resource("/chat/completions", "POST").route(post().to(chat::post_chat_completions)),
+        )
+        .service(resource("/embeddings", "POST").route(post().to(chat::post_embeddings)))
+        .service(resource("/models", "GET").route(get().to(models::list_models)))
         .default_service(web::to(not_found))
+}
+
+/// A path whose other methods get a JSON 405 naming the ones it has (`allow`, which must list
+/// the routes added to it; `tests/it/methods.rs` checks each against the OpenAPI document).
+fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move |req: actix_web::HttpRequest| async move {
+        Err::<HttpResponse, _>(ApiError::MethodNotAllowed {
+            method: req.method().to_string(),
+            allow,
+        })
+    }))
 }
 
 /// Page paths go to the dashboard (client-side routing); everything else is a JSON 404.

@@ -31,14 +31,19 @@ pub fn upstream_target(
             )
         }
         ProviderFormat::Openai | ProviderFormat::Anthropic => {
-            format!("{}/{operation}", profile.base_url)
+            // Built by hand: `format!` is a measurable share of a call at this point.
+            let mut url = String::with_capacity(profile.base_url.len() + 1 + operation.len());
+            url.push_str(&profile.base_url);
+            url.push('/');
+            url.push_str(operation);
+            url
         }
     };
     let secret = cipher
         .open_secret(&profile.sealed_secret, &profile.uid)
         .map_err(|e| ApiError::Internal(format!("key {}: {e}", profile.id)))?;
     let (name, value) = match profile.provider.spec.auth {
-        AuthStyle::Bearer => (AUTHORIZATION, format!("Bearer {}", secret.expose())),
+        AuthStyle::Bearer => (AUTHORIZATION, ["Bearer ", secret.expose()].concat()),
         AuthStyle::XApiKey => (
             HeaderName::from_static("x-api-key"),
             secret.expose().to_owned(),

@@ -235,3 +235,53 @@ async fn answers_carry_every_property_the_description_requires() {
     sent.sort_unstable();
     assert_eq!(described, sent);
 }
+
+/// Every documented path answers a method it does not have with a JSON 405 whose `Allow` lists
+/// exactly the methods the description documents for it (so the two cannot drift apart).
+#[actix_web::test]
+async fn other_methods_on_a_documented_path_get_405_with_the_documented_allow() {
+    let app = TestApp::start().await;
+    let spec = description(&app).await;
+    let mut checked = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        let mut documented: Vec<String> = item
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|m| m.to_uppercase())
+            .collect();
+        documented.sort();
+        let concrete = path.replace("{id}", "1").replace("{provider}", "openai");
+        for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+            if documented.iter().any(|m| m == method) {
+                continue;
+            }
+            let r = app.admin(method, &concrete, None).await;
+            assert_eq!(
+                r.status,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}: {}",
+                r.text
+            );
+            let mut allow: Vec<String> = r
+                .header("allow")
+                .unwrap_or_else(|| panic!("{method} {path}: no Allow"))
+                .split(", ")
+                .map(str::to_owned)
+                .collect();
+            allow.sort();
+            assert_eq!(allow, documented, "{method} {path}");
+            assert_eq!(
+                r.body["error"]["code"], "method_not_allowed",
+                "{method} {path}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "only {checked} method/path pairs checked");
+    // Unknown paths stay 404, and the server still serves.
+    let r = app.admin("DELETE", "/api/nope", None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = app.admin("GET", "/api/keys", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+}

@@ -71,6 +71,32 @@ async fn stream_keeps_the_usage_chunk_when_the_client_asked() {
     app.stop().await;
 }
 
+/// A finished stream's upstream connection goes back to the pool: the body is read to its end
+/// after `[DONE]`, where dropping it unfinished closed the connection, so every stream paid a new
+/// TCP connect to the provider.
+#[actix_web::test]
+async fn sequential_streams_reuse_one_upstream_connection() {
+    let mock = MockUpstream::start(MockConfig::default());
+    let app = TestApp::start().await;
+    app.add_openai_key("main", &mock).await;
+    const STREAMS: usize = 10;
+    for _ in 0..STREAMS {
+        let (status, text) = app.stream_chat(stream_body("gpt-4o")).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        assert_eq!(sse_data(&text).last().map(String::as_str), Some("[DONE]"));
+    }
+    let peers: std::collections::HashSet<_> =
+        mock.received().iter().map(|r| r.peer.unwrap()).collect();
+    assert_eq!(mock.request_count(), STREAMS);
+    // One connection, or two should the end of a body arrive just after the next request left.
+    assert!(
+        peers.len() <= 2,
+        "{} upstream connections for {STREAMS} streams",
+        peers.len()
+    );
+    app.stop().await;
+}
+
 #[actix_web::test]
 async fn chunks_are_flushed_as_they_arrive() {
     // The upstream sends two chunks and then stalls: a buffering proxy would deliver nothing.
@@ -197,4 +223,33 @@ async fn silent_stream_times_out_with_an_error_event() {
     assert_explicit_error(&text);
     let failed = logs.iter().find(|l| l["stream"] == true).unwrap();
     assert_eq!(failed["status"], 504);
+}
+
+/// The idle timeout is the longest silence between chunks, not a limit on the whole stream: a
+/// stream that lasts several idle timeouts but never pauses that long is relayed to the end.
+#[actix_web::test]
+async fn a_long_stream_that_never_falls_silent_is_not_timed_out() {
+    let mock = MockUpstream::start(MockConfig {
+        chunks: 12,
+        chunk_delay: Duration::from_millis(100),
+        ..Default::default()
+    });
+    let app = TestApp::start().await;
+    app.put_settings(json!({"stream_idle_timeout_ms": 500}))
+        .await;
+    app.add_openai_key("main", &mock).await;
+    let started = std::time::Instant::now();
+    let (status, text) = app.stream_chat(stream_body("gpt-4o")).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(
+        started.elapsed() > Duration::from_millis(1000),
+        "the stream lasted longer than two idle timeouts"
+    );
+    assert_eq!(
+        sse_data(&text).last().map(String::as_str),
+        Some("[DONE]"),
+        "{text}"
+    );
+    assert_eq!(app.logs().await[0]["status"], 200);
+    app.stop().await;
 }
