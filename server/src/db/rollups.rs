@@ -2,7 +2,7 @@
 //! (bucket, key, model). The batch writer adds each batch of call logs to both in the same
 //! transaction, so statistics and charts read a few thousand rollup rows instead of millions of logs.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use diesel::prelude::*;
 use diesel::SqliteConnection;
@@ -113,15 +113,22 @@ impl Acc {
 
 type GroupKey = (i64, i32, String);
 
-fn accumulate(logs: &[NewCallLog], width: i64) -> HashMap<GroupKey, Acc> {
-    let mut groups: HashMap<GroupKey, Acc> = HashMap::new();
+/// The batch's totals per group. A batch holds few groups (bucket, key, model) and many rows, so
+/// the groups are found by a scan that borrows the row's model, not by hashing an owned copy of
+/// it for every row.
+fn accumulate(logs: &[NewCallLog], width: i64) -> Vec<(GroupKey, Acc)> {
+    let mut groups: Vec<(GroupKey, Acc)> = Vec::new();
     for log in logs {
-        let key = (
-            log.created_at.div_euclid(width) * width,
-            log.key_id.unwrap_or(0),
-            log.model.clone(),
-        );
-        let acc = groups.entry(key).or_default();
+        let bucket = log.created_at.div_euclid(width) * width;
+        let key_id = log.key_id.unwrap_or(0);
+        let found = groups
+            .iter()
+            .position(|((b, k, m), _)| *b == bucket && *k == key_id && *m == log.model);
+        let index = found.unwrap_or_else(|| {
+            groups.push(((bucket, key_id, log.model.clone()), Acc::default()));
+            groups.len() - 1
+        });
+        let acc = &mut groups[index].1;
         if let Some(name) = &log.key_name {
             acc.key_name.clone_from(name);
         }
