@@ -25,10 +25,12 @@ impl SseSplitter {
     }
 }
 
-/// Index just past the first blank line (`\n\n`, `\r\n\r\n` or `\r\r`).
+/// Index just past the first blank line (`\n\n`, `\r\n\r\n` or `\r\r`). Jumps from line end to
+/// line end (memchr) instead of testing every byte.
 fn event_end(buf: &[u8]) -> Option<usize> {
     let mut i = 0;
-    while i < buf.len() {
+    while let Some(at) = memchr::memchr2(b'\n', b'\r', &buf[i..]) {
+        i += at;
         match buf[i] {
             b'\n' if buf.get(i + 1) == Some(&b'\n') => return Some(i + 2),
             b'\r'
