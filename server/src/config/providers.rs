@@ -16,7 +16,8 @@ include!(concat!(env!("OUT_DIR"), "/embedded_providers.rs"));
 #[derive(Debug)]
 pub struct ProviderEntry {
     pub spec: ProviderSpec,
-    models: HashMap<String, ModelSpec>,
+    /// foldhash, as [`crate::routing::ModelIds`]: looked up for every key at every pick.
+    models: HashMap<String, ModelSpec, foldhash::fast::RandomState>,
 }
 
 impl ProviderEntry {

@@ -21,10 +21,15 @@ use crate::config::ProviderEntry;
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModelSet {
     /// The key's own list (`"*"` in it means any model).
-    Listed { models: HashSet<String>, any: bool },
+    Listed { models: ModelIds, any: bool },
     /// No list on the key: the provider's catalogue.
     Provider,
 }
+
+/// Model ids, hashed with foldhash: every pick looks a model up in each key's set, and SipHash
+/// made those lookups most of the cost of picking among many keys. The ids come from the admin,
+/// so std's protection against chosen colliding keys is not needed here.
+pub type ModelIds = HashSet<String, foldhash::fast::RandomState>;
 
 impl ModelSet {
     pub fn from_list(models: &[String]) -> Self {

@@ -101,37 +101,47 @@ impl<'a> PickQuery<'a> {
 
     /// The first hard filter the key fails, if any.
     pub fn filter(&self, bid: &Bid) -> Option<Filter> {
+        self.admit(bid).err()
+    }
+
+    /// The model the key would serve this request as (the requested one or its equivalent), or
+    /// the first hard filter it fails.
+    pub fn admit(&self, bid: &Bid) -> Result<&'a str, Filter> {
         if self
             .provider
             .is_some_and(|p| bid.profile.provider_id() != p)
         {
-            return Some(Filter::OtherProvider);
+            return Err(Filter::OtherProvider);
         }
-        if self.model_for(bid).is_none() {
-            return Some(Filter::ModelNotServed);
-        }
+        let Some(model) = self.model_for(bid) else {
+            return Err(Filter::ModelNotServed);
+        };
         if self.exclude.contains(&bid.key_id()) {
-            return Some(Filter::AlreadyTried);
+            return Err(Filter::AlreadyTried);
         }
         if let Some(only) = self.only_key {
-            return (bid.key_id() != only).then_some(Filter::OtherKey);
+            return if bid.key_id() == only {
+                Ok(model)
+            } else {
+                Err(Filter::OtherKey)
+            };
         }
         if !bid.profile.enabled {
-            return Some(Filter::Disabled);
+            return Err(Filter::Disabled);
         }
         if bid.quota_exhausted() {
-            return Some(Filter::QuotaExhausted);
+            return Err(Filter::QuotaExhausted);
         }
         match bid.health_at(self.now_ms) {
             Health::Active | Health::HalfOpen => {}
-            Health::QuotaExhausted => return Some(Filter::QuotaExhausted),
-            Health::AuthDead => return Some(Filter::AuthDead),
-            Health::Throttled { until_ms } => return Some(Filter::Throttled { until_ms }),
-            Health::Cooling { until_ms } => return Some(Filter::Cooling { until_ms }),
+            Health::QuotaExhausted => return Err(Filter::QuotaExhausted),
+            Health::AuthDead => return Err(Filter::AuthDead),
+            Health::Throttled { until_ms } => return Err(Filter::Throttled { until_ms }),
+            Health::Cooling { until_ms } => return Err(Filter::Cooling { until_ms }),
         }
         match bid.rate_limit.exhausted_until() {
-            Some(until_ms) if until_ms > self.now_ms => Some(Filter::RateLimited { until_ms }),
-            _ => None,
+            Some(until_ms) if until_ms > self.now_ms => Err(Filter::RateLimited { until_ms }),
+            _ => Ok(model),
         }
     }
 }
@@ -169,15 +179,13 @@ fn ranked_tier(
 ) -> (i32, Vec<(i32, Score)>) {
     let mut usable: Vec<Candidate> = Vec::new();
     board.for_each(|bid| {
-        if after_tier.is_some_and(|t| tier(bid) <= t) || query.filter(bid).is_some() {
+        if after_tier.is_some_and(|t| tier(bid) <= t) {
             return;
         }
-        let direct = bid.profile.serves(query.model);
-        let model = if direct {
-            query.model
-        } else {
-            query.alias.unwrap_or(query.model)
+        let Ok(model) = query.admit(bid) else {
+            return;
         };
+        let direct = model == query.model;
         usable.push(Candidate {
             id: bid.key_id(),
             tier: tier(bid),
