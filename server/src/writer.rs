@@ -17,6 +17,9 @@ use crate::db::call_logs::{self, NewCallLog};
 use crate::db::rollups;
 use crate::db::{Db, DbError};
 
+/// Row capacity a batch keeps between writes: a 100 ms batch at 20,000 calls/s.
+const RETAINED_ROWS: usize = 2_048;
+
 /// Rows kept for a retry when the database refuses a batch; beyond this the oldest are dropped.
 const MAX_PENDING_LOGS: usize = 100_000;
 
@@ -173,6 +176,10 @@ fn write(db: &Db, batch: &mut Batch) {
             batch.logs.clear();
             batch.rollup_only.clear();
             batch.usages.clear();
+            // A burst (a slow commit, a backlog) leaves big buffers behind; keep a normal
+            // batch's worth, not the largest ever seen.
+            batch.logs.shrink_to(RETAINED_ROWS);
+            batch.rollup_only.shrink_to(RETAINED_ROWS);
         }
         Err(e) => {
             tracing::error!(error = %e, pending_logs = batch.logs.len(), "could not write call logs; will retry");
