@@ -35,7 +35,7 @@ const STATUS_CODES: [i32; 10] = [400, 401, 403, 404, 408, 429, 499, 500, 502, 50
 struct LogsStore(LogList);
 
 enum LogsAction {
-    FirstPage(LogsPage),
+    FirstPage(LogsPage, LogFilter),
     OlderPage(LogsPage),
     Live(Vec<LiveCall>, LogFilter),
 }
@@ -46,7 +46,7 @@ impl Reducible for LogsStore {
     fn reduce(self: Rc<Self>, action: LogsAction) -> Rc<Self> {
         let mut next = (*self).clone();
         match action {
-            LogsAction::FirstPage(page) => next.0.first_page(&page),
+            LogsAction::FirstPage(page, filter) => next.0.first_page(&page, &filter),
             LogsAction::OlderPage(page) => next.0.older_page(&page),
             LogsAction::Live(calls, filter) => {
                 let mut changed = false;
@@ -93,6 +93,7 @@ pub fn Logs() -> Html {
                 *generation.borrow_mut() += 1;
                 let mine = *generation.borrow();
                 let path = filter.path(PAGE_SIZE, None);
+                let filter = filter.clone();
                 loading.set(true);
                 spawn_local(async move {
                     let result = api.get::<LogsPage>(&path).await;
@@ -102,7 +103,7 @@ pub fn Logs() -> Html {
                     match result {
                         Ok(page) => {
                             error.set(None);
-                            list.dispatch(LogsAction::FirstPage(page));
+                            list.dispatch(LogsAction::FirstPage(page, filter));
                         }
                         Err(e) => error.set(Some(e)),
                     }

@@ -99,12 +99,17 @@ impl LogFilter {
 
     /// Whether a live call belongs in the filtered list.
     pub fn keeps(&self, call: &LiveCall) -> bool {
-        self.key_id.is_none_or(|id| call.key_id == Some(id))
-            && non_empty(&self.provider).is_none_or(|p| call.provider.as_deref() == Some(p))
-            && non_empty(&self.model).is_none_or(|m| call.model == m)
-            && self.status.keeps(call.status)
-            && self.since.is_none_or(|t| call.created_at >= t)
-            && self.until.is_none_or(|t| call.created_at < t)
+        self.keeps_row(&LogRow::from(call))
+    }
+
+    /// Whether a row belongs in the filtered list.
+    pub fn keeps_row(&self, row: &LogRow) -> bool {
+        self.key_id.is_none_or(|id| row.key_id == Some(id))
+            && non_empty(&self.provider).is_none_or(|p| row.provider.as_deref() == Some(p))
+            && non_empty(&self.model).is_none_or(|m| row.model == m)
+            && self.status.keeps(row.status)
+            && self.since.is_none_or(|t| row.created_at >= t)
+            && self.until.is_none_or(|t| row.created_at < t)
     }
 }
 
@@ -188,12 +193,14 @@ pub struct LogList {
 impl LogList {
     /// The first page of a (re)load: replaces everything, but keeps live rows newer than the
     /// page that the database did not have yet (the log writer batches its inserts).
-    pub fn first_page(&mut self, page: &LogsPage) {
+    pub fn first_page(&mut self, page: &LogsPage, filter: &LogFilter) {
         let newest_stored = page.data.first().map(|v| v.created_at);
         let pending: Vec<LogRow> = self
             .rows
             .iter()
             .filter(|r| r.id.is_none())
+            // Live rows were let in by the filter of their time, which may not be this page's.
+            .filter(|r| filter.keeps_row(r))
             .filter(|r| newest_stored.is_none_or(|t| r.created_at >= t))
             .filter(|r| !page.data.iter().any(|v| v.request_id == r.request_id))
             .cloned()
@@ -370,10 +377,13 @@ mod tests {
     #[test]
     fn live_calls_are_prepended_once_and_in_time_order() {
         let mut list = LogList::default();
-        list.first_page(&LogsPage {
-            data: vec![stored(2, "b", 200), stored(1, "a", 100)],
-            next_before: None,
-        });
+        list.first_page(
+            &LogsPage {
+                data: vec![stored(2, "b", 200), stored(1, "a", 100)],
+                next_before: None,
+            },
+            &LogFilter::default(),
+        );
         assert!(list.live_call(&live("c", 300, 200), &LogFilter::default()));
         assert!(
             !list.live_call(&live("c", 300, 200), &LogFilter::default()),
@@ -398,10 +408,13 @@ mod tests {
         list.live_call(&live("c", 300, 200), &LogFilter::default());
         list.live_call(&live("d", 400, 200), &LogFilter::default());
         // The database has c already, not yet d.
-        list.first_page(&LogsPage {
-            data: vec![stored(3, "c", 300), stored(2, "b", 200)],
-            next_before: Some(2),
-        });
+        list.first_page(
+            &LogsPage {
+                data: vec![stored(3, "c", 300), stored(2, "b", 200)],
+                next_before: Some(2),
+            },
+            &LogFilter::default(),
+        );
         let ids: Vec<(Option<i64>, &str)> = list
             .rows
             .iter()
@@ -411,13 +424,50 @@ mod tests {
         assert_eq!(list.next_before, Some(2));
     }
 
+    /// A live row let in under one filter does not stay when the filter changes to one it does
+    /// not match (it made the Logs page show other models' calls under a model filter).
+    #[test]
+    fn a_first_page_drops_live_rows_its_filter_does_not_keep() {
+        let mut list = LogList::default();
+        list.live_call(&live("c", 300, 200), &LogFilter::default());
+        let errors = LogFilter {
+            status: StatusFilter::Error,
+            ..Default::default()
+        };
+        list.first_page(
+            &LogsPage {
+                data: vec![],
+                next_before: None,
+            },
+            &errors,
+        );
+        assert!(list.rows.is_empty(), "{:?}", list.rows);
+        list.live_call(&live("d", 400, 502), &errors);
+        list.first_page(
+            &LogsPage {
+                data: vec![],
+                next_before: None,
+            },
+            &errors,
+        );
+        let ids: Vec<&str> = list.rows.iter().map(|r| r.request_id.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["d"],
+            "a live row the filter keeps stays until it is stored"
+        );
+    }
+
     #[test]
     fn older_pages_append_without_duplicates() {
         let mut list = LogList::default();
-        list.first_page(&LogsPage {
-            data: vec![stored(3, "c", 300), stored(2, "b", 200)],
-            next_before: Some(2),
-        });
+        list.first_page(
+            &LogsPage {
+                data: vec![stored(3, "c", 300), stored(2, "b", 200)],
+                next_before: Some(2),
+            },
+            &LogFilter::default(),
+        );
         list.older_page(&LogsPage {
             data: vec![stored(2, "b", 200), stored(1, "a", 100)],
             next_before: None,
@@ -434,10 +484,13 @@ mod tests {
             .rev()
             .map(|i| stored(i + 10, &format!("s{i}"), 10_000 + i))
             .collect();
-        list.first_page(&LogsPage {
-            data,
-            next_before: Some(10),
-        });
+        list.first_page(
+            &LogsPage {
+                data,
+                next_before: Some(10),
+            },
+            &LogFilter::default(),
+        );
         for i in 0..5 {
             list.live_call(
                 &live(&format!("l{i}"), 100_000 + i, 200),
