@@ -9,6 +9,7 @@ use shared::providers::ProviderFormat;
 
 use crate::actors::key::KeySnapshot;
 use crate::actors::registry::EditEffects;
+use crate::config::base_url_problem;
 use crate::crypto::{self, Secret};
 use crate::db::api_keys::{self, ApiKeyChanges, ApiKeyRow, NewApiKey};
 use crate::db::now_ms;
@@ -55,42 +56,15 @@ fn check_secret(key: &str) -> Result<Secret, ApiError> {
     Ok(Secret::new(key))
 }
 
-/// An `http(s)://host[:port][/path]` the upstream paths can be appended to. Checked here, on
-/// save, so a typo is a 400 that names the field instead of a key that fails every call.
+/// A key's `base_url`, without its trailing `/` ([`base_url_problem`] says what it must be).
 fn check_base_url(url: Option<&str>) -> Result<Option<String>, ApiError> {
     let Some(u) = url.map(str::trim).filter(|u| !u.is_empty()) else {
         return Ok(None);
     };
     let u = u.trim_end_matches('/');
-    let bad = |why: &str| Err(invalid("base_url", format!("{why}; got `{u}`")));
-    if !(u.starts_with("http://") || u.starts_with("https://")) {
-        return bad("must be an http:// or https:// URL");
-    }
-    if u.contains(char::is_whitespace) || u.contains(['?', '#']) {
-        return bad("must not contain spaces, a query or a fragment");
-    }
-    // Parsed as the upstream call will be: base URL plus an endpoint path.
-    let Ok(uri) = format!("{u}/chat/completions").parse::<actix_web::http::Uri>() else {
-        return bad("is not a valid URL");
-    };
-    match uri.authority() {
-        None => bad("has no host"),
-        Some(a) if a.host().is_empty() || a.host() == "[]" => bad("has no host"),
-        Some(a) if !valid_port(a.as_str()) => bad("has an invalid port"),
-        // Credentials in the URL would be shown wherever the key's settings are.
-        Some(a) if a.as_str().contains('@') => {
-            bad("must not contain credentials; put the secret in api_key")
-        }
-        Some(_) => Ok(Some(u.to_owned())),
-    }
-}
-
-/// Whether the port after the host, if there is one, is 1–65535 (`Authority::port` is silently
-/// `None` for one that is not a u16).
-fn valid_port(authority: &str) -> bool {
-    match authority.rsplit_once(':') {
-        Some((_, port)) if !port.contains(']') => port.parse::<u16>().is_ok_and(|p| p != 0),
-        _ => true,
+    match base_url_problem(u) {
+        Some(why) => Err(invalid("base_url", format!("{why}; got `{u}`"))),
+        None => Ok(Some(u.to_owned())),
     }
 }
 
@@ -482,26 +456,7 @@ mod tests {
         );
         assert!(check_secret("sk-abc def").is_err());
         assert!(check_base_url(Some("ftp://x")).is_err());
-        for bad in [
-            "http://[",
-            "http://",
-            "https://:443",
-            "http://h:99999",
-            "http://h:port",
-            "http://user:pw@h",
-            "http://h/v1?x=1",
-            "http://h/v1#f",
-            "http://h /v1",
-        ] {
-            assert!(check_base_url(Some(bad)).is_err(), "{bad} was accepted");
-        }
-        for good in [
-            "http://127.0.0.1:8080",
-            "https://[::1]:9/v1",
-            "https://api.x.ai/v1",
-        ] {
-            assert!(check_base_url(Some(good)).is_ok(), "{good} was refused");
-        }
+        assert!(check_base_url(Some("http://[")).is_err());
         assert_eq!(
             check_base_url(Some("http://h:1/v1/")).unwrap().as_deref(),
             Some("http://h:1/v1")

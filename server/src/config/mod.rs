@@ -2,9 +2,11 @@
 //! validated into typed values once at start-up, then passed through `AppState`.
 
 pub mod aliases;
+pub mod base_url;
 pub mod env;
 pub mod providers;
 
+pub use base_url::base_url_problem;
 pub use env::ServerConfig;
 pub use providers::{ProviderCatalog, ProviderEntry};
 

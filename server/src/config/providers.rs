@@ -146,12 +146,8 @@ fn validate(path: &Path, spec: &ProviderSpec) -> Result<(), ConfigError> {
             ));
         }
     }
-    if !(spec.base_url.starts_with("http://") || spec.base_url.starts_with("https://")) {
-        return Err(field_error(
-            path,
-            "base_url",
-            "must start with http:// or https://",
-        ));
+    if let Some(problem) = super::base_url_problem(spec.base_url.trim_end_matches('/')) {
+        return Err(field_error(path, "base_url", problem));
     }
     let mut seen = std::collections::HashSet::new();
     for (i, model) in spec.models.iter().enumerate() {
