@@ -97,13 +97,8 @@ impl LogFilter {
         format!("/api/logs?{}", query.join("&"))
     }
 
-    /// Whether a live call belongs in the filtered list.
-    pub fn keeps(&self, call: &LiveCall) -> bool {
-        self.keeps_row(&LogRow::from(call))
-    }
-
-    /// Whether a row belongs in the filtered list.
-    pub fn keeps_row(&self, row: &LogRow) -> bool {
+    /// Whether a row (a live call's, or one kept from an earlier filter) belongs in the list.
+    pub fn keeps(&self, row: &LogRow) -> bool {
         self.key_id.is_none_or(|id| row.key_id == Some(id))
             && non_empty(&self.provider).is_none_or(|p| row.provider.as_deref() == Some(p))
             && non_empty(&self.model).is_none_or(|m| row.model == m)
@@ -200,7 +195,7 @@ impl LogList {
             .iter()
             .filter(|r| r.id.is_none())
             // Live rows were let in by the filter of their time, which may not be this page's.
-            .filter(|r| filter.keeps_row(r))
+            .filter(|r| filter.keeps(r))
             .filter(|r| newest_stored.is_none_or(|t| r.created_at >= t))
             .filter(|r| !page.data.iter().any(|v| v.request_id == r.request_id))
             .cloned()
@@ -230,7 +225,11 @@ impl LogList {
     /// A call from the live feed: prepended if the filter keeps it and it is not shown yet.
     /// Returns whether the list changed.
     pub fn live_call(&mut self, call: &LiveCall, filter: &LogFilter) -> bool {
-        if !filter.keeps(call) || self.rows.iter().any(|r| r.request_id == call.request_id) {
+        if self.rows.iter().any(|r| r.request_id == call.request_id) {
+            return false;
+        }
+        let row = LogRow::from(call);
+        if !filter.keeps(&row) {
             return false;
         }
         let at = self
@@ -238,7 +237,7 @@ impl LogList {
             .iter()
             .position(|r| r.created_at <= call.created_at)
             .unwrap_or(self.rows.len());
-        self.rows.insert(at, LogRow::from(call));
+        self.rows.insert(at, row);
         self.trim();
         true
     }
@@ -343,7 +342,7 @@ mod tests {
 
     #[test]
     fn live_calls_are_filtered_like_the_server_filters() {
-        let call = live("a", 1_500, 200);
+        let call = LogRow::from(&live("a", 1_500, 200));
         assert!(LogFilter::default().keeps(&call));
         let by_key = LogFilter {
             key_id: Some(2),
