@@ -84,11 +84,7 @@ pub async fn chat_completions(
         stream: request.stream,
         now_ms: state.clock.now_ms(),
     };
-    let mut any_key = false;
-    state
-        .board
-        .for_each(|bid| any_key |= base_query.matches(bid));
-    if !any_key {
+    if !state.board.any(|bid| base_query.matches(bid)) {
         return Err(ApiError::ModelNotFound(request.model.clone()));
     }
 

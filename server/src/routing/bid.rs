@@ -368,6 +368,11 @@ impl BidBoard {
         }
     }
 
+    /// Whether any bid satisfies `f`; stops at the first that does.
+    pub fn any(&self, mut f: impl FnMut(&Bid) -> bool) -> bool {
+        self.bids.iter().any(|entry| f(entry.value()))
+    }
+
     pub fn snapshot(&self) -> Vec<Bid> {
         let mut all: Vec<Bid> = self.bids.iter().map(|e| e.value().clone()).collect();
         all.sort_by_key(|b| b.key_id());

@@ -10,7 +10,7 @@ use shared::settings::RoutingStrategy;
 
 use super::bid::{Bid, BidBoard, Lease};
 use super::health::Health;
-use super::score::{score_tier, Score, ScoreInputs};
+use super::score::{Score, ScoreInputs, TierBest};
 
 /// What a request needs from a key.
 #[derive(Debug, Clone, Copy)]
@@ -150,9 +150,9 @@ impl<'a> PickQuery<'a> {
 /// any bid.
 struct Candidate {
     id: i32,
-    tier: i32,
-    /// Serves the requested model itself (not only its equivalent).
-    direct: bool,
+    /// Where the key stands before scoring: keys serving the requested model itself (not only
+    /// its equivalent) first, then by priority tier.
+    rank: (bool, i32),
     weight: u64,
     inputs: ScoreInputs,
 }
@@ -166,92 +166,97 @@ pub fn ranked_ids(
     advance_cursor: bool,
     best_first_only: bool,
 ) -> Vec<(i32, Score)> {
-    ranked_tier(board, query, advance_cursor, best_first_only, None).1
+    ranked_tier(board, query, advance_cursor, best_first_only, None)
+        .1
+        .into_iter()
+        .map(|(id, score, _)| (id, score))
+        .collect()
 }
 
-/// Like [`ranked_ids`], among the tiers after `after_tier` only; also returns the tier ranked.
+/// Like [`ranked_ids`], among the tiers after `after_tier` only; also returns the tier ranked,
+/// and each key's weight. Every pick runs this over the whole board, so it allocates twice (the
+/// candidates and the ranking, each sized once) and sorts only where the strategy needs an order
+/// beyond the best key.
 fn ranked_tier(
     board: &BidBoard,
     query: &PickQuery<'_>,
     advance_cursor: bool,
     best_first_only: bool,
     after_tier: Option<i32>,
-) -> (i32, Vec<(i32, Score)>) {
-    let mut usable: Vec<Candidate> = Vec::new();
+) -> (i32, Vec<(i32, Score, u64)>) {
+    let mut usable: Vec<Candidate> = Vec::with_capacity(board.len());
+    let mut best_rank = (true, i32::MAX);
     board.for_each(|bid| {
-        if after_tier.is_some_and(|t| tier(bid) <= t) {
+        let tier = tier(bid);
+        if after_tier.is_some_and(|t| tier <= t) {
             return;
         }
         let Ok(model) = query.admit(bid) else {
             return;
         };
-        let direct = model == query.model;
+        // Equivalents stand in only when no usable key serves the requested model itself.
+        let rank = (model != query.model, tier);
+        best_rank = best_rank.min(rank);
         usable.push(Candidate {
             id: bid.key_id(),
-            tier: tier(bid),
-            direct,
+            rank,
             weight: u64::from(bid.profile.weight.max(1)),
             inputs: ScoreInputs::of(bid, model, query.stream, query.now_ms),
         });
     });
-    // Equivalents stand in only when no usable key serves the requested model itself.
-    if usable.iter().any(|c| c.direct) {
-        usable.retain(|c| c.direct);
-    }
-    let Some(best_tier) = usable.iter().map(|c| c.tier).min() else {
+    if usable.is_empty() {
         return (i32::MAX, Vec::new());
-    };
-    usable.retain(|c| c.tier == best_tier);
-    usable.sort_by_key(|c| c.id);
-    let inputs: Vec<ScoreInputs> = usable.iter().map(|c| c.inputs).collect();
-    let scores = score_tier(&inputs, query.strategy);
+    }
+    usable.retain(|c| c.rank == best_rank);
+    let rotates = matches!(
+        query.strategy,
+        RoutingStrategy::RoundRobin | RoutingStrategy::Weighted
+    );
+    if rotates {
+        // Turns go round in key id order (a score order breaks its ties by key id itself).
+        usable.sort_unstable_by_key(|c| c.id);
+    }
+    let best = TierBest::of(usable.iter().map(|c| &c.inputs));
     let mut ranked: Vec<(i32, Score, u64)> = usable
         .iter()
-        .zip(scores)
-        .map(|(c, s)| (c.id, s, c.weight))
+        .map(|c| (c.id, best.score(&c.inputs, query.strategy), c.weight))
         .collect();
-    match query.strategy {
-        RoutingStrategy::RoundRobin | RoutingStrategy::Weighted => {
-            let weight = |w: u64| {
-                if query.strategy == RoutingStrategy::Weighted {
-                    w
-                } else {
-                    1
-                }
-            };
-            let sum: u64 = ranked.iter().map(|(_, _, w)| weight(*w)).sum();
-            let turn = if advance_cursor {
-                board.next_turn(query.model)
+    if rotates {
+        let weight = |w: u64| {
+            if query.strategy == RoutingStrategy::Weighted {
+                w
             } else {
-                board.peek_turn(query.model)
-            } % sum.max(1);
-            let mut acc = 0;
-            let first = ranked
-                .iter()
-                .position(|(_, _, w)| {
-                    acc += weight(*w);
-                    turn < acc
-                })
-                .unwrap_or(0);
-            ranked.rotate_left(first);
-        }
-        _ => {
-            let better = |(a, sa, _): &(i32, Score, u64), (b, sb, _): &(i32, Score, u64)| {
-                score_order((*a, sa), (*b, sb))
-            };
-            if best_first_only {
-                if let Some(best) =
-                    (0..ranked.len()).min_by(|&i, &j| better(&ranked[i], &ranked[j]))
-                {
-                    ranked.swap(0, best);
-                }
-            } else {
-                ranked.sort_by(better);
+                1
             }
+        };
+        let sum: u64 = ranked.iter().map(|(_, _, w)| weight(*w)).sum();
+        let turn = if advance_cursor {
+            board.next_turn(query.model)
+        } else {
+            board.peek_turn(query.model)
+        } % sum.max(1);
+        let mut acc = 0;
+        let first = ranked
+            .iter()
+            .position(|(_, _, w)| {
+                acc += weight(*w);
+                turn < acc
+            })
+            .unwrap_or(0);
+        ranked.rotate_left(first);
+    } else if best_first_only {
+        if let Some(best) = (0..ranked.len()).min_by(|&i, &j| by_score(&ranked[i], &ranked[j])) {
+            ranked.swap(0, best);
         }
+    } else {
+        ranked.sort_by(by_score);
     }
-    let ranked = ranked.into_iter().map(|(id, s, _)| (id, s)).collect();
-    (best_tier, ranked)
+    (best_rank.1, ranked)
+}
+
+/// Higher total first; the lower key id breaks ties, so the order is stable.
+fn by_score((a, sa, _): &(i32, Score, u64), (b, sb, _): &(i32, Score, u64)) -> std::cmp::Ordering {
+    sb.total.total_cmp(&sa.total).then_with(|| a.cmp(b))
 }
 
 /// The usable keys of the best tier, in the strategy's order, with their scores.
@@ -260,11 +265,6 @@ pub fn rank(board: &BidBoard, query: &PickQuery<'_>, advance_cursor: bool) -> Ve
         .into_iter()
         .filter_map(|(id, score)| board.get(id).map(|bid| (bid, score)))
         .collect()
-}
-
-/// Higher total first; the lower key id breaks ties, so the order is stable.
-fn score_order((a, sa): (i32, &Score), (b, sb): (i32, &Score)) -> std::cmp::Ordering {
-    sb.total.total_cmp(&sa.total).then_with(|| a.cmp(&b))
 }
 
 fn tier(bid: &Bid) -> i32 {
@@ -336,24 +336,24 @@ pub fn pick(board: &BidBoard, query: &PickQuery<'_>) -> PickResult {
 fn lease_first(
     board: &BidBoard,
     query: &PickQuery<'_>,
-    mut ranked: Vec<(i32, Score)>,
+    mut ranked: Vec<(i32, Score, u64)>,
 ) -> Option<Picked> {
-    let by_score = !matches!(
+    let scored = !matches!(
         query.strategy,
         RoutingStrategy::RoundRobin | RoutingStrategy::Weighted
     );
     // Affinity: the conversation's previous key goes first, if it is still among the usable keys
     // of the best tier (so a throttled or dead key breaks the affinity at once).
     if let Some(sticky) = query.conversation.and_then(|c| board.affinity(c)) {
-        if let Some(pos) = ranked.iter().position(|(id, _)| *id == sticky) {
+        if let Some(pos) = ranked.iter().position(|(id, _, _)| *id == sticky) {
             let entry = ranked.remove(pos);
             ranked.insert(0, entry);
         }
     }
     for i in 0..ranked.len() {
-        if i == 1 && by_score {
+        if i == 1 && scored {
             // Only the best was put in place; it refused a lease, so the rest go in order.
-            ranked[1..].sort_by(|(a, sa), (b, sb)| score_order((*a, sa), (*b, sb)));
+            ranked[1..].sort_by(by_score);
         }
         let id = ranked[i].0;
         let Some(bid) = board.get(id) else { continue };
@@ -486,6 +486,32 @@ mod tests {
         match pick(&board(bids), &query(strategy, &[])) {
             PickResult::Picked(p) => Some(p.bid.key_id()),
             PickResult::Unavailable { .. } => None,
+        }
+    }
+
+    #[test]
+    fn equal_keys_go_in_key_id_order_whatever_order_the_board_holds_them() {
+        // The board is a hash map: its order is not the ids'. Ties must still break by id, both
+        // for the single best key a pick looks for and for the full order the next tries use.
+        let ids = [907, 13, 512, 4, 300, 77, 1_000, 250];
+        let bids = || ids.iter().map(|&id| bid(id, None, None, 0.0, None)).collect();
+        for strategy in [RoutingStrategy::Balanced, RoutingStrategy::Cost] {
+            assert_eq!(pick_id(bids(), strategy), Some(4), "{strategy:?}");
+            let order: Vec<i32> = rank(&board(bids()), &query(strategy, &[]), false)
+                .iter()
+                .map(|(b, _)| b.key_id())
+                .collect();
+            let mut sorted = ids.to_vec();
+            sorted.sort_unstable();
+            assert_eq!(order, sorted, "{strategy:?}");
+        }
+        // When the best refuses a lease, the next is the next id, not the next in the map.
+        let board = board(bids());
+        board.amend(4, |b| b.health = Health::HalfOpen);
+        let _probe = board.get(4).unwrap().try_lease(0).expect("the probe");
+        match pick(&board, &query(RoutingStrategy::Balanced, &[])) {
+            PickResult::Picked(p) => assert_eq!(p.bid.key_id(), 13),
+            PickResult::Unavailable { .. } => panic!("13 is free"),
         }
     }
 

@@ -72,41 +72,54 @@ impl ScoreInputs {
     }
 }
 
-/// Scores each key of one tier under `strategy`.
-pub fn score_tier(tier: &[ScoreInputs], strategy: RoutingStrategy) -> Vec<Score> {
-    let min_cost = tier.iter().map(|i| i.cost).fold(f64::INFINITY, f64::min);
-    let min_latency = tier
-        .iter()
-        .filter_map(|i| i.latency)
-        .fold(f64::INFINITY, f64::min);
-    tier.iter()
-        .map(|i| {
-            let cost = (min_cost + 1e-9) / (i.cost + 1e-9);
-            // Unknown latency scores as the best, so new keys get tried.
-            let latency = i.latency.map_or(1.0, |l| (min_latency + 1.0) / (l + 1.0));
-            let (quota, headroom) = (i.quota, i.headroom);
-            let total = match strategy {
-                RoutingStrategy::Balanced
-                | RoutingStrategy::RoundRobin
-                | RoutingStrategy::Weighted => {
-                    QUOTA_WEIGHT * quota
-                        + COST_WEIGHT * cost
-                        + LATENCY_WEIGHT * latency
-                        + HEADROOM_WEIGHT * headroom
-                }
-                RoutingStrategy::Cost => cost + TIE_BREAK * (latency + quota),
-                RoutingStrategy::Quota => quota + TIE_BREAK * (cost + latency),
-                RoutingStrategy::Latency => latency + TIE_BREAK * (cost + quota),
-            };
-            Score {
-                quota,
-                cost,
-                latency,
-                headroom,
-                total,
-                estimated_cost_usd: i.cost,
-                latency_ms: i.latency,
+/// What a tier's scores are relative to: its cheapest estimated cost and its lowest latency.
+#[derive(Debug, Clone, Copy)]
+pub struct TierBest {
+    min_cost: f64,
+    min_latency: f64,
+}
+
+impl TierBest {
+    pub fn of<'a>(tier: impl IntoIterator<Item = &'a ScoreInputs>) -> Self {
+        tier.into_iter().fold(
+            Self {
+                min_cost: f64::INFINITY,
+                min_latency: f64::INFINITY,
+            },
+            |best, i| Self {
+                min_cost: best.min_cost.min(i.cost),
+                min_latency: i.latency.map_or(best.min_latency, |l| best.min_latency.min(l)),
+            },
+        )
+    }
+
+    /// One key's score under `strategy`, relative to the tier's best.
+    pub fn score(&self, i: &ScoreInputs, strategy: RoutingStrategy) -> Score {
+        let cost = (self.min_cost + 1e-9) / (i.cost + 1e-9);
+        // Unknown latency scores as the best, so new keys get tried.
+        let latency = i
+            .latency
+            .map_or(1.0, |l| (self.min_latency + 1.0) / (l + 1.0));
+        let (quota, headroom) = (i.quota, i.headroom);
+        let total = match strategy {
+            RoutingStrategy::Balanced | RoutingStrategy::RoundRobin | RoutingStrategy::Weighted => {
+                QUOTA_WEIGHT * quota
+                    + COST_WEIGHT * cost
+                    + LATENCY_WEIGHT * latency
+                    + HEADROOM_WEIGHT * headroom
             }
-        })
-        .collect()
+            RoutingStrategy::Cost => cost + TIE_BREAK * (latency + quota),
+            RoutingStrategy::Quota => quota + TIE_BREAK * (cost + latency),
+            RoutingStrategy::Latency => latency + TIE_BREAK * (cost + quota),
+        };
+        Score {
+            quota,
+            cost,
+            latency,
+            headroom,
+            total,
+            estimated_cost_usd: i.cost,
+            latency_ms: i.latency,
+        }
+    }
 }
