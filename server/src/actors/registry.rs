@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix::prelude::*;
-use dashmap::DashMap;
 
 use super::inbox::OutcomeInbox;
 use super::key::{
@@ -15,7 +14,7 @@ use crate::config::ProviderCatalog;
 use crate::db::api_keys::ApiKeyRow;
 use crate::routing::health::immediate_verdict;
 use crate::routing::key_live::{parse_quota_reset, parse_quota_unit};
-use crate::routing::{Health, KeyCounters, KeyLive, KeyProfile, ModelSet, Outcome};
+use crate::routing::{Health, IdMap, KeyCounters, KeyLive, KeyProfile, ModelSet, Outcome};
 
 #[derive(Clone)]
 pub struct KeyRegistry {
@@ -29,8 +28,8 @@ struct Mailbox {
 }
 
 struct Inner {
-    actors: DashMap<i32, Mailbox>,
-    counters: DashMap<i32, Arc<KeyCounters>>,
+    actors: IdMap<i32, Mailbox>,
+    counters: IdMap<i32, Arc<KeyCounters>>,
     arbiter: ArbiterHandle,
     deps: KeyActorDeps,
     catalog: Arc<ProviderCatalog>,
@@ -47,8 +46,8 @@ impl KeyRegistry {
     pub fn new(arbiter: ArbiterHandle, deps: KeyActorDeps, catalog: Arc<ProviderCatalog>) -> Self {
         Self {
             inner: Arc::new(Inner {
-                actors: DashMap::new(),
-                counters: DashMap::new(),
+                actors: IdMap::default(),
+                counters: IdMap::default(),
                 arbiter,
                 deps,
                 catalog,

@@ -101,7 +101,7 @@ fn openai_scope(path: &str) -> actix_web::Scope {
 }
 
 /// A path whose other methods get a JSON 405 naming the ones it has (`allow`, which must list
-/// the routes added to it; `tests/it/methods.rs` checks each against the OpenAPI document).
+/// the routes added to it; `tests/it/openapi.rs` checks each against the OpenAPI document).
 fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(move |req: actix_web::HttpRequest| async move {
         Err::<HttpResponse, _>(ApiError::MethodNotAllowed {

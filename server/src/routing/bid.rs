@@ -305,12 +305,16 @@ impl Drop for Lease {
     }
 }
 
+/// A concurrent map by key id, hashed with foldhash: every request looks keys up in these, and
+/// SipHash's protection against chosen colliding keys is not needed for ids the database made.
+pub type IdMap<K, V> = DashMap<K, V, foldhash::fast::RandomState>;
+
 /// Every key's latest bid, by key id, plus the round-robin cursors.
 #[derive(Debug, Clone)]
 pub struct BidBoard {
-    bids: Arc<DashMap<i32, Bid>>,
+    bids: Arc<IdMap<i32, Bid>>,
     cursors: Arc<DashMap<String, AtomicU64>>,
-    /// Conversation hash -> the key that served it.
+    /// Conversation hash -> the key that served it. SipHash: clients choose what is hashed.
     affinity: Arc<DashMap<u64, i32>>,
 }
 
@@ -322,7 +326,10 @@ const BID_SHARDS: usize = 2;
 impl Default for BidBoard {
     fn default() -> Self {
         Self {
-            bids: Arc::new(DashMap::with_shard_amount(BID_SHARDS)),
+            bids: Arc::new(DashMap::with_hasher_and_shard_amount(
+                Default::default(),
+                BID_SHARDS,
+            )),
             cursors: Arc::default(),
             affinity: Arc::default(),
         }

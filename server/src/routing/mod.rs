@@ -12,7 +12,7 @@ pub mod quota;
 pub mod ratelimit;
 pub mod score;
 
-pub use bid::{Bid, BidBoard, KeyCounters, KeyProfile, Lease, ModelIds, ModelSet};
+pub use bid::{Bid, BidBoard, IdMap, KeyCounters, KeyProfile, Lease, ModelIds, ModelSet};
 pub use cost::{call_cost, TokenUsage};
 pub use health::{Health, Signal};
 pub use key_live::{KeyLive, Outcome};
