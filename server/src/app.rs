@@ -94,6 +94,15 @@ pub async fn start_with_clock(
         })
         .await
         .map_err(|e| StartError::Task(e.to_string()))??;
+    // A database that cannot be written (a read-only mount, a full disk) does not stop the
+    // proxy: calls are served with the stored keys, and /api/health says what is wrong.
+    if let Some(fault) = db.probe_writes().await {
+        tracing::warn!(
+            fault = fault.label(),
+            "the database does not take writes: calls are proxied with the stored keys, but \
+             changes, call logs and usage are not saved until it does"
+        );
+    }
 
     let writer = BatchWriter::spawn(db.clone(), config.log_flush_interval)
         .map_err(|e| StartError::Task(e.to_string()))?;

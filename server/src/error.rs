@@ -8,7 +8,7 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use crate::adapters::AdapterError;
-use crate::db::DbError;
+use crate::db::{DbError, StorageFault};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -48,6 +48,9 @@ pub enum ApiError {
     /// The upstream answered with an error; `body` is already OpenAI-shaped.
     #[error("upstream returned {status}")]
     Upstream { status: StatusCode, body: Bytes },
+    /// A change could not be saved: the database is read-only, locked or on a full disk.
+    #[error("{}", .0.explain())]
+    Storage(StorageFault),
     #[error("internal error")]
     Internal(String),
 }
@@ -79,6 +82,7 @@ impl ApiError {
             Self::UpstreamConnect(_) => ("api_error", Some("upstream_unreachable")),
             Self::UpstreamInvalid(_) => ("api_error", Some("upstream_invalid_response")),
             Self::Upstream { .. } => ("api_error", None),
+            Self::Storage(fault) => ("service_unavailable", Some(fault.code())),
             Self::Internal(_) => ("server_error", Some("internal_error")),
         }
     }
@@ -160,13 +164,18 @@ impl ResponseError for ApiError {
             Self::UpstreamConnect(_) => StatusCode::BAD_GATEWAY,
             Self::UpstreamInvalid(_) => StatusCode::BAD_GATEWAY,
             Self::Upstream { status, .. } => *status,
+            Self::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let Self::Internal(detail) = self {
-            tracing::error!(%detail, "internal error");
+        match self {
+            Self::Internal(detail) => tracing::error!(%detail, "internal error"),
+            Self::Storage(fault) => {
+                tracing::warn!(fault = fault.label(), "a change could not be saved")
+            }
+            _ => {}
         }
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CONTENT_TYPE, "application/json"));
@@ -179,13 +188,20 @@ impl ResponseError for ApiError {
         if let Self::AllKeysThrottled { retry_after_secs } = self {
             response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
         }
+        if let Self::Storage(StorageFault::Busy) = self {
+            // A lock held by another process is usually gone within seconds.
+            response.insert_header((header::RETRY_AFTER, "1"));
+        }
         response.body(self.body())
     }
 }
 
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
-        Self::Internal(e.to_string())
+        match StorageFault::of(&e) {
+            Some(fault) => Self::Storage(fault),
+            None => Self::Internal(e.to_string()),
+        }
     }
 }
 
@@ -241,5 +257,36 @@ mod tests {
         assert_eq!(body["error"]["param"], "model");
         assert_eq!(body["error"]["type"], "invalid_request_error");
         assert_eq!(err.status_code(), StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn storage_faults_are_a_clear_503() {
+        let busy = DbError::Query(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::Unknown,
+            Box::new("database is locked".to_owned()),
+        ));
+        let err = ApiError::from(busy);
+        assert_eq!(err.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+        let response = err.error_response();
+        assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "1");
+        let body: serde_json::Value = serde_json::from_slice(&err.body()).unwrap();
+        assert_eq!(body["error"]["code"], "database_busy");
+        assert_eq!(body["error"]["type"], "service_unavailable");
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("locked by another process"));
+
+        let err = ApiError::Storage(StorageFault::ReadOnly);
+        let body: serde_json::Value = serde_json::from_slice(&err.body()).unwrap();
+        assert_eq!(body["error"]["code"], "database_read_only");
+        assert!(err
+            .error_response()
+            .headers()
+            .get(header::RETRY_AFTER)
+            .is_none());
+        // Any other database failure stays an internal error, its details kept out of the body.
+        let other = ApiError::from(DbError::Corrupt("row 7 at /data/x.db".into()));
+        assert_eq!(other.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::Connection;
 use tokio::sync::oneshot;
@@ -22,6 +22,10 @@ const RETAINED_ROWS: usize = 2_048;
 
 /// Rows kept for a retry when the database refuses a batch; beyond this the oldest are dropped.
 const MAX_PENDING_LOGS: usize = 100_000;
+
+/// While writes keep failing (a read-only or full disk), the failure is logged this often, not
+/// once per batch.
+const FAILURE_LOG_INTERVAL: Duration = Duration::from_secs(60);
 
 enum WriteOp {
     /// A finished call: always counted in the rollups; its row kept if `keep_row`.
@@ -103,6 +107,14 @@ struct Batch {
     rollup_only: Vec<NewCallLog>,
     usages: HashMap<i32, ApiKeyUsage>,
     barriers: Vec<oneshot::Sender<()>>,
+    failing: Option<Failing>,
+}
+
+/// Writes have been failing since `since`; last logged at `logged`; `dropped` rows given up.
+struct Failing {
+    since: Instant,
+    logged: Instant,
+    dropped: usize,
 }
 
 impl Batch {
@@ -173,6 +185,15 @@ fn write(db: &Db, batch: &mut Batch) {
     });
     match result {
         Ok(()) => {
+            db.storage().set(None);
+            if let Some(failing) = batch.failing.take() {
+                tracing::warn!(
+                    failing_for_secs = failing.since.elapsed().as_secs(),
+                    written_logs = batch.logs.len(),
+                    dropped_logs = failing.dropped,
+                    "the database takes writes again; the call logs kept meanwhile are written"
+                );
+            }
             batch.logs.clear();
             batch.rollup_only.clear();
             batch.usages.clear();
@@ -182,11 +203,29 @@ fn write(db: &Db, batch: &mut Batch) {
             batch.rollup_only.shrink_to(RETAINED_ROWS);
         }
         Err(e) => {
-            tracing::error!(error = %e, pending_logs = batch.logs.len(), "could not write call logs; will retry");
-            if batch.logs.len() > MAX_PENDING_LOGS {
-                let excess = batch.logs.len() - MAX_PENDING_LOGS;
-                batch.logs.drain(..excess);
-                tracing::warn!(dropped = excess, "dropped the oldest unwritten call logs");
+            let fault = db.storage().note(&e);
+            let now = Instant::now();
+            let failing = batch.failing.get_or_insert(Failing {
+                since: now,
+                logged: now,
+                dropped: 0,
+            });
+            // Bounded while the database refuses: the oldest rows go first.
+            for rows in [&mut batch.logs, &mut batch.rollup_only] {
+                let excess = rows.len().saturating_sub(MAX_PENDING_LOGS);
+                rows.drain(..excess);
+                failing.dropped += excess;
+            }
+            if failing.since == now || now.duration_since(failing.logged) >= FAILURE_LOG_INTERVAL {
+                failing.logged = now;
+                tracing::error!(
+                    error = %e,
+                    fault = fault.map(|f| f.label()),
+                    failing_for_secs = now.duration_since(failing.since).as_secs(),
+                    pending_logs = batch.logs.len(),
+                    dropped_logs = failing.dropped,
+                    "could not write call logs; they are kept (the oldest dropped beyond {MAX_PENDING_LOGS}) and retried with the next batch"
+                );
             }
         }
     }

@@ -5,7 +5,8 @@ use shared::client_keys::{ClientKeyCreated, ClientKeyList, ClientKeyView, NewCli
 
 use super::auth::AdminAuth;
 use super::openapi::responses::{
-    BadRequest, InternalError, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
+    BadRequest, InternalError, NotFound, PayloadTooLarge, StorageUnavailable, Unauthorized,
+    UnsupportedMediaType,
 };
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::client_keys::{self, NewClientKeyRow};
@@ -29,6 +30,7 @@ const PREFIX_LEN: usize = 10;
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 500, response = InternalError),
+        (status = 503, response = StorageUnavailable),
     )
 )]
 pub async fn create_client_key(
@@ -109,6 +111,7 @@ pub async fn list_client_keys(
         (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
         (status = 500, response = InternalError),
+        (status = 503, response = StorageUnavailable),
     )
 )]
 pub async fn delete_client_key(

@@ -1,4 +1,4 @@
-//! `GET /api/health`: open, checks the database.
+//! `GET /api/health`: open, checks the database: whether it answers, and whether it takes writes.
 
 use actix_web::{web, HttpResponse};
 use diesel::connection::SimpleConnection;
@@ -13,8 +13,8 @@ use crate::state::AppState;
     tag = "meta",
     security(()),
     responses(
-        (status = 200, description = "Serving", body = HealthResponse),
-        (status = 503, description = "`degraded`: the database does not answer", body = HealthResponse),
+        (status = 200, description = "Serving. `status` is `degraded` when the database answers but does not take writes (`database`: `read_only`, `busy` or `full`): calls are still proxied, but changes and call logs are not saved", body = HealthResponse),
+        (status = 503, description = "`degraded`: the database does not answer (`database`: `unavailable`)", body = HealthResponse),
     )
 )]
 pub async fn get_health(state: web::Data<AppState>) -> HttpResponse {
@@ -23,10 +23,23 @@ pub async fn get_health(state: web::Data<AppState>) -> HttpResponse {
         .run(|conn| Ok(conn.batch_execute("SELECT 1")?))
         .await
         .is_ok();
+    // The latest write's verdict: proxied calls go on without the database, so a database
+    // that only refuses writes leaves the server serving (200), but not healthy.
+    let fault = state.db.storage().get().filter(|_| db_ok);
     let body = HealthResponse {
-        status: if db_ok { "ok" } else { "degraded" }.into(),
+        status: if db_ok && fault.is_none() {
+            "ok"
+        } else {
+            "degraded"
+        }
+        .into(),
         version: env!("CARGO_PKG_VERSION").into(),
-        database: if db_ok { "ok" } else { "unavailable" }.into(),
+        database: match (db_ok, fault) {
+            (false, _) => "unavailable",
+            (true, Some(fault)) => fault.label(),
+            (true, None) => "ok",
+        }
+        .into(),
         keys: state.board.len(),
         uptime_secs: state.started_at.elapsed().as_secs(),
     };

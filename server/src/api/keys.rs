@@ -5,7 +5,8 @@ use shared::keys::{KeyList, KeyPatch, KeyTestResult, KeyView, NewKey};
 
 use super::auth::AdminAuth;
 use super::openapi::responses::{
-    BadRequest, InternalError, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
+    BadRequest, InternalError, NotFound, PayloadTooLarge, StorageUnavailable, Unauthorized,
+    UnsupportedMediaType,
 };
 use crate::error::ApiError;
 use crate::key_store;
@@ -39,6 +40,7 @@ pub async fn list_keys(state: web::Data<AppState>, _: AdminAuth) -> Result<HttpR
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 500, response = InternalError),
+        (status = 503, response = StorageUnavailable),
     )
 )]
 pub async fn create_key(
@@ -112,6 +114,7 @@ pub async fn test_key(
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 500, response = InternalError),
+        (status = 503, response = StorageUnavailable),
     )
 )]
 pub async fn update_key(
@@ -134,6 +137,7 @@ pub async fn update_key(
         (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
         (status = 500, response = InternalError),
+        (status = 503, response = StorageUnavailable),
     )
 )]
 pub async fn delete_key(

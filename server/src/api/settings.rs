@@ -5,7 +5,8 @@ use shared::settings::{Settings, SettingsPatch};
 
 use super::auth::AdminAuth;
 use super::openapi::responses::{
-    BadRequest, InternalError, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
+    BadRequest, InternalError, PayloadTooLarge, StorageUnavailable, Unauthorized,
+    UnsupportedMediaType,
 };
 use crate::db::settings as stored;
 use crate::error::ApiError;
@@ -37,6 +38,7 @@ pub async fn get_settings(state: web::Data<AppState>, _: AdminAuth) -> HttpRespo
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 500, response = InternalError),
+        (status = 503, response = StorageUnavailable),
     )
 )]
 pub async fn update_settings(

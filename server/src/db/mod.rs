@@ -5,18 +5,22 @@
 pub mod api_keys;
 pub mod call_logs;
 pub mod client_keys;
+pub mod fault;
 pub mod meta;
 pub mod rollups;
 pub mod schema;
 pub mod settings;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
-use diesel::SqliteConnection;
+use diesel::{Connection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+pub use fault::{StorageFault, StorageStatus};
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -41,22 +45,65 @@ pub enum DbError {
 }
 
 #[derive(Debug)]
-struct Pragmas;
+struct Pragmas {
+    /// Opened as read-only media: the journal mode cannot be set.
+    immutable: bool,
+}
 
 impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        let journal = if self.immutable {
+            ""
+        } else {
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+        };
         conn.batch_execute(&format!(
-            "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+            "PRAGMA busy_timeout = {}; {journal} PRAGMA foreign_keys = ON;",
             BUSY_TIMEOUT.as_millis()
         ))
         .map_err(diesel::r2d2::Error::QueryError)
     }
 }
 
+/// What to open `path` with. Normally the path itself. When the file can be read but its folder
+/// cannot be written (a read-only mount, files owned by another user), SQLite cannot create the
+/// WAL index beside it and refuses even to read; then the file is opened as immutable read-only
+/// media (`true`), so the proxy still serves with the stored keys. Writes then fail as read-only.
+fn open_url(path: &Path) -> (String, bool) {
+    let plain = path.to_string_lossy().into_owned();
+    let probe = || -> Result<(), String> {
+        let mut conn = SqliteConnection::establish(&plain).map_err(|e| e.to_string())?;
+        conn.batch_execute("PRAGMA journal_mode = WAL; SELECT count(*) FROM sqlite_master;")
+            .map_err(|e| e.to_string())
+    };
+    match probe() {
+        Err(e) if e.contains("readonly database") || e.contains("unable to open") => {
+            (format!("{}?immutable=1", file_uri(path)), true)
+        }
+        // Anything else is reported by the pool, as before.
+        _ => (plain, false),
+    }
+}
+
+/// `path` as an SQLite `file:` URI (RFC 3986: what is not unreserved or `/` is escaped).
+fn file_uri(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    for byte in path.as_os_str().as_encoded_bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                uri.push(char::from(*byte));
+            }
+            _ => uri.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    uri
+}
+
 /// A handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Db {
     pool: Pool<ConnectionManager<SqliteConnection>>,
+    status: Arc<StorageStatus>,
 }
 
 impl Db {
@@ -68,19 +115,46 @@ impl Db {
         if !path.exists() {
             create_private_file(path)?;
         }
-        let manager = ConnectionManager::<SqliteConnection>::new(path.to_string_lossy());
+        let (url, immutable) = open_url(path);
+        if immutable {
+            tracing::warn!(
+                path = %path.display(),
+                "the database's folder cannot be written: opened read-only"
+            );
+        }
+        let manager = ConnectionManager::<SqliteConnection>::new(url);
         let pool = Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
-            .connection_customizer(Box::new(Pragmas))
+            .connection_customizer(Box::new(Pragmas { immutable }))
             .build(manager)
             .map_err(|e| DbError::Migration(format!("cannot open {}: {e}", path.display())))?;
-        let db = Self { pool };
+        let db = Self {
+            pool,
+            status: Arc::default(),
+        };
         let mut conn = db.conn()?;
         conn.run_pending_migrations(MIGRATIONS)
             .map_err(|e| DbError::Migration(e.to_string()))?;
         Ok(db)
+    }
+
+    /// The latest storage fault (read-only, busy, full) met by any user of this database.
+    pub fn storage(&self) -> &StorageStatus {
+        &self.status
+    }
+
+    /// Whether the database takes writes now: an empty `DELETE` opens a write transaction (which
+    /// a read-only file refuses) and changes nothing. Updates [`Db::storage`].
+    pub async fn probe_writes(&self) -> Option<StorageFault> {
+        let result = self
+            .run(|conn| Ok(conn.batch_execute("DELETE FROM settings WHERE 0")?))
+            .await;
+        if result.is_ok() {
+            self.status.set(None);
+        }
+        self.status.get()
     }
 
     /// A pooled connection, for code already on a blocking thread.
@@ -95,12 +169,16 @@ impl Db {
         F: FnOnce(&mut SqliteConnection) -> Result<T, DbError> + Send + 'static,
     {
         let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
+        let result = tokio::task::spawn_blocking(move || {
             let mut conn = pool.get()?;
             f(&mut conn)
         })
         .await
-        .map_err(|_| DbError::Cancelled)?
+        .map_err(|_| DbError::Cancelled)?;
+        if let Err(e) = &result {
+            self.status.note(e);
+        }
+        result
     }
 }
 
@@ -138,8 +216,24 @@ pub fn now_ms() -> i64 {
 
 #[cfg(test)]
 mod tests {
+    use diesel::connection::SimpleConnection;
     use diesel::prelude::*;
     use diesel::sql_types::Text;
+
+    #[test]
+    fn paths_become_file_uris_sqlite_reads_back() {
+        let path = std::path::Path::new("/data dir/ré?#%x/api-proxy.db");
+        assert_eq!(
+            super::file_uri(path),
+            "file:/data%20dir/r%C3%A9%3F%23%25x/api-proxy.db"
+        );
+        // SQLite opens the escaped name as the file itself.
+        let dir = tempfile::TempDir::new().unwrap();
+        let odd = dir.path().join("a b?c#d%e.db");
+        let mut conn = SqliteConnection::establish(&super::file_uri(&odd)).unwrap();
+        conn.batch_execute("CREATE TABLE t (a)").unwrap();
+        assert!(odd.exists());
+    }
 
     #[derive(QueryableByName)]
     struct CompileOption {

@@ -494,7 +494,11 @@ mod tests {
         // The board is a hash map: its order is not the ids'. Ties must still break by id, both
         // for the single best key a pick looks for and for the full order the next tries use.
         let ids = [907, 13, 512, 4, 300, 77, 1_000, 250];
-        let bids = || ids.iter().map(|&id| bid(id, None, None, 0.0, None)).collect();
+        let bids = || {
+            ids.iter()
+                .map(|&id| bid(id, None, None, 0.0, None))
+                .collect()
+        };
         for strategy in [RoutingStrategy::Balanced, RoutingStrategy::Cost] {
             assert_eq!(pick_id(bids(), strategy), Some(4), "{strategy:?}");
             let order: Vec<i32> = rank(&board(bids()), &query(strategy, &[]), false)

@@ -88,7 +88,9 @@ impl TierBest {
             },
             |best, i| Self {
                 min_cost: best.min_cost.min(i.cost),
-                min_latency: i.latency.map_or(best.min_latency, |l| best.min_latency.min(l)),
+                min_latency: i
+                    .latency
+                    .map_or(best.min_latency, |l| best.min_latency.min(l)),
             },
         )
     }

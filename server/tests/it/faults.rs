@@ -7,7 +7,7 @@ use actix_web::http::StatusCode;
 use diesel::connection::SimpleConnection;
 use diesel::RunQueryDsl;
 use mock_upstream::{Behaviour, MockConfig, MockUpstream};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::support::*;
 
@@ -84,11 +84,173 @@ async fn a_busy_database_does_not_stop_the_proxy() {
     for _ in 0..3 {
         assert_eq!(app.chat(chat_body("gpt-4o")).await.status, StatusCode::OK);
     }
+    // A change cannot be saved meanwhile: a clear 503 after the busy timeout, not a 500.
+    let change = json!({"log_retention_days": 7});
+    let refused = app
+        .admin("PUT", "/api/settings", Some(change.clone()))
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        refused.text
+    );
+    assert_eq!(refused.error_code(), Some("database_busy"));
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    let health = app.request("GET", "/api/health", None, None).await;
+    assert_eq!(health.status, StatusCode::OK, "still serving");
+    assert_eq!(health.body["status"], "degraded");
+    assert_eq!(health.body["database"], "busy");
+
     blocker.batch_execute("ROLLBACK").unwrap();
     drop(blocker);
     // Nothing was lost: the writer wrote the batch once the lock was gone.
     assert_eq!(app.logs().await.len(), 3);
+    let health = app.request("GET", "/api/health", None, None).await;
+    assert_eq!(
+        health.body["database"], "ok",
+        "a successful write clears it"
+    );
+    assert_eq!(health.body["status"], "ok");
+    app.put_settings(change).await;
     app.stop().await;
+}
+
+/// A data folder the server cannot write (a read-only mount, files owned by another user): it
+/// still starts and proxies with the stored keys; changes get a clear 503 and `/api/health` says
+/// why. Root writes through file modes, so as root the binary runs as `nobody`.
+#[actix_web::test]
+async fn a_read_only_database_still_proxies_and_says_why_changes_fail() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+
+    let mock = MockUpstream::start(MockConfig::default());
+    let dir = std::sync::Arc::new(tempfile::TempDir::new().unwrap());
+    let app = TestApp::start_in(dir.clone(), &[]).await;
+    app.add_openai_key("main", &mock).await;
+    let db_path = app.db_path();
+    app.stop().await;
+    // Closed cleanly: no WAL index is left beside the file, and a read-only folder cannot get
+    // one, so SQLite cannot even read it the usual way (the hardest case).
+    {
+        use diesel::Connection;
+        let mut conn = diesel::SqliteConnection::establish(db_path.to_str().unwrap()).unwrap();
+        conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            .unwrap();
+    }
+    assert!(
+        !db_path.with_extension("db-shm").exists(),
+        "the WAL index is gone"
+    );
+
+    // The binary goes into the folder too: `nobody` may not reach the build directory.
+    let program = dir.path().join("api-proxy");
+    std::fs::copy(env!("CARGO_BIN_EXE_api-proxy"), &program).unwrap();
+    let root = std::fs::metadata("/proc/self").unwrap().uid() == 0;
+    let data = dir.path().join("data");
+    let set_mode = |path: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    let mut files: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(
+        files.iter().any(|f| f.ends_with("api-proxy.db")),
+        "{files:?}"
+    );
+    const NOBODY: u32 = 65_534;
+    for path in files
+        .iter()
+        .chain([&data, &program, &dir.path().to_path_buf()])
+    {
+        if root {
+            std::os::unix::fs::chown(path, Some(NOBODY), Some(NOBODY)).unwrap();
+        }
+    }
+    for file in &files {
+        set_mode(file, 0o400);
+    }
+    set_mode(&data, 0o500);
+    set_mode(&program, 0o500);
+    set_mode(dir.path(), 0o500);
+
+    let mut cmd = crate::process::binary_command(&program, &dir, &[("LOG_LEVEL", "info")]);
+    // The built-in provider list: `nobody` may not read the repository's `configs/`.
+    cmd.env_remove("PROVIDERS_DIR");
+    if root {
+        cmd.uid(NOBODY).gid(NOBODY);
+    }
+    let proc = crate::process::spawn(cmd);
+    let http = awc::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .finish();
+    let get = |path: &str| {
+        http.get(format!("{}{path}", proc.base))
+            .insert_header(("authorization", format!("Bearer {ADMIN_TOKEN}")))
+            .send()
+    };
+
+    let mut health = get("/api/health").await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK, "serving");
+    let health: serde_json::Value = health.json().await.unwrap();
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert_eq!(health["database"], "read_only", "{health}");
+    for _ in 0..2 {
+        let mut reply = http
+            .post(format!("{}/v1/chat/completions", proc.base))
+            .send_json(&chat_body("gpt-4o"))
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), StatusCode::OK, "the stored key serves");
+        let body: serde_json::Value = reply.json().await.unwrap();
+        assert!(
+            body["choices"][0]["message"]["content"].is_string(),
+            "{body}"
+        );
+    }
+    let refused = [
+        (
+            "POST",
+            "/api/keys",
+            json!({"provider": "openai", "name": "second", "api_key": "sk-second-0123456789"}),
+        ),
+        ("PUT", "/api/settings", json!({"log_retention_days": 7})),
+    ];
+    for (method, path, body) in refused {
+        let mut reply = http
+            .request(method.parse().unwrap(), format!("{}{path}", proc.base))
+            .insert_header(("authorization", format!("Bearer {ADMIN_TOKEN}")))
+            .send_json(&body)
+            .await
+            .unwrap();
+        assert_eq!(
+            reply.status(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{method} {path}"
+        );
+        let error: serde_json::Value = reply.json().await.unwrap();
+        assert_eq!(error["error"]["code"], "database_read_only", "{error}");
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("read-only"),
+            "{error}"
+        );
+    }
+    let mut keys = get("/api/keys").await.unwrap();
+    assert_eq!(keys.status(), StatusCode::OK, "reads still work");
+    let keys: serde_json::Value = keys.json().await.unwrap();
+    assert_eq!(keys["data"].as_array().unwrap().len(), 1, "{keys}");
+    let output = proc.output.lock().unwrap().clone();
+    assert!(output.contains("does not take writes"), "{output}");
+
+    drop(proc);
+    // Writable again, so the folder can be removed by a non-root owner.
+    set_mode(dir.path(), 0o700);
+    set_mode(&data, 0o700);
 }
 
 #[actix_web::test]

@@ -52,12 +52,26 @@ pub fn spawn_binary(dir: &TempDir) -> Process {
 }
 
 pub fn spawn_binary_with(dir: &TempDir, extra: &[(&str, &str)]) -> Process {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_api-proxy"));
+    spawn(binary_command(
+        std::path::Path::new(env!("CARGO_BIN_EXE_api-proxy")),
+        dir,
+        extra,
+    ))
+}
+
+/// `program` (the api-proxy binary) set up to serve from `dir`, its output piped.
+pub fn binary_command(program: &std::path::Path, dir: &TempDir, extra: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(program);
     cmd.env_clear()
         .envs(env_for(dir, extra))
         .current_dir(dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    cmd
+}
+
+/// Starts `cmd` and waits for its listening line.
+pub fn spawn(mut cmd: Command) -> Process {
     let mut child = cmd.spawn().expect("api-proxy binary starts");
     let output = Arc::new(Mutex::new(String::new()));
     let (tx, rx) = mpsc::channel::<String>();
@@ -165,14 +179,13 @@ fn send_sigterm(pid: i32) -> i32 {
 #[test]
 fn sigterm_stops_the_server_even_when_nobody_reads_its_log() {
     let dir = TempDir::new().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_api-proxy"))
-        .env_clear()
-        .envs(env_for(&dir, &[("LOG_LEVEL", "info")]))
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("api-proxy binary starts");
+    let mut child = binary_command(
+        std::path::Path::new(env!("CARGO_BIN_EXE_api-proxy")),
+        &dir,
+        &[("LOG_LEVEL", "info")],
+    )
+    .spawn()
+    .expect("api-proxy binary starts");
     drop(child.stderr.take());
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let listening = lines

@@ -76,6 +76,7 @@ Besides the statuses listed per operation, any request can get 403 (`forbidden`:
             responses::UnsupportedMediaType,
             responses::AllKeysRateLimited,
             responses::InternalError,
+            responses::StorageUnavailable,
             responses::BadGateway,
             responses::NoAvailableKey,
             responses::GatewayTimeout,

@@ -66,6 +66,13 @@ pub struct AllKeysRateLimited(pub ErrorEnvelope<'static>);
 #[derive(ToResponse)]
 pub struct InternalError(pub ErrorEnvelope<'static>);
 
+/// The change could not be saved: the database is read-only (`database_read_only`), locked by
+/// another process (`database_busy`, with `Retry-After`) or on a full disk (`database_full`).
+/// Proxied calls are still served.
+#[derive(ToResponse)]
+#[response(headers(("Retry-After" = u64, description = "Seconds to wait, for `database_busy`")))]
+pub struct StorageUnavailable(pub ErrorEnvelope<'static>);
+
 /// The upstream could not be reached (`upstream_unreachable`), or its answer could not be read or
 /// was not JSON (`upstream_invalid_response`).
 #[derive(ToResponse)]
