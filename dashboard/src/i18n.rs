@@ -98,6 +98,9 @@ texts! {
     ConnConnecting => "Connecting…", "连接中…";
     ConnRetrying => "Offline, retrying", "已断开，正在重连";
     ConnIdle => "Not connected", "未连接";
+    DatabaseReadOnly => "The database is read-only: calls are still proxied with the stored keys, but changes and call logs are not saved. Make the data folder writable and restart api-proxy.", "数据库为只读：调用仍用已保存的密钥代理，但修改和调用日志不会保存。请让数据目录可写并重启 api-proxy。";
+    DatabaseBusy => "The database is locked by another process: calls are still proxied, but changes and call logs wait until the lock is gone.", "数据库被其他进程锁定：调用仍照常代理，但修改和调用日志要等锁释放后才能保存。";
+    DatabaseFull => "The disk holding the database is full: calls are still proxied, but changes and call logs are not saved until there is space.", "数据库所在磁盘已满：调用仍照常代理，但在腾出空间之前修改和调用日志不会保存。";
     PageNotFound => "There is no such page.", "页面不存在。";
     BackToOverview => "Back to the overview", "返回概览";
 

@@ -229,7 +229,11 @@ async fn tick_live_feed(state: AppState) {
         if state.live.subscribers() == 0 {
             continue;
         }
-        state.live.tick(state.clock.now_ms(), state.in_flight());
+        state.live.tick(
+            state.clock.now_ms(),
+            state.in_flight(),
+            state.db.storage().get(),
+        );
     }
 }
 

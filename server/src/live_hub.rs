@@ -8,6 +8,7 @@ use shared::keys::KeyState;
 use shared::live::{LiveCall, LiveEvent, LiveSnapshot};
 use tokio::sync::broadcast;
 
+use crate::db::StorageFault;
 use crate::metrics::live::CallSummary;
 use crate::metrics::LiveStats;
 
@@ -85,10 +86,14 @@ impl LiveHub {
         self.stats.snapshot(now_ms, in_flight)
     }
 
-    /// Broadcasts the snapshot (called every second).
-    pub fn tick(&self, now_ms: i64, in_flight: i64) {
+    /// Broadcasts the snapshot (called every second), with the database's latest fault.
+    pub fn tick(&self, now_ms: i64, in_flight: i64, database_fault: Option<StorageFault>) {
         if self.tx.receiver_count() > 0 {
-            self.publish(&LiveEvent::Snapshot(self.snapshot(now_ms, in_flight)));
+            let snapshot = LiveSnapshot {
+                database_fault: database_fault.map(|f| f.label().to_owned()),
+                ..self.snapshot(now_ms, in_flight)
+            };
+            self.publish(&LiveEvent::Snapshot(snapshot));
         }
     }
 }

@@ -66,4 +66,8 @@ pub struct LiveSnapshot {
     pub calls_total: i64,
     pub tokens_total: i64,
     pub cost_total_usd: f64,
+    /// Why the database does not take writes, when the latest write failed: `read_only`, `busy`
+    /// or `full` (calls are still proxied; changes and call logs are not saved meanwhile).
+    #[serde(default)]
+    pub database_fault: Option<String>,
 }

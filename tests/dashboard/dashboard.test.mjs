@@ -475,6 +475,45 @@ test('the Providers, Routing and Settings pages load', async () => {
     await assertNoReload();
 });
 
+test('a database locked by another process shows a warning on every page until a write succeeds', async () => {
+    const { page } = state;
+    const settings = await admin('/api/settings');
+    const putSettings = () => fetch(`${state.proxyUrl}/api/settings`, {
+        method: 'PUT',
+        headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ log_retention_days: settings.log_retention_days }),
+    });
+    // Another process takes the write lock and keeps it until it is killed.
+    const locker = new Child('sqlite-locker', [PYTHON, '-c', [
+        'import sqlite3, sys, time',
+        'db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)',
+        'db.execute("BEGIN EXCLUSIVE")',
+        'print("locked", flush=True)',
+        'time.sleep(600)',
+    ].join('\n'), path.join(state.tmp, 'data', 'api-proxy.db')], cleanEnv(), state.tmp);
+    try {
+        await locker.waitFor(/^locked$/);
+        // A change cannot be saved: after the server's busy timeout, a clear 503.
+        const refused = await putSettings();
+        assert.equal(refused.status, 503);
+        assert.equal(refused.headers.get('retry-after'), '1');
+        assert.equal((await refused.json()).error.code, 'database_busy');
+        // The live feed's next snapshot carries the verdict to the page.
+        const banner = page.locator('#database-banner[data-fault="busy"]');
+        await banner.waitFor();
+        assert.match(await banner.innerText(), /locked by another process/);
+        await openPage('/keys');
+        await banner.waitFor();
+        await screenshot('database-busy');
+    } finally {
+        await locker.kill();
+    }
+    // The lock is gone: the change is saved, and the warning goes by itself.
+    assert.equal((await putSettings()).status, 200);
+    await page.locator('#database-banner').waitFor({ state: 'detached' });
+    await assertNoReload();
+});
+
 test('switches to Chinese, and remembers it', async () => {
     const { page } = state;
     await openPage('/');

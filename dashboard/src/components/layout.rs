@@ -1,9 +1,11 @@
-//! The frame around every page: brand, navigation, live indicator, language switch, sign-out.
+//! The frame around every page: brand, navigation, live indicator, language switch, sign-out, and
+//! a warning while the database does not take writes.
 
 use yew::prelude::*;
 use yew_router::prelude::*;
 
 use super::connection_indicator::ConnectionIndicator;
+use super::database_banner::DatabaseBanner;
 use super::lang_switch::LangSwitch;
 use crate::hooks::use_session::SignedOut;
 use crate::hooks::{use_i18n, use_session};
@@ -49,6 +51,7 @@ pub fn Layout(props: &LayoutProps) -> Html {
                 </div>
             </header>
             <main class="page">
+                <DatabaseBanner />
                 { props.children.clone() }
             </main>
         </div>

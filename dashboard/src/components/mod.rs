@@ -1,6 +1,7 @@
 //! Pieces shared by the pages.
 
 pub mod connection_indicator;
+pub mod database_banner;
 pub mod error_banner;
 pub mod form;
 pub mod key_form;

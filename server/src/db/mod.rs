@@ -169,17 +169,38 @@ impl Db {
         F: FnOnce(&mut SqliteConnection) -> Result<T, DbError> + Send + 'static,
     {
         let pool = self.pool.clone();
-        let result = tokio::task::spawn_blocking(move || {
+        let status = self.status.clone();
+        tokio::task::spawn_blocking(move || {
             let mut conn = pool.get()?;
-            f(&mut conn)
+            // While a fault is on record, a write that goes through clears it; a read tells
+            // nothing, so the connection's change count says which this was.
+            let before = status.get().and_then(|_| total_changes(&mut conn));
+            let result = f(&mut conn);
+            match &result {
+                Err(e) => {
+                    status.note(e);
+                }
+                Ok(_) => {
+                    if before.is_some_and(|b| total_changes(&mut conn).is_some_and(|a| a > b)) {
+                        status.set(None);
+                    }
+                }
+            }
+            result
         })
         .await
-        .map_err(|_| DbError::Cancelled)?;
-        if let Err(e) = &result {
-            self.status.note(e);
-        }
-        result
+        .map_err(|_| DbError::Cancelled)?
     }
+}
+
+/// Rows this connection has changed since it opened (SQLite's `total_changes()`).
+fn total_changes(conn: &mut SqliteConnection) -> Option<i64> {
+    use diesel::RunQueryDsl;
+    diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "total_changes()",
+    ))
+    .get_result(conn)
+    .ok()
 }
 
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {

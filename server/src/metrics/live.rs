@@ -139,6 +139,8 @@ impl LiveStats {
             calls_total: s.calls_total,
             tokens_total: s.tokens_total,
             cost_total_usd: s.cost_total,
+            // The database's state is not a call statistic: the hub adds it.
+            database_fault: None,
         }
     }
 }
