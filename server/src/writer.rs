@@ -5,7 +5,7 @@
 //! is on disk, which gives read-after-write consistency to `/api/logs` and `/api/stats`.
 
 use std::collections::HashMap;
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,9 @@ const MAX_PENDING_LOGS: usize = 100_000;
 /// While writes keep failing (a read-only or full disk), the failure is logged this often, not
 /// once per batch.
 const FAILURE_LOG_INTERVAL: Duration = Duration::from_secs(60);
+
+/// While writes keep failing, what is kept is tried again this often even if nothing new comes.
+const RETRY_INTERVAL: Duration = Duration::from_secs(1);
 
 enum WriteOp {
     /// A finished call: always counted in the rollups; its row kept if `keep_row`.
@@ -130,10 +133,21 @@ fn run(db: Db, rx: Receiver<WriteOp>, flush_interval: Duration) {
     let mut batch = Batch::default();
     let mut stopping = false;
     while !stopping {
-        // Block for the first op: an idle server costs nothing.
-        match rx.recv() {
-            Ok(op) => stopping |= add(&mut batch, op),
-            Err(_) => stopping = true,
+        // Block for the first op: an idle server costs nothing. While writes fail, wake up
+        // every RETRY_INTERVAL anyway, so what is kept is written (and the fault cleared) soon
+        // after the database takes writes again, not only when the next call comes.
+        let first = if batch.failing.is_some() {
+            match rx.recv_timeout(RETRY_INTERVAL) {
+                Err(RecvTimeoutError::Timeout) => None,
+                other => Some(other.map_err(|_| ())),
+            }
+        } else {
+            Some(rx.recv().map_err(|_| ()))
+        };
+        match first {
+            Some(Ok(op)) => stopping |= add(&mut batch, op),
+            Some(Err(())) => stopping = true,
+            None => {}
         }
         // Then let the batch fill while this thread sleeps, instead of being woken by every call
         // (a wake-up per request was a measurable share of the proxy's CPU). A barrier or

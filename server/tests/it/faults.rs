@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use diesel::connection::SimpleConnection;
-use diesel::RunQueryDsl;
+use diesel::{QueryDsl, RunQueryDsl};
 use mock_upstream::{Behaviour, MockConfig, MockUpstream};
 use serde_json::{json, Value};
 
@@ -104,7 +104,25 @@ async fn a_busy_database_does_not_stop_the_proxy() {
 
     blocker.batch_execute("ROLLBACK").unwrap();
     drop(blocker);
-    // The lock is gone: the change is saved now, and a write that succeeds clears the verdict.
+    // The lock is gone: the writer writes what it kept without waiting for another call (it
+    // retries every second while writes fail); read straight from the file.
+    let mut reader = db.conn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let stored: i64 = api_proxy::db::schema::call_logs::table
+            .count()
+            .get_result(&mut reader)
+            .unwrap();
+        if stored == 3 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the kept logs were never written"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The change is saved now, and a write that succeeds clears the verdict.
     app.put_settings(change).await;
     let health = app.request("GET", "/api/health", None, None).await;
     assert_eq!(health.body["database"], "ok", "{}", health.text);
