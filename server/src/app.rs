@@ -185,6 +185,7 @@ pub async fn start_with_clock(
         extensions.insert(connections.open());
     })
     .workers(config.workers)
+    .client_request_timeout(config.client_header_timeout)
     .disable_signals()
     .shutdown_timeout(config.shutdown_timeout.as_secs())
     .bind(&address)

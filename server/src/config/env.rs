@@ -31,6 +31,9 @@ pub struct ServerConfig {
     pub model_aliases_file: Option<PathBuf>,
     pub workers: usize,
     pub connect_timeout: Duration,
+    /// How long a client connection may take to send a request's head before it gets 408 and is
+    /// closed (what keeps idle and trickling connections from holding the server).
+    pub client_header_timeout: Duration,
     pub log_flush_interval: Duration,
     pub shutdown_timeout: Duration,
 }
@@ -77,6 +80,11 @@ impl ServerConfig {
             model_aliases_file: get("MODEL_ALIASES_FILE").map(PathBuf::from),
             workers: workers.max(1),
             connect_timeout: Duration::from_millis(parse(&get, "CONNECT_TIMEOUT_MS", 10_000u64)?),
+            client_header_timeout: Duration::from_millis(parse(
+                &get,
+                "CLIENT_HEADER_TIMEOUT_MS",
+                5_000u64,
+            )?),
             log_flush_interval: Duration::from_millis(parse(&get, "LOG_FLUSH_MS", 100u64)?),
             shutdown_timeout: Duration::from_secs(parse(&get, "SHUTDOWN_TIMEOUT_SECS", 30u64)?),
         })
