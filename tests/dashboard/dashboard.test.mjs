@@ -441,11 +441,37 @@ test('the Logs page filters and loads older pages (keyset pagination)', async ()
     await page.selectOption('#filter-status', 'success');
     await page.selectOption('#filter-provider', 'openai');
     await page.fill('#filter-model', 'gpt-4o');
-    await page.press('#filter-model', 'Enter');
-    await page.waitForFunction(() => {
-        const cells = [...document.querySelectorAll('#logs-table tbody tr td:nth-child(3)')];
-        return cells.length > 0 && cells.every((td) => td.textContent.trim() === 'gpt-4o');
+    // A re-render while the text is typed but not yet committed (here: a live call arriving)
+    // must keep the text. Bound straight to the committed filter, the box was emptied by it,
+    // and Enter then committed nothing (a flaky failure of this test in CI).
+    const shownRows = await rows.count();
+    const r = await fetch(`${state.proxyUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'while typing' }] }),
     });
+    assert.equal(r.status, 200);
+    await r.arrayBuffer();
+    await page.waitForFunction((n) => document.querySelectorAll('#logs-table tbody tr').length === n + 1, shownRows);
+    assert.equal(await page.inputValue('#filter-model'), 'gpt-4o', 'the typed text survives a re-render');
+    await page.press('#filter-model', 'Enter');
+    try {
+        await page.waitForFunction(() => {
+            const cells = [...document.querySelectorAll('#logs-table tbody tr td:nth-child(3)')];
+            return cells.length > 0 && cells.every((td) => td.textContent.trim() === 'gpt-4o');
+        });
+    } catch (e) {
+        // What the page shows, to tell a lost filter change from a stale page or live row.
+        const shown = await page.evaluate(() => ({
+            status: document.querySelector('#filter-status')?.value,
+            provider: document.querySelector('#filter-provider')?.value,
+            model: document.querySelector('#filter-model')?.value,
+            models: [...document.querySelectorAll('#logs-table tbody tr td:nth-child(3)')].map((td) => td.textContent.trim()),
+            empty: !!document.querySelector('#no-logs'),
+            banner: document.querySelector('.banner')?.textContent,
+        }));
+        throw new Error(`${e.message}; the page shows ${JSON.stringify(shown)}`);
+    }
     await page.click('#reset-filters');
     await page.locator('#load-more').waitFor();
     await assertNoReload();

@@ -1,5 +1,6 @@
 //! Pieces shared by the pages.
 
+pub mod commit_input;
 pub mod connection_indicator;
 pub mod database_banner;
 pub mod error_banner;

@@ -11,6 +11,7 @@ use shared::providers::ProviderList;
 use yew::platform::spawn_local;
 use yew::prelude::*;
 
+use crate::components::commit_input::CommitInput;
 use crate::components::error_banner::ErrorBanner;
 use crate::components::form::on_value;
 use crate::components::log_detail::LogDetail;
@@ -199,6 +200,14 @@ pub fn Logs() -> Html {
             filter.set(next);
         })
     };
+    let commit_model = {
+        let filter = filter.clone();
+        Callback::from(move |value: String| {
+            let mut next = (*filter).clone();
+            next.model = Some(value.trim().to_owned()).filter(|v| !v.is_empty());
+            filter.set(next);
+        })
+    };
     let reset_filters = {
         let filter = filter.clone();
         Callback::from(move |_| filter.set(LogFilter::default()))
@@ -237,8 +246,8 @@ pub fn Logs() -> Html {
             </label>
             <label class="field">
                 <span class="field-label">{ t(Text::ModelFilter) }</span>
-                <input id="filter-model" type="search" value={f.model.clone().unwrap_or_default()}
-                    onchange={update(|f, v| f.model = Some(v.trim().to_owned()).filter(|v| !v.is_empty()))} />
+                <CommitInput id="filter-model" input_type="search" value={f.model.clone().unwrap_or_default()}
+                    on_commit={commit_model} />
             </label>
             <label class="field">
                 <span class="field-label">{ t(Text::Status) }</span>

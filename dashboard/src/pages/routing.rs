@@ -8,8 +8,8 @@ use shared::providers::ProviderList;
 use shared::routes::{RouteCandidate, RouteExplanation};
 use yew::prelude::*;
 
+use crate::components::commit_input::CommitInput;
 use crate::components::error_banner::ErrorBanner;
-use crate::components::form::on_value;
 use crate::components::provider_badge::ProviderBadge;
 use crate::components::score_bar::ScoreBar;
 use crate::components::state_badge::StateBadge;
@@ -95,7 +95,7 @@ pub fn Routing() -> Html {
     let t = |text| i18n.t(text);
     let on_model = {
         let model = model.clone();
-        on_value(move |v| model.set(v.trim().to_owned()))
+        Callback::from(move |v: String| model.set(v.trim().to_owned()))
     };
     let body = match (&route.data, &route.error) {
         (Some(r), _) => {
@@ -175,8 +175,8 @@ pub fn Routing() -> Html {
                 <h1>{ t(Text::NavRouting) }</h1>
                 <label class="field inline">
                     <span class="field-label">{ t(Text::Model) }</span>
-                    <input id="route-model" list="route-models" value={(*model).clone()} onchange={on_model}
-                        placeholder={t(Text::ChooseModel)} />
+                    <CommitInput id="route-model" list="route-models" value={(*model).clone()}
+                        on_commit={on_model} placeholder={t(Text::ChooseModel)} />
                     <datalist id="route-models">
                         { for models.iter().map(|m| html! { <option value={m.clone()} /> }) }
                     </datalist>
