@@ -29,7 +29,7 @@ impl StorageFault {
         }
     }
 
-    fn from_message(message: &str) -> Option<Self> {
+    pub(super) fn from_message(message: &str) -> Option<Self> {
         if message.contains("readonly database") {
             Some(Self::ReadOnly)
         } else if message.contains("database is locked") || message.contains("table is locked") {

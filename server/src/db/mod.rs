@@ -77,7 +77,10 @@ fn open_url(path: &Path) -> (String, bool) {
             .map_err(|e| e.to_string())
     };
     match probe() {
-        Err(e) if e.contains("readonly database") || e.contains("unable to open") => {
+        Err(e)
+            if StorageFault::from_message(&e) == Some(StorageFault::ReadOnly)
+                || e.contains("unable to open") =>
+        {
             (format!("{}?immutable=1", file_uri(path)), true)
         }
         // Anything else is reported by the pool, as before.

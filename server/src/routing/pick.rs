@@ -208,10 +208,7 @@ fn ranked_tier(
         return (i32::MAX, Vec::new());
     }
     usable.retain(|c| c.rank == best_rank);
-    let rotates = matches!(
-        query.strategy,
-        RoutingStrategy::RoundRobin | RoutingStrategy::Weighted
-    );
+    let rotates = rotates(query.strategy);
     if rotates {
         // Turns go round in key id order (a score order breaks its ties by key id itself).
         usable.sort_unstable_by_key(|c| c.id);
@@ -252,6 +249,15 @@ fn ranked_tier(
         ranked.sort_by(by_score);
     }
     (best_rank.1, ranked)
+}
+
+/// Whether the strategy takes turns among the tier's keys (in key id order) instead of ranking
+/// them by score.
+fn rotates(strategy: RoutingStrategy) -> bool {
+    matches!(
+        strategy,
+        RoutingStrategy::RoundRobin | RoutingStrategy::Weighted
+    )
 }
 
 /// Higher total first; the lower key id breaks ties, so the order is stable.
@@ -338,10 +344,7 @@ fn lease_first(
     query: &PickQuery<'_>,
     mut ranked: Vec<(i32, Score, u64)>,
 ) -> Option<Picked> {
-    let scored = !matches!(
-        query.strategy,
-        RoutingStrategy::RoundRobin | RoutingStrategy::Weighted
-    );
+    let scored = !rotates(query.strategy);
     // Affinity: the conversation's previous key goes first, if it is still among the usable keys
     // of the best tier (so a throttled or dead key breaks the affinity at once).
     if let Some(sticky) = query.conversation.and_then(|c| board.affinity(c)) {

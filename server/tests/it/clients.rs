@@ -170,11 +170,7 @@ async fn ten_thousand_idle_connections_cost_little_and_are_closed_in_time() {
         .timeout(Duration::from_secs(30))
         .finish();
     // A fresh connection per call: the server closes idle keep-alive connections too.
-    let admin = |path: &str| {
-        http.get(format!("{}{path}", proc.base))
-            .insert_header(("authorization", format!("Bearer {ADMIN_TOKEN}")))
-            .force_close()
-    };
+    let admin = |path: &str| proc.admin(&http, "GET", path).force_close();
     proc.add_openai_key(&http, &mock).await;
     let runtime = || async {
         let mut r = admin("/api/runtime").send().await.unwrap();

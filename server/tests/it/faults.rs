@@ -201,11 +201,7 @@ async fn a_read_only_database_still_proxies_and_says_why_changes_fail() {
     let http = awc::Client::builder()
         .timeout(Duration::from_secs(30))
         .finish();
-    let get = |path: &str| {
-        http.get(format!("{}{path}", proc.base))
-            .insert_header(("authorization", format!("Bearer {ADMIN_TOKEN}")))
-            .send()
-    };
+    let get = |path: &str| proc.admin(&http, "GET", path).send();
 
     let mut health = get("/api/health").await.unwrap();
     assert_eq!(health.status(), StatusCode::OK, "serving");
@@ -234,9 +230,8 @@ async fn a_read_only_database_still_proxies_and_says_why_changes_fail() {
         ("PUT", "/api/settings", json!({"log_retention_days": 7})),
     ];
     for (method, path, body) in refused {
-        let mut reply = http
-            .request(method.parse().unwrap(), format!("{}{path}", proc.base))
-            .insert_header(("authorization", format!("Bearer {ADMIN_TOKEN}")))
+        let mut reply = proc
+            .admin(&http, method, path)
             .send_json(&body)
             .await
             .unwrap();

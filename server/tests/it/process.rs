@@ -23,13 +23,18 @@ pub struct Process {
 }
 
 impl Process {
+    /// `method path` on this process, with the admin token.
+    pub fn admin(&self, http: &awc::Client, method: &str, path: &str) -> awc::ClientRequest {
+        http.request(method.parse().unwrap(), format!("{}{path}", self.base))
+            .insert_header(("authorization", format!("Bearer {ADMIN_TOKEN}")))
+    }
+
     /// Registers one OpenAI key pointing at `mock` through the admin API, on a connection closed
     /// afterwards: a kept-alive one would count in the server's connections until its keep-alive
     /// timeout, and tests that count connections would race it.
     pub async fn add_openai_key(&self, http: &awc::Client, mock: &MockUpstream) {
-        let created = http
-            .post(format!("{}/api/keys", self.base))
-            .insert_header(("authorization", format!("Bearer {ADMIN_TOKEN}")))
+        let created = self
+            .admin(http, "POST", "/api/keys")
             .force_close()
             .send_json(&json!({"provider": "openai", "name": "main", "api_key": SECRET, "base_url": mock.openai_base()}))
             .await
