@@ -45,6 +45,8 @@ pub enum StartError {
         address: String,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    UpstreamTls(#[from] crate::upstream_tls::UpstreamTlsError),
     #[error("start-up task failed: {0}")]
     Task(String),
 }
@@ -74,6 +76,7 @@ pub async fn start_with_clock(
     // awc's TLS uses rustls with the ring provider; installing twice (tests) is harmless.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let config = Arc::new(config);
+    let upstream_tls = crate::upstream_tls::client_config(config.upstream_ca_file.as_deref())?;
     let catalog = Arc::new(ProviderCatalog::load(config.providers_dir.as_deref())?);
     let config_aliases = Arc::new(load_aliases(config.model_aliases_file.as_deref())?);
 
@@ -169,7 +172,10 @@ pub async fn start_with_clock(
             .max_age(600);
         App::new()
             .app_data(web::Data::new(app_state.clone()))
-            .app_data(web::Data::new(upstream::build_client(connect_timeout)))
+            .app_data(web::Data::new(upstream::build_client(
+                connect_timeout,
+                upstream_tls.clone(),
+            )))
             .app_data(
                 web::JsonConfig::default()
                     .limit(ADMIN_JSON_LIMIT)

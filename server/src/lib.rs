@@ -23,4 +23,5 @@ pub mod proxy;
 pub mod routing;
 pub mod state;
 pub mod upstream;
+pub mod upstream_tls;
 pub mod writer;

@@ -34,12 +34,16 @@ pub enum UpstreamError {
     Protocol(String),
 }
 
-pub fn build_client(connect_timeout: Duration) -> awc::Client {
+pub fn build_client(
+    connect_timeout: Duration,
+    tls: std::sync::Arc<rustls::ClientConfig>,
+) -> awc::Client {
     awc::Client::builder()
         // awc allows only 100 connections per client unless told otherwise: thousands of
         // concurrent streams must not queue behind them.
         .connector(
             awc::Connector::new()
+                .rustls_0_23(tls)
                 .timeout(connect_timeout)
                 .limit(MAX_UPSTREAM_CONNECTIONS),
         )

@@ -15,6 +15,8 @@ mod embeddings;
 mod openai;
 mod reply;
 mod sse;
+#[cfg(feature = "tls")]
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,6 +30,8 @@ use tokio::sync::Notify;
 pub use embeddings::MOCK_EMBEDDING_DIMENSIONS;
 pub use openai::{MOCK_CREATED, MOCK_FINGERPRINT};
 pub use reply::{MOCK_REPLY, MOCK_TOOL_PREAMBLE, MOCK_TOOL_RESULT_REPLY};
+#[cfg(feature = "tls")]
+pub use tls::TEST_CA_PEM;
 
 /// How the mock answers a chat (or embeddings, or Anthropic messages) request.
 #[derive(Debug, Clone, PartialEq)]
@@ -127,6 +131,8 @@ pub struct Received {
     /// The client's end of the connection it came on: requests from one address shared a
     /// connection.
     pub peer: Option<std::net::SocketAddr>,
+    /// `HTTP/1.1` or `HTTP/2.0`: what the client chose (over TLS, by ALPN).
+    pub version: String,
 }
 
 impl Received {
@@ -177,6 +183,8 @@ impl MockState {
 
 pub struct MockUpstream {
     pub addr: SocketAddr,
+    /// `http`, or `https` for [`MockUpstream::start_tls`].
+    scheme: &'static str,
     state: Arc<MockState>,
     handle: ServerHandle,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -189,6 +197,17 @@ impl MockUpstream {
     }
 
     pub fn start_on(bind: &str, config: MockConfig) -> Self {
+        Self::start_with(bind, config, false)
+    }
+
+    /// Starts on `127.0.0.1:0` speaking HTTPS with the test certificate in `tls/` (valid for
+    /// `127.0.0.1` and `localhost`, issued by [`TEST_CA_PEM`]), offering `h2` and `http/1.1`.
+    #[cfg(feature = "tls")]
+    pub fn start_tls(config: MockConfig) -> Self {
+        Self::start_with("127.0.0.1:0", config, true)
+    }
+
+    fn start_with(bind: &str, config: MockConfig, tls: bool) -> Self {
         let state = Arc::new(MockState::default());
         *state.config.lock().unwrap() = Some(config.clone());
         let (tx, rx) = std::sync::mpsc::channel();
@@ -206,9 +225,16 @@ impl MockUpstream {
                 })
                 .workers(config.workers)
                 .disable_signals()
-                .shutdown_timeout(0)
-                .bind(&bind)
-                .expect("mock upstream binds");
+                .shutdown_timeout(0);
+                #[cfg(feature = "tls")]
+                let server = if tls {
+                    server.bind_rustls_0_23(&bind, tls::server_config())
+                } else {
+                    server.bind(&bind)
+                };
+                #[cfg(not(feature = "tls"))]
+                let server = server.bind(&bind);
+                let server = server.expect("mock upstream binds");
                 let addr = server.addrs()[0];
                 let server = server.run();
                 tx.send((addr, server.handle())).unwrap();
@@ -218,15 +244,16 @@ impl MockUpstream {
         let (addr, handle) = rx.recv().expect("mock upstream started");
         Self {
             addr,
+            scheme: if tls { "https" } else { "http" },
             state,
             handle,
             thread: Some(thread),
         }
     }
 
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT` (`https://` for [`MockUpstream::start_tls`]).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// `http://127.0.0.1:PORT/v1`, an OpenAI base URL.
@@ -362,6 +389,7 @@ async fn respond(req: HttpRequest, body: web::Bytes, state: web::Data<MockState>
         state.record(Received {
             method: req.method().to_string(),
             peer: req.peer_addr(),
+            version: format!("{:?}", req.version()),
             path: req.path().to_owned(),
             query: req.query_string().to_owned(),
             headers: req

@@ -31,6 +31,8 @@ pub struct ServerConfig {
     pub model_aliases_file: Option<PathBuf>,
     pub workers: usize,
     pub connect_timeout: Duration,
+    /// Extra root certificates (PEM) trusted for upstream HTTPS, besides the built-in ones.
+    pub upstream_ca_file: Option<PathBuf>,
     /// How long a client connection may take to send a request's head before it gets 408 and is
     /// closed (what keeps idle and trickling connections from holding the server).
     pub client_header_timeout: Duration,
@@ -80,6 +82,7 @@ impl ServerConfig {
             model_aliases_file: get("MODEL_ALIASES_FILE").map(PathBuf::from),
             workers: workers.max(1),
             connect_timeout: Duration::from_millis(parse(&get, "CONNECT_TIMEOUT_MS", 10_000u64)?),
+            upstream_ca_file: get("UPSTREAM_CA_FILE").map(PathBuf::from),
             client_header_timeout: Duration::from_millis(parse(
                 &get,
                 "CLIENT_HEADER_TIMEOUT_MS",

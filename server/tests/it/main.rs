@@ -18,3 +18,4 @@ mod secrets;
 mod streaming;
 mod supervision;
 mod support;
+mod tls;
