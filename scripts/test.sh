@@ -41,8 +41,10 @@ step "cargo clippy -p dashboard --target wasm32-unknown-unknown -- -D warnings"
 cargo clippy -p dashboard --target wasm32-unknown-unknown -- -D warnings
 
 step "cargo deny --offline check licenses bans sources (deny.toml)"
-# Offline: the advisories check needs the RustSec database from GitHub (see deny.toml).
 cargo deny --offline check licenses bans sources
+
+step "scripts/check-advisories.sh (cargo deny check advisories: RustSec, live or the deny/advisory-db snapshot)"
+scripts/check-advisories.sh
 
 step "cargo test --workspace"
 cargo test --workspace
