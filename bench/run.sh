@@ -11,8 +11,10 @@
 #   BENCH_MOCK_WORKERS=1    mock-upstream worker threads (see README, "Benchmarks")
 #   BENCH_THREADS=1         load generator threads
 #   BENCH_TARGETS="direct nginx bare api-proxy"
-#   BENCH_SCENARIOS="nonstream_c1 nonstream_c16 nonstream_c64 nonstream_c256 calllog stream_c16 stream_c1000 idle"
-#                           (calllog: api-proxy at c=64 with call logging on, then off)
+#   BENCH_SCENARIOS="nonstream_c1 nonstream_c16 nonstream_c64 nonstream_c256 rounds_c64 calllog stream_c16 stream_c1000 idle"
+#                           (rounds_c64: non-stream c=64 again, in interleaved rounds, see below;
+#                            calllog: api-proxy at c=64 with call logging on, then off)
+#   BENCH_ROUNDS=5          rounds of rounds_c64; BENCH_ROUND_SECONDS=5 measured seconds per target and round
 #   BENCH_STARTUP_RUNS=5    start-up measurements, fresh and with an existing database
 #   BENCH_MICRO=1           also run the criterion micro-benchmarks (0 skips them)
 #   BENCH_BUILD=1           build first (0 uses the binaries already in target/release)
@@ -28,7 +30,9 @@ BENCH_IDLE_HOLD=${BENCH_IDLE_HOLD:-15}
 BENCH_MOCK_WORKERS=${BENCH_MOCK_WORKERS:-1}
 BENCH_THREADS=${BENCH_THREADS:-1}
 BENCH_TARGETS=${BENCH_TARGETS:-direct nginx bare api-proxy}
-BENCH_SCENARIOS=${BENCH_SCENARIOS:-nonstream_c1 nonstream_c16 nonstream_c64 nonstream_c256 calllog stream_c16 stream_c1000 idle}
+BENCH_SCENARIOS=${BENCH_SCENARIOS:-nonstream_c1 nonstream_c16 nonstream_c64 nonstream_c256 rounds_c64 calllog stream_c16 stream_c1000 idle}
+BENCH_ROUNDS=${BENCH_ROUNDS:-5}
+BENCH_ROUND_SECONDS=${BENCH_ROUND_SECONDS:-5}
 BENCH_STARTUP_RUNS=${BENCH_STARTUP_RUNS:-5}
 BENCH_MICRO=${BENCH_MICRO:-1}
 BENCH_BUILD=${BENCH_BUILD:-1}
@@ -258,8 +262,34 @@ watch_args() { # target
     echo "${args[@]}"
 }
 
+# Non-stream c=64 again, in BENCH_ROUNDS short rounds: each round measures every target once, in
+# an order rotated from round to round, so a machine that speeds up or slows down (this shared
+# host's neighbours moved nginx between 36,600 and 52,200 req/s across runs) shifts the targets
+# of one round alike. The throughput and p99 targets are judged on the medians over rounds.
+run_rounds() {
+    # shellcheck disable=SC2206
+    local targets=($BENCH_TARGETS) n r i t out
+    n=${#targets[@]}
+    for ((r = 1; r <= BENCH_ROUNDS; r++)); do
+        for ((i = 0; i < n; i++)); do
+            t=${targets[$(((i + r - 1) % n))]}
+            out=$RUN_DIR/rounds_c64__${t}__r$r.json
+            step "rounds_c64: round $r of $BENCH_ROUNDS → $t"
+            # shellcheck disable=SC2046
+            "$LOADGEN" load --url "$(url_of "$t" load)" --concurrency 64 --threads "$BENCH_THREADS" \
+                --warmup-secs "$BENCH_WARMUP" --duration-secs "$BENCH_ROUND_SECONDS" $(watch_args "$t") \
+                --scenario rounds_c64 --target "$t" --out "$out"
+            jq --argjson round "$r" '. + {round: $round}' "$out" > "$out.tmp" && mv "$out.tmp" "$out"
+        done
+    done
+}
+
 # --- scenarios: each one against every target in turn, so drift hits them all alike -------------
 for scenario in $BENCH_SCENARIOS; do
+    if [[ $scenario == rounds_c64 ]]; then
+        run_rounds
+        continue
+    fi
     for target in $BENCH_TARGETS; do
         out=$RUN_DIR/${scenario}__$target.json
         # shellcheck disable=SC2046
@@ -354,6 +384,8 @@ cat >"$RUN_DIR/meta.json" <<EOF
   "cpu": $(json_str "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"),
   "cores": $(nproc),
   "bench_seconds": $BENCH_SECONDS,
+  "rounds": $BENCH_ROUNDS,
+  "round_seconds": $BENCH_ROUND_SECONDS,
   "warmup_seconds": $BENCH_WARMUP,
   "loadgen_threads": $BENCH_THREADS,
   "mock_workers": $BENCH_MOCK_WORKERS,
