@@ -312,16 +312,20 @@ fn checks(run: &Run) -> Vec<Check> {
     let rounds = run.rounds().len();
     let p99 = match median_and_range(&run.per_round(|r| run.round_added_p99(r, PROXY))) {
         Some((m, lo, hi)) => {
-            let nginx = median_and_range(&run.per_round(|r| run.round_added_p99(r, "nginx")))
-                .map(|(n, _, _)| format!("; nginx {n:+.3}"))
-                .unwrap_or_default();
+            let others: String = ["nginx", "bare"]
+                .iter()
+                .filter_map(|t| {
+                    median_and_range(&run.per_round(|r| run.round_added_p99(r, t)))
+                        .map(|(m, _, _)| format!("; {t} {m:+.3}"))
+                })
+                .collect();
             let single = added("nonstream_c64", "p99")
                 .map(|(_, text)| format!("; single run: {text}"))
                 .unwrap_or_default();
             Some((
                 m,
                 format!(
-                    "{m:.3} ms, median of {rounds} rounds ({lo:+.3} to {hi:+.3}{nginx}){single}"
+                    "{m:.3} ms, median of {rounds} rounds ({lo:+.3} to {hi:+.3}{others}){single}"
                 ),
             ))
         }
@@ -353,9 +357,14 @@ fn checks(run: &Run) -> Vec<Check> {
             let single = ratio("nonstream_c64")
                 .map(|(_, text)| format!("; single run: {text}"))
                 .unwrap_or_default();
+            let bare = median_and_range(&run.per_round(|r| run.round_ratio(r, "bare")))
+                .map(|(b, _, _)| format!("; bare forwarder {b:.2}"))
+                .unwrap_or_default();
             Some((
                 m,
-                format!("{m:.2} × nginx, median of {rounds} rounds ({lo:.2} to {hi:.2}){single}"),
+                format!(
+                    "{m:.2} × nginx, median of {rounds} rounds ({lo:.2} to {hi:.2}{bare}){single}"
+                ),
             ))
         }
         None => ratio("nonstream_c64"),
@@ -408,11 +417,22 @@ fn checks(run: &Run) -> Vec<Check> {
             )
         })
         .unwrap_or_default();
+    // The same streams through the bare forwarder: the stack's own share.
+    let bare_idle = run
+        .idle_scenario()
+        .and_then(|idle| run.find(&idle, "bare"))
+        .and_then(|r| r["resources"]["bare"]["rss_peak_kb"].as_u64())
+        .map(|kb| format!("; bare forwarder: {:.1} MB", mb(kb)))
+        .unwrap_or_default();
     out.push(check(
         "RSS peak, every scenario",
         "< 100 MB",
-        run.proxy_peak_kb()
-            .map(|(kb, what)| (mb(kb), format!("{:.1} MB ({what}{idle_caveat})", mb(kb)))),
+        run.proxy_peak_kb().map(|(kb, what)| {
+            (
+                mb(kb),
+                format!("{:.1} MB ({what}{idle_caveat}{bare_idle})", mb(kb)),
+            )
+        }),
         |x| x < 100.0,
     ));
     for scenario in ["stream_c16", "stream_c1000"] {
@@ -420,7 +440,12 @@ fn checks(run: &Run) -> Vec<Check> {
         out.push(check(
             &format!("TTFC overhead p50, stream c={c}"),
             "< 1 ms",
-            diff(run, scenario, "ttfc_ms", "p50").map(|x| (x, format!("{x:.3} ms"))),
+            diff(run, scenario, "ttfc_ms", "p50").map(|x| {
+                let bare = diff_of(run, scenario, "bare", "ttfc_ms", "p50")
+                    .map(|b| format!(" (bare forwarder: {b:+.3} ms)"))
+                    .unwrap_or_default();
+                (x, format!("{x:.3} ms{bare}"))
+            }),
             |x| x < 1.0,
         ));
     }
@@ -857,7 +882,7 @@ fn rounds_section(run: &Run, md: &mut String) {
     }
     let _ = writeln!(
         md,
-        "{head} api-proxy / nginx | api-proxy / bare |\n{rule}---:|---:|"
+        "{head} api-proxy / nginx | bare / nginx | api-proxy / bare |\n{rule}---:|---:|---:|"
     );
     let ratio_cell = |v: Option<f64>| v.map_or(String::new(), |x| format!("{x:.2}"));
     let bare_ratio = |r: u64| {
@@ -883,8 +908,9 @@ fn rounds_section(run: &Run, md: &mut String) {
         }
         let _ = writeln!(
             md,
-            "{row} {} | {} |",
+            "{row} {} | {} | {} |",
             ratio_cell(run.round_ratio(r, PROXY)),
+            ratio_cell(run.round_ratio(r, "bare")),
             ratio_cell(bare_ratio(r))
         );
     }
@@ -901,11 +927,13 @@ fn rounds_section(run: &Run, md: &mut String) {
             rps.map_or(String::new(), |(m, _, _)| thousands(m))
         );
     }
+    let median_of = |values: Vec<f64>| ratio_cell(median_and_range(&values).map(|x| x.0));
     let _ = writeln!(
         md,
-        "{row} {} | {} |",
-        ratio_cell(median_and_range(&run.per_round(|r| run.round_ratio(r, PROXY))).map(|x| x.0)),
-        ratio_cell(median_and_range(&run.per_round(bare_ratio)).map(|x| x.0))
+        "{row} {} | {} | {} |",
+        median_of(run.per_round(|r| run.round_ratio(r, PROXY))),
+        median_of(run.per_round(|r| run.round_ratio(r, "bare"))),
+        median_of(run.per_round(bare_ratio))
     );
 }
 
