@@ -4,8 +4,8 @@
 //!
 //! Why not HTTP/2: awc speaks it through `h2` 0.3, which has an open advisory (RUSTSEC-2026-0258:
 //! a peer can queue empty DATA frames without limit) fixed only in 0.4, and actix-http 3 cannot
-//! use 0.4. Offering only `http/1.1` in ALPN keeps that code off the wire; the keep-alive pool
-//! gives each stream its own connection, so one slow stream does not hold up others either.
+//! use 0.4. Offering only `http/1.1` in ALPN keeps that code off the wire (awc's keep-alive pool
+//! then holds one connection per concurrent call, as it does for plain-HTTP upstreams).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
