@@ -134,11 +134,11 @@ impl Run {
         self.rounds().into_iter().filter_map(value).collect()
     }
 
-    /// `target`'s throughput over nginx's in one round.
-    fn round_ratio(&self, round: u64, target: &str) -> Option<f64> {
+    /// `target`'s throughput over `base`'s in one round.
+    fn round_ratio(&self, round: u64, target: &str, base: &str) -> Option<f64> {
         let t = self.in_round(round, target)?["rps"].as_f64()?;
-        let n = self.in_round(round, "nginx")?["rps"].as_f64()?;
-        (n > 0.0).then_some(t / n)
+        let b = self.in_round(round, base)?["rps"].as_f64()?;
+        (b > 0.0).then_some(t / b)
     }
 
     /// `target`'s p99 minus direct's in one round, in ms.
@@ -312,7 +312,7 @@ fn checks(run: &Run) -> Vec<Check> {
     let rounds = run.rounds().len();
     let p99 = match median_and_range(&run.per_round(|r| run.round_added_p99(r, PROXY))) {
         Some((m, lo, hi)) => {
-            let others: String = ["nginx", "bare"]
+            let others: String = ["nginx", BARE]
                 .iter()
                 .filter_map(|t| {
                     median_and_range(&run.per_round(|r| run.round_added_p99(r, t)))
@@ -352,12 +352,13 @@ fn checks(run: &Run) -> Vec<Check> {
             )
         })
     };
-    let throughput = match median_and_range(&run.per_round(|r| run.round_ratio(r, PROXY))) {
+    let throughput = match median_and_range(&run.per_round(|r| run.round_ratio(r, PROXY, "nginx")))
+    {
         Some((m, lo, hi)) => {
             let single = ratio("nonstream_c64")
                 .map(|(_, text)| format!("; single run: {text}"))
                 .unwrap_or_default();
-            let bare = median_and_range(&run.per_round(|r| run.round_ratio(r, "bare")))
+            let bare = median_and_range(&run.per_round(|r| run.round_ratio(r, BARE, "nginx")))
                 .map(|(b, _, _)| format!("; bare forwarder {b:.2}"))
                 .unwrap_or_default();
             Some((
@@ -420,8 +421,8 @@ fn checks(run: &Run) -> Vec<Check> {
     // The same streams through the bare forwarder: the stack's own share.
     let bare_idle = run
         .idle_scenario()
-        .and_then(|idle| run.find(&idle, "bare"))
-        .and_then(|r| r["resources"]["bare"]["rss_peak_kb"].as_u64())
+        .and_then(|idle| run.find(&idle, BARE))
+        .and_then(|r| r["resources"][BARE]["rss_peak_kb"].as_u64())
         .map(|kb| format!("; bare forwarder: {:.1} MB", mb(kb)))
         .unwrap_or_default();
     out.push(check(
@@ -441,7 +442,7 @@ fn checks(run: &Run) -> Vec<Check> {
             &format!("TTFC overhead p50, stream c={c}"),
             "< 1 ms",
             diff(run, scenario, "ttfc_ms", "p50").map(|x| {
-                let bare = diff_of(run, scenario, "bare", "ttfc_ms", "p50")
+                let bare = diff_of(run, scenario, BARE, "ttfc_ms", "p50")
                     .map(|b| format!(" (bare forwarder: {b:+.3} ms)"))
                     .unwrap_or_default();
                 (x, format!("{x:.3} ms{bare}"))
@@ -885,11 +886,6 @@ fn rounds_section(run: &Run, md: &mut String) {
         "{head} api-proxy / nginx | bare / nginx | api-proxy / bare |\n{rule}---:|---:|---:|"
     );
     let ratio_cell = |v: Option<f64>| v.map_or(String::new(), |x| format!("{x:.2}"));
-    let bare_ratio = |r: u64| {
-        let p = run.in_round(r, PROXY)?["rps"].as_f64()?;
-        let b = run.in_round(r, "bare")?["rps"].as_f64()?;
-        (b > 0.0).then_some(p / b)
-    };
     for &r in &rounds {
         let mut row = format!("| {r} |");
         for t in &targets {
@@ -909,9 +905,9 @@ fn rounds_section(run: &Run, md: &mut String) {
         let _ = writeln!(
             md,
             "{row} {} | {} | {} |",
-            ratio_cell(run.round_ratio(r, PROXY)),
-            ratio_cell(run.round_ratio(r, "bare")),
-            ratio_cell(bare_ratio(r))
+            ratio_cell(run.round_ratio(r, PROXY, "nginx")),
+            ratio_cell(run.round_ratio(r, BARE, "nginx")),
+            ratio_cell(run.round_ratio(r, PROXY, BARE))
         );
     }
     let mut row = String::from("| **median** |");
@@ -931,9 +927,9 @@ fn rounds_section(run: &Run, md: &mut String) {
     let _ = writeln!(
         md,
         "{row} {} | {} | {} |",
-        median_of(run.per_round(|r| run.round_ratio(r, PROXY))),
-        median_of(run.per_round(|r| run.round_ratio(r, "bare"))),
-        median_of(run.per_round(bare_ratio))
+        median_of(run.per_round(|r| run.round_ratio(r, PROXY, "nginx"))),
+        median_of(run.per_round(|r| run.round_ratio(r, BARE, "nginx"))),
+        median_of(run.per_round(|r| run.round_ratio(r, PROXY, BARE)))
     );
 }
 
