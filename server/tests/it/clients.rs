@@ -204,11 +204,10 @@ async fn ten_thousand_idle_connections_cost_little_and_are_closed_in_time() {
         let batch =
             futures_util::future::join_all((0..BATCH).map(|_| TcpStream::connect(addr))).await;
         idle.extend(batch.into_iter().map(|c| c.expect("connection accepted")));
-        // The next batch waits until the server has taken this one. A listen queue that
-        // overflows (CI: the accept thread starved by the tests beside this one, 10,000
-        // connects in 1.5 s, the queue 1,024 long) drops the handshake's last ACK; a client
-        // that then sends nothing never makes the kernel try again, so the connection is open
-        // on the client's side only and the server never counts it.
+        // The next batch waits until the server has taken this one, so no more than a batch
+        // ever waits in the listen queue (1,024 long): a full queue drops the handshake's last
+        // ACK, and a client that then sends nothing may stay open on its side only, never
+        // counted by the server.
         let opened = idle.len() as u64;
         wait_for("the server takes each batch", || async {
             let now = runtime().await;
