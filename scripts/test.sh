@@ -40,6 +40,11 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo clippy -p dashboard --target wasm32-unknown-unknown -- -D warnings"
 cargo clippy -p dashboard --target wasm32-unknown-unknown -- -D warnings
 
+step "cargo fetch --locked (every platform's crates: cargo deny reads them all, offline)"
+# A build downloads only this platform's crates; cargo deny's metadata needs the others too
+# (windows-sys and the like), and on a fresh machine they are not in the registry cache yet.
+cargo fetch --locked
+
 step "cargo deny --offline check licenses bans sources (deny.toml)"
 cargo deny --offline check licenses bans sources
 
