@@ -87,6 +87,8 @@ pub struct Tool {
     pub description: Option<String>,
     /// The arguments' JSON schema; `None` when the client gave none.
     pub input_schema: Option<Value>,
+    /// A tool the vendor runs itself (Anthropic's `web_search_20250305`, …): its type.
+    pub server_kind: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -22,6 +22,7 @@ pub mod canonical;
 pub mod openai;
 pub mod request_head;
 pub mod sse;
+pub mod token_estimate;
 pub mod translated;
 
 #[cfg(test)]

@@ -119,15 +119,20 @@ impl<'a> RequestHead<'a> {
             .unwrap_or(false);
     }
 
-    /// Identifies the conversation: the model and its first two messages. Follow-up turns repeat
-    /// them, so they hash the same.
+    /// Identifies the conversation: the model and its first two messages, or, where the system
+    /// prompt is a member of its own (Anthropic's `system`), that and the first message.
+    /// Follow-up turns repeat them, so they hash the same.
     pub fn conversation_hash(&self, model: &str) -> Option<u64> {
         use std::hash::{Hash, Hasher};
         let messages = self.member("messages")?;
         let messages: Vec<&RawValue> = serde_json::from_str(messages.get()).ok()?;
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         model.hash(&mut hasher);
-        for m in messages.iter().take(2) {
+        let system = self.member("system");
+        if let Some(system) = system {
+            system.get().hash(&mut hasher);
+        }
+        for m in messages.iter().take(if system.is_some() { 1 } else { 2 }) {
             m.get().hash(&mut hasher);
         }
         (!messages.is_empty()).then(|| hasher.finish())
@@ -309,6 +314,34 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["model"], "gpt-4o-mini");
         assert_eq!(v["messages"][0]["content"], "a\"bé");
+    }
+
+    #[test]
+    fn follow_up_turns_hash_like_the_first() {
+        let hash = |body: &str| {
+            RequestHead::parse(body.as_bytes())
+                .unwrap()
+                .conversation_hash("m")
+        };
+        let first =
+            hash(r#"{"model":"m","system":"S","messages":[{"role":"user","content":"a"}]}"#);
+        let next = hash(
+            r#"{"model":"m","system":"S","messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"},{"role":"user","content":"c"}]}"#,
+        );
+        assert!(first.is_some());
+        assert_eq!(first, next);
+        let other =
+            hash(r#"{"model":"m","system":"T","messages":[{"role":"user","content":"a"}]}"#);
+        assert_ne!(first, other);
+        let chat = |body: &str| hash(body);
+        assert_eq!(
+            chat(
+                r#"{"model":"m","messages":[{"role":"system","content":"S"},{"role":"user","content":"a"}]}"#
+            ),
+            chat(
+                r#"{"model":"m","messages":[{"role":"system","content":"S"},{"role":"user","content":"a"},{"role":"assistant","content":"b"}]}"#
+            )
+        );
     }
 
     #[test]

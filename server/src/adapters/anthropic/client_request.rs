@@ -114,21 +114,21 @@ pub fn to_canonical(body: &[u8]) -> Result<Request, AdapterError> {
         });
     }
     let mut tools = Vec::with_capacity(request.tools.len());
-    for (i, tool) in request.tools.iter().enumerate() {
+    for tool in &request.tools {
         let kind = str_of(tool, "type");
-        if !kind.is_empty() && kind != "custom" {
-            return Err(invalid(
-                format!("tools.{i}: `{kind}` is a server tool that only Anthropic runs; this model is served by another provider"),
-                "tools",
-            ));
-        }
+        let server = !kind.is_empty() && kind != "custom";
         tools.push(Tool {
             name: str_of(tool, "name").to_owned(),
             description: tool
                 .get("description")
                 .and_then(Value::as_str)
                 .map(str::to_owned),
-            input_schema: tool.get("input_schema").cloned(),
+            input_schema: if server {
+                Some(tool.clone())
+            } else {
+                tool.get("input_schema").cloned()
+            },
+            server_kind: server.then(|| kind.to_owned()),
         });
     }
     let (tool_choice, parallel_tool_calls) = match request.tool_choice {
@@ -372,13 +372,16 @@ mod tests {
                 kind: "container_upload".into()
             }
         );
-        let err = to_canonical(
+        let request = to_canonical(
             json!({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}],
                 "tools": [{"type": "web_search_20250305", "name": "web_search"}]})
             .to_string()
             .as_bytes(),
         )
-        .unwrap_err();
-        assert!(err.message.contains("web_search_20250305"));
+        .unwrap();
+        assert_eq!(
+            request.tools[0].server_kind.as_deref(),
+            Some("web_search_20250305")
+        );
     }
 }

@@ -72,6 +72,12 @@ fn build(
     if let Some(hint) = request.response_format.as_ref().and_then(json_mode_hint) {
         system.push(hint);
     }
+    if let Some(kind) = request.tools.iter().find_map(|t| t.server_kind.as_deref()) {
+        return Err(invalid(
+            format!("tools: `{kind}` cannot be forwarded by translation"),
+            "tools",
+        ));
+    }
     let parallel_off = request.parallel_tool_calls == Some(false);
     let tools: Vec<AnthropicTool> = request
         .tools

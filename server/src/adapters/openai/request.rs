@@ -106,6 +106,7 @@ pub fn to_canonical(body: &[u8]) -> Result<Request, AdapterError> {
                 name: t.function.name,
                 description: t.function.description,
                 input_schema: t.function.parameters,
+                server_kind: None,
             })
             .collect(),
         tool_choice,
@@ -273,6 +274,12 @@ pub fn from_canonical(
                 }
             }
         }
+    }
+    if let Some(kind) = request.tools.iter().find_map(|t| t.server_kind.as_deref()) {
+        return Err(invalid(
+            format!("tools: `{kind}` is a server tool that only Anthropic runs; this model is served by another provider"),
+            "tools",
+        ));
     }
     let has_tools = !request.tools.is_empty();
     // OpenAI itself wants `max_completion_tokens` (its reasoning models refuse `max_tokens`);
@@ -603,6 +610,7 @@ mod tests {
                 name: "get_weather".into(),
                 description: None,
                 input_schema: None,
+                server_kind: None,
             }],
             tool_choice: Some(ToolChoice::Any),
             parallel_tool_calls: Some(false),
