@@ -47,7 +47,6 @@ const CHAT_TO_ANTHROPIC: Pair = Pair {
     model: "claude-sonnet-4-5",
 };
 
-#[allow(dead_code)]
 const MESSAGES_TO_OPENAI: Pair = Pair {
     client: &anthropic::MESSAGES,
     upstream: &openai::OPENAI_UPSTREAM,
@@ -275,4 +274,13 @@ fn openai_and_azure_golden_fixtures() {
         }
     }
     assert!(checked >= 4, "only {checked} fixtures checked");
+}
+
+#[test]
+fn messages_served_by_openai_golden_fixtures() {
+    let mut checked = 0;
+    for case in cases("openai") {
+        checked += check_pair(&MESSAGES_TO_OPENAI, &case, "anthropic", "openai");
+    }
+    assert!(checked >= 10, "only {checked} fixtures checked");
 }
