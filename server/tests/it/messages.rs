@@ -256,7 +256,21 @@ async fn an_openai_key_serves_messages_through_translation() {
         sent.header("anthropic-version").is_none(),
         "Anthropic's headers are not sent to OpenAI"
     );
-    let log = &app.logs().await[0];
+    // One call of each surface; the log can be filtered by the one it came in on.
+    assert_eq!(app.chat(chat_body("gpt-4o")).await.status, StatusCode::OK);
+    let messages = app.admin("GET", "/api/logs?endpoint=messages", None).await;
+    let rows = messages.body["data"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{}", messages.text);
+    let chat = app
+        .admin("GET", "/api/logs?endpoint=chat%2Fcompletions", None)
+        .await;
+    assert_eq!(
+        chat.body["data"].as_array().unwrap().len(),
+        1,
+        "{}",
+        chat.text
+    );
+    let log = &rows[0];
     assert_eq!(log["endpoint"], "messages");
     assert_eq!(log["provider"], "openai");
     assert_eq!(log["prompt_tokens"], 12);
