@@ -120,7 +120,10 @@ async fn an_alias_changes_only_the_model_of_a_passthrough() {
     add_anthropic_key(&app, "claude", &mock).await;
     app.put_settings(json!({"model_aliases": {"fast": CLAUDE}}))
         .await;
-    let r = app.messages(messages_body("fast")).await;
+    // Under /api/v1 as well.
+    let r = app
+        .anthropic_raw("/api/v1/messages", messages_body("fast").to_string(), &[])
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let sent = &mock.received()[0];
     assert_eq!(sent.body, {
