@@ -654,7 +654,10 @@ fn markdown(run: &Run, checks: &[Check]) -> String {
         md,
         "## Streams (`stream: true`)\n\n`POST /v1/chat/completions`, and `POST /v1/messages` where named. TTFC = time to first chunk, full = time to the stream's terminator (`data: [DONE]`, `message_stop`), in ms; *TTFC overhead* is the target's TTFC p50 minus direct's.\n"
     );
-    for (id, heading) in SCENARIOS.iter().filter(|(id, _)| id.contains("stream")) {
+    for (id, heading) in SCENARIOS
+        .iter()
+        .filter(|(id, _)| id.starts_with("stream") || id.starts_with("messages_stream"))
+    {
         let _ = writeln!(md, "### {heading}\n");
         let _ = writeln!(
             md,
