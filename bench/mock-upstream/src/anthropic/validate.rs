@@ -649,6 +649,65 @@ mod tests {
     }
 
     #[test]
+    fn thinking_must_come_back_with_its_own_signature() {
+        let turn = |signature: &str| {
+            with(
+                "messages",
+                json!([
+                    {"role": "user", "content": "Hi"},
+                    {"role": "assistant", "content": [
+                        {"type": "thinking", "thinking": "Hmm.", "signature": signature},
+                        {"type": "text", "text": "Hello"}]},
+                    {"role": "user", "content": "Again"}
+                ]),
+            )
+        };
+        request_ok(&turn(&thinking_signature("Hmm."))).unwrap();
+        rejects(turn("forged"), "messages.1.content.0: Invalid `signature`");
+        rejects(turn(&thinking_signature("Other.")), "Invalid `signature`");
+    }
+
+    #[test]
+    fn beta_fields_need_a_beta_header() {
+        let body = with("brand_new_field", json!({"x": 1}));
+        rejects(
+            body.clone(),
+            "brand_new_field: Extra inputs are not permitted",
+        );
+        request(&body, true).unwrap();
+    }
+
+    #[test]
+    fn documents_are_pdfs_text_or_content() {
+        let doc = |source: Value| {
+            with(
+                "messages",
+                json!([{"role": "user", "content": [{"type": "document", "source": source}]}]),
+            )
+        };
+        request_ok(&doc(
+            json!({"type": "base64", "media_type": "application/pdf", "data": "JVBE"}),
+        ))
+        .unwrap();
+        request_ok(&doc(
+            json!({"type": "text", "media_type": "text/plain", "data": "x"}),
+        ))
+        .unwrap();
+        request_ok(&doc(
+            json!({"type": "content", "content": [{"type": "text", "text": "x"}]}),
+        ))
+        .unwrap();
+        rejects(
+            doc(json!({"type": "base64", "media_type": "image/png", "data": "x"})),
+            "application/pdf",
+        );
+        rejects(
+            doc(json!({"type": "image_url", "url": "x"})),
+            "Input tag 'image_url'",
+        );
+    }
+
+    #[test]
     fn top_level_shape() {
         rejects(with("n", json!(1)), "n: Extra inputs are not permitted");
         rejects(with("stream_options", json!({})), "stream_options:");
