@@ -11,7 +11,7 @@
 #   BENCH_MOCK_WORKERS=1    mock-upstream worker threads (see README, "Benchmarks")
 #   BENCH_THREADS=1         load generator threads
 #   BENCH_TARGETS="direct nginx bare api-proxy"
-#   BENCH_SCENARIOS="nonstream_c1 nonstream_c16 nonstream_c64 nonstream_c256 rounds_c64 calllog stream_c16 stream_c1000 idle"
+#   BENCH_SCENARIOS="nonstream_c1 nonstream_c16 nonstream_c64 nonstream_c256 rounds_c64 calllog stream_c16 messages_stream_c16 stream_c1000 idle"
 #                           (rounds_c64: non-stream c=64 again, in interleaved rounds, see below;
 #                            calllog: api-proxy at c=64 with call logging on, then off)
 #   BENCH_ROUNDS=5          rounds of rounds_c64; BENCH_ROUND_SECONDS=5 measured seconds per target and round
@@ -30,7 +30,7 @@ BENCH_IDLE_HOLD=${BENCH_IDLE_HOLD:-15}
 BENCH_MOCK_WORKERS=${BENCH_MOCK_WORKERS:-1}
 BENCH_THREADS=${BENCH_THREADS:-1}
 BENCH_TARGETS=${BENCH_TARGETS:-direct nginx bare api-proxy}
-BENCH_SCENARIOS=${BENCH_SCENARIOS:-nonstream_c1 nonstream_c16 nonstream_c64 nonstream_c256 rounds_c64 calllog stream_c16 stream_c1000 idle}
+BENCH_SCENARIOS=${BENCH_SCENARIOS:-nonstream_c1 nonstream_c16 nonstream_c64 nonstream_c256 rounds_c64 calllog stream_c16 messages_stream_c16 stream_c1000 idle}
 BENCH_ROUNDS=${BENCH_ROUNDS:-5}
 BENCH_ROUND_SECONDS=${BENCH_ROUND_SECONDS:-5}
 BENCH_STARTUP_RUNS=${BENCH_STARTUP_RUNS:-5}
@@ -42,6 +42,7 @@ BENCH_OUT=${BENCH_OUT:-bench/results}
 # once, then one every IDLE_DELAY_MS (10 chunks: about a minute), so the streams stay open and
 # nearly silent.
 STREAM_CHUNKS=20
+MESSAGES_MODEL=claude-sonnet-4-5
 STREAM_DELAY_MS=10
 IDLE_DELAY_MS=5000
 NGINX_WORKERS=2
@@ -226,12 +227,14 @@ if wants_target api-proxy; then
     PROXY_PID=$!
     PIDS+=("$PROXY_PID")
     wait_port "$PROXY_PORT"
-    add_key() { # name base-url models-json
+    add_key() { # name base-url models-json [provider]
         curl -sf "http://127.0.0.1:$PROXY_PORT/api/keys" -H "Authorization: Bearer $ADMIN_TOKEN" \
             -H 'Content-Type: application/json' \
-            -d "{\"provider\": \"openai\", \"name\": \"$1\", \"api_key\": \"sk-bench-$1\", \"base_url\": \"$2\"$3}" >/dev/null
+            -d "{\"provider\": \"${4:-openai}\", \"name\": \"$1\", \"api_key\": \"sk-bench-$1\", \"base_url\": \"$2\"$3}" >/dev/null
     }
     add_key mock "http://127.0.0.1:$MOCK_PORT/v1" ""
+    # The Messages scenario's model, served natively (passthrough) by an Anthropic key.
+    add_key mock-anthropic "http://127.0.0.1:$MOCK_PORT/v1" ", \"models\": [\"$MESSAGES_MODEL\"]" anthropic
     # The idle scenario asks for its own model, served only by the slow mock's key.
     add_key mock-idle "http://127.0.0.1:$IDLE_MOCK_PORT/v1" ', "models": ["bench-idle"]'
     for _ in 1 2 3; do
@@ -242,8 +245,8 @@ if wants_target api-proxy; then
     "$LOADGEN" sample --pid "$PROXY_PID" --label idle --out "$RUN_DIR/sample_idle.json"
 fi
 
-url_of() { # target idle?
-    local path=/v1/chat/completions
+url_of() { # target idle? [path]
+    local path=${3:-/v1/chat/completions}
     case $1 in
     direct) [[ $2 == idle ]] && echo "http://127.0.0.1:$IDLE_MOCK_PORT$path" || echo "http://127.0.0.1:$MOCK_PORT$path" ;;
     nginx) [[ $2 == idle ]] && echo "http://127.0.0.1:$NGINX_IDLE_PORT$path" || echo "http://127.0.0.1:$NGINX_PORT$path" ;;
@@ -294,14 +297,18 @@ for scenario in $BENCH_SCENARIOS; do
         out=$RUN_DIR/${scenario}__$target.json
         # shellcheck disable=SC2046
         case $scenario in
-        nonstream_c* | stream_c*)
+        nonstream_c* | stream_c* | messages_stream_c*)
             c=${scenario##*_c}
             stream=()
-            [[ $scenario == stream_* ]] && stream=(--stream)
+            [[ $scenario == *stream_* ]] && stream=(--stream)
+            # Anthropic's Messages API: the mock's Anthropic SSE, through api-proxy's passthrough.
+            path=/v1/chat/completions model=gpt-4o
+            [[ $scenario == messages_* ]] && path=/v1/messages model=$MESSAGES_MODEL
             step "$scenario → $target"
-            "$LOADGEN" load --url "$(url_of "$target" load)" "${stream[@]}" --concurrency "$c" \
-                --threads "$BENCH_THREADS" --warmup-secs "$BENCH_WARMUP" --duration-secs "$BENCH_SECONDS" \
-                $(watch_args "$target") --scenario "$scenario" --target "$target" --out "$out"
+            "$LOADGEN" load --url "$(url_of "$target" load "$path")" "${stream[@]}" --concurrency "$c" \
+                --model "$model" --threads "$BENCH_THREADS" --warmup-secs "$BENCH_WARMUP" \
+                --duration-secs "$BENCH_SECONDS" $(watch_args "$target") --scenario "$scenario" \
+                --target "$target" --out "$out"
             ;;
         calllog)
             # Call logging on, then off, back to back (api-proxy only): the `store_call_logs` setting.

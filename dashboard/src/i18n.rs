@@ -229,6 +229,7 @@ texts! {
     Attempts => "Attempts", "尝试次数";
     AnyKey => "Any key", "全部密钥";
     AnyProvider => "Any provider", "全部服务商";
+    AnyEndpoint => "Any endpoint", "全部接口";
     AnyStatus => "Any status", "全部状态";
     StatusSuccess => "Succeeded", "成功";
     StatusError => "Failed", "失败";

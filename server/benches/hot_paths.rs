@@ -1,6 +1,7 @@
 //! Micro-benchmarks of the pure functions every proxied request runs through: picking a key,
-//! parsing and rewriting an OpenAI request, translating a request and a stream to and from
-//! Anthropic, relaying OpenAI stream chunks, and costing a call.
+//! parsing and rewriting an OpenAI request, translating a request and a stream between dialects,
+//! relaying OpenAI and Anthropic stream events untouched, and costing a call; and, for
+//! comparison with the pick, one request–reply through an actix mailbox.
 //!
 //! `cargo bench -p api-proxy --bench hot_paths` (`bench/run.sh` runs it and puts the numbers in
 //! `bench/results/latest.md`). Inputs are the golden fixtures of the adapter tests, so the
@@ -9,11 +10,12 @@
 use std::hint::black_box;
 use std::sync::Arc;
 
-use api_proxy::adapters::anthropic::{
-    translate_request, AnthropicStreamTranslator, RequestDefaults,
+use api_proxy::adapters::anthropic::{self, AnthropicEventParser, AnthropicStreamRelay};
+use api_proxy::adapters::openai::{self, ChatDialect, ChunkRenderer, OpenAiStreamRelay};
+use api_proxy::adapters::translated::TranslatedStream;
+use api_proxy::adapters::{
+    ClientDialect, RenderContext, Rewrite, StreamTranslator, UpstreamContext, UpstreamDialect,
 };
-use api_proxy::adapters::openai::{OpenAiRequest, OpenAiStreamRelay, Rewrite};
-use api_proxy::adapters::StreamTranslator;
 use api_proxy::config::ProviderCatalog;
 use api_proxy::routing::ewma::DecayingAverage;
 use api_proxy::routing::ratelimit::RateLimitInfo;
@@ -147,7 +149,7 @@ fn bench_openai_request(c: &mut Criterion) {
         // rewrites the body when the client did not ask for it).
         group.bench_function(BenchmarkId::new("parse_rewrite", name), |b| {
             b.iter(|| {
-                let request = OpenAiRequest::parse_chat(black_box(body.as_bytes())).unwrap();
+                let request = ChatDialect::parse_head(black_box(body.as_bytes())).unwrap();
                 request.rewrite(Rewrite {
                     model: None,
                     request_usage: true,
@@ -160,17 +162,27 @@ fn bench_openai_request(c: &mut Criterion) {
 
 fn bench_anthropic_request(c: &mut Criterion) {
     let mut group = c.benchmark_group("anthropic_request");
-    let defaults = RequestDefaults {
+    let catalog = ProviderCatalog::load(None).expect("provider files");
+    let context = UpstreamContext {
+        model: "claude-sonnet-4-5",
         max_output_tokens: 64_000,
+        provider: &catalog.get("anthropic").expect("anthropic provider").spec,
     };
     for (name, body) in [
         ("tool_call", ANTHROPIC_TOOL_REQUEST),
         ("system_multi_turn", ANTHROPIC_MULTI_TURN_REQUEST),
     ] {
         group.throughput(Throughput::Bytes(body.len() as u64));
+        // An OpenAI chat request for an Anthropic key: read into the canonical model, written
+        // as a Messages request.
         group.bench_function(BenchmarkId::new("translate", name), |b| {
             b.iter(|| {
-                translate_request(black_box(body.as_bytes()), "claude-sonnet-4-5", defaults)
+                let canonical = openai::CHAT
+                    .to_canonical(black_box(body.as_bytes()))
+                    .unwrap()
+                    .unwrap();
+                anthropic::ANTHROPIC_UPSTREAM
+                    .build_request(&canonical, &context)
                     .unwrap()
             })
         });
@@ -204,12 +216,28 @@ fn bench_streams(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("anthropic_to_openai", name), |b| {
             let mut out = BytesMut::with_capacity(16 * 1024);
             b.iter(|| {
-                let mut t =
-                    AnthropicStreamTranslator::new("claude-sonnet-4-5", 1_700_000_000, false);
+                let mut t = TranslatedStream::new(
+                    Box::new(AnthropicEventParser::default()),
+                    Box::new(ChunkRenderer::new(RenderContext {
+                        model: "claude-sonnet-4-5".into(),
+                        created: 1_700_000_000,
+                        include_usage: false,
+                    })),
+                );
                 run_stream(&mut t, &events, &mut out);
             })
         });
     }
+    // A Messages stream relayed untouched (an Anthropic key serving a Messages client).
+    let anthropic_events = events(ANTHROPIC_TEXT_STREAM);
+    group.throughput(Throughput::Elements(anthropic_events.len() as u64));
+    group.bench_function(BenchmarkId::new("anthropic_relay", "passthrough"), |b| {
+        let mut out = BytesMut::with_capacity(16 * 1024);
+        b.iter(|| {
+            let mut t = AnthropicStreamRelay::default();
+            run_stream(&mut t, &anthropic_events, &mut out);
+        })
+    });
     let events = events(OPENAI_STREAM);
     group.throughput(Throughput::Elements(events.len() as u64));
     group.bench_function(BenchmarkId::new("openai_relay", "strip_usage"), |b| {
@@ -256,8 +284,49 @@ fn bench_cost(c: &mut Criterion) {
     group.finish();
 }
 
+/// An actor that answers at once: what one request–reply through an actix mailbox costs, the
+/// price a router actor would add to every request (the board's pick has no such hop).
+struct Echo;
+
+impl actix::Actor for Echo {
+    type Context = actix::Context<Self>;
+}
+
+struct Ask(u64);
+
+impl actix::Message for Ask {
+    type Result = u64;
+}
+
+impl actix::Handler<Ask> for Echo {
+    type Result = u64;
+    fn handle(&mut self, msg: Ask, _: &mut Self::Context) -> u64 {
+        msg.0 + 1
+    }
+}
+
+fn bench_mailbox(c: &mut Criterion) {
+    use actix::Actor;
+    let mut group = c.benchmark_group("mailbox");
+    let system = actix_rt::System::new();
+    let addr = system.block_on(async { Echo.start() });
+    group.bench_function("round_trip", |b| {
+        b.iter_custom(|iters| {
+            system.block_on(async {
+                let start = std::time::Instant::now();
+                for i in 0..iters {
+                    black_box(addr.send(Ask(i)).await.expect("the actor answers"));
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
+    bench_mailbox,
     bench_pick,
     bench_openai_request,
     bench_anthropic_request,

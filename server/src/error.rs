@@ -45,7 +45,7 @@ pub enum ApiError {
     /// The upstream answered, but not with something usable (truncated, not JSON...).
     #[error("{0}")]
     UpstreamInvalid(String),
-    /// The upstream answered with an error; `body` is already OpenAI-shaped.
+    /// The upstream answered with an error; `body` is already in the client's dialect.
     #[error("upstream returned {status}")]
     Upstream { status: StatusCode, body: Bytes },
     /// A change could not be saved: the database is read-only, locked or on a full disk.
@@ -87,7 +87,18 @@ impl ApiError {
         }
     }
 
-    /// The OpenAI-shaped body for this error.
+    /// What the client is told (internal details stay in the log).
+    pub fn client_message(&self) -> String {
+        match self {
+            Self::Internal(_) => {
+                "The server had an error while processing your request.".to_owned()
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// The OpenAI-shaped body for this error. (A client dialect with another shape renders it
+    /// through [`crate::adapters::ClientDialect::render_error`]; see [`ApiError::response_for`].)
     pub fn body(&self) -> Bytes {
         if let Self::Upstream { body, .. } = self {
             return body.clone();
@@ -98,13 +109,16 @@ impl ApiError {
             Self::ModelNotFound(_) => Some("model"),
             _ => None,
         };
-        let message = match self {
-            Self::Internal(_) => {
-                "The server had an error while processing your request.".to_owned()
-            }
-            other => other.to_string(),
-        };
-        error_body(&message, kind, param, code)
+        error_body(&self.client_message(), kind, param, code)
+    }
+
+    /// This error's response for a client of `dialect`: the dialect's status and body, with the
+    /// headers every dialect's clients need (`Retry-After`, `WWW-Authenticate`, `Allow`).
+    pub fn response_for(&self, dialect: &dyn crate::adapters::ClientDialect) -> HttpResponse {
+        let mut response = self.error_response();
+        let (status, body) = dialect.render_error(self);
+        *response.status_mut() = status;
+        response.set_body(actix_web::body::BoxBody::new(body))
     }
 }
 

@@ -9,12 +9,13 @@ use shared::providers::ProviderFormat;
 
 use crate::actors::key::KeySnapshot;
 use crate::actors::registry::EditEffects;
+use crate::adapters::openai;
 use crate::config::base_url_problem;
 use crate::crypto::{self, Secret};
 use crate::db::api_keys::{self, ApiKeyChanges, ApiKeyRow, NewApiKey};
 use crate::db::now_ms;
 use crate::error::ApiError;
-use crate::proxy::{chat_completions, ChatCall, Operation};
+use crate::proxy::{proxy_call, Call};
 use crate::routing::key_live::{
     parse_quota_reset, parse_quota_unit, quota_reset_name, quota_unit_name, KeyLive,
 };
@@ -302,14 +303,15 @@ pub async fn test_key(
         "max_tokens": 5
     });
     let started = std::time::Instant::now();
-    let outcome = chat_completions(
+    let outcome = proxy_call(
         state,
         client,
-        ChatCall {
+        Call {
             body: serde_json::to_vec(&body).expect("json").into(),
+            dialect: &openai::CHAT,
+            headers: Vec::new(),
             provider: None,
             client_key_id: None,
-            operation: Operation::Chat,
             only_key: Some(id),
         },
     )

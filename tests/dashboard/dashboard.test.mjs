@@ -472,6 +472,20 @@ test('the Logs page filters and loads older pages (keyset pagination)', async ()
         }));
         throw new Error(`${e.message}; the page shows ${JSON.stringify(shown)}`);
     }
+    // One call through Anthropic's Messages API: the Logs page tells the endpoints apart.
+    const viaMessages = await fetch(`${state.proxyUrl}/v1/messages`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'anthropic-version': '2023-06-01' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 64, messages: [{ role: 'user', content: 'via messages' }] }),
+    });
+    assert.equal(viaMessages.status, 200);
+    await viaMessages.arrayBuffer();
+    await page.click('#reset-filters');
+    await page.selectOption('#filter-endpoint', 'messages');
+    await page.waitForFunction(() => {
+        const cells = [...document.querySelectorAll('#logs-table tbody tr td:nth-child(4)')];
+        return cells.length === 1 && cells[0].textContent.trim() === 'messages';
+    });
     await page.click('#reset-filters');
     await page.locator('#load-more').waitFor();
     await assertNoReload();

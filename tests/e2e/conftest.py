@@ -5,8 +5,11 @@ and, on demand, api-proxy processes (PORT=0, each with a fresh database in its o
 folder), waits for each one's ready line, registers one provider key that points at the mock, and
 stops every process at the end:
 
-- `stack`: api-proxy with one OpenAI key (`test_openai_sdk.py`);
-- `anthropic_stack`: a second api-proxy with one Anthropic key (`test_anthropic_via_openai_sdk.py`).
+- `stack`: api-proxy with one OpenAI key (`test_openai_sdk.py`, and the translated path of
+  `test_anthropic_sdk.py`);
+- `anthropic_stack`: a second api-proxy with one Anthropic key (`test_anthropic_via_openai_sdk.py`,
+  and the native path of `test_anthropic_sdk.py`, which drives `/v1/messages` with the official
+  `anthropic` SDK).
   It is a separate server because the built-in model equivalents (`gpt-4o` -> `claude-sonnet-4-5`)
   would otherwise let the Anthropic key compete for the OpenAI tests' requests.
 

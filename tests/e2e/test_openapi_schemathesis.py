@@ -11,9 +11,11 @@ The run is bounded (`MAX_EXAMPLES` per operation and phase) and deterministic
 Three api-proxy servers share the session's mock upstream, so that fuzzing one part cannot spoil
 what another checks:
 
-- `openai` and `anthropic` get the OpenAI-compatible operations (tag `openai`), each with one key
-  pointing at the mock: an OpenAI key, or an Anthropic key (which serves `gpt-4o` through the
-  built-in model equivalents, so requests go through the Anthropic translation). Their admin API
+- `openai` and `anthropic` get the proxied operations (tags `openai` and `anthropic`: the OpenAI
+  endpoints and `/v1/messages`), each with one key pointing at the mock: an OpenAI key, or an
+  Anthropic key (which serves `gpt-4o` through the built-in model equivalents, so chat requests go
+  through the Anthropic translation, and Messages requests for Claude models through the OpenAI
+  one on the OpenAI server). Their admin API
   is left alone, so the key stays usable and every request must be answered without a 5xx: the
   502/503/504 the description allows need a broken upstream or an unusable key, and neither
   happens here;
@@ -48,8 +50,8 @@ RUN_TIMEOUT_S = 300
 # What each server is given: the tags of its operations and schemathesis's phases. `stateful`
 # follows links between operations, which only the admin API has (ids of keys and client keys).
 SERVERS = {
-    "openai": ({"openai"}, "examples,coverage,fuzzing"),
-    "anthropic": ({"openai"}, "examples,coverage,fuzzing"),
+    "openai": ({"openai", "anthropic"}, "examples,coverage,fuzzing"),
+    "anthropic": ({"openai", "anthropic"}, "examples,coverage,fuzzing"),
     "admin": ({"keys", "observability", "config", "meta"}, "examples,coverage,fuzzing,stateful"),
 }
 

@@ -1,6 +1,7 @@
 //! `bare-forwarder --port N --upstream URL [--idle-upstream URL] [--workers N]`: forwards every
 //! `POST` to `URL` + the request path (under `/idle/…` to the idle upstream instead), body and
-//! content type only, and relays the answer as it arrives. No parsing, routing, accounting,
+//! content type only (and, for Anthropic's Messages API, its key and version headers), and relays
+//! the answer as it arrives. No parsing, routing, accounting,
 //! logging or translation: what actix-web and awc cost by themselves, the floor under api-proxy
 //! on the same stack. Prints `BARE_LISTENING http://127.0.0.1:PORT` once ready.
 
@@ -29,6 +30,11 @@ async fn forward(
     let mut upstream = client.post(url);
     if let Some(ct) = req.headers().get(CONTENT_TYPE) {
         upstream = upstream.insert_header((CONTENT_TYPE, ct.clone()));
+    }
+    for name in ["x-api-key", "anthropic-version"] {
+        if let Some(value) = req.headers().get(name) {
+            upstream = upstream.insert_header((name, value.clone()));
+        }
     }
     match upstream.send_body(body).await {
         Ok(response) => {

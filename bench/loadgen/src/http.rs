@@ -47,10 +47,21 @@ impl Target {
         })
     }
 
+    /// Whether the path is Anthropic's Messages API (`…/messages`): its requests carry a key and
+    /// the API version, and its bodies and streams are Anthropic's.
+    pub fn is_messages(&self) -> bool {
+        self.path.ends_with("/messages")
+    }
+
     /// A complete `POST` of a JSON body.
     pub fn post_json(&self, body: &[u8]) -> Vec<u8> {
+        let anthropic = if self.is_messages() {
+            "x-api-key: sk-bench\r\nanthropic-version: 2023-06-01\r\n"
+        } else {
+            ""
+        };
         let mut out = format!(
-            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nAccept: */*\r\nContent-Length: {}\r\n\r\n",
+            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nAccept: */*\r\n{anthropic}Content-Length: {}\r\n\r\n",
             self.path,
             self.host,
             body.len()
@@ -152,10 +163,13 @@ impl BodySink {
         }
     }
 
-    /// The stream ended with OpenAI's terminator.
+    /// The stream ended with its terminator: OpenAI's `data: [DONE]`, or Anthropic's
+    /// `message_stop` event.
     pub fn ends_with_done(&self) -> bool {
         let trimmed = self.tail.trim_ascii_end();
-        trimmed.ends_with(b"data: [DONE]") || trimmed.ends_with(b"data:[DONE]")
+        trimmed.ends_with(b"data: [DONE]")
+            || trimmed.ends_with(b"data:[DONE]")
+            || trimmed.ends_with(br#"{"type":"message_stop"}"#)
     }
 }
 

@@ -130,6 +130,24 @@ impl Args {
     }
 }
 
+/// A small request: Anthropic's Messages format for a `…/messages` target, else OpenAI's chat.
+fn request_body(target: &Target, model: &str, stream: bool) -> Vec<u8> {
+    if target.is_messages() {
+        let mut body = json!({
+            "model": model,
+            "max_tokens": 256,
+            "system": "You are a helpful assistant.",
+            "messages": [{"role": "user", "content": "Say hello to the benchmark."}],
+            "temperature": 0.2
+        });
+        if stream {
+            body["stream"] = Value::Bool(true);
+        }
+        return serde_json::to_vec(&body).expect("body serialises");
+    }
+    chat_body(model, stream)
+}
+
 /// A small chat request in OpenAI's format.
 fn chat_body(model: &str, stream: bool) -> Vec<u8> {
     let mut body = json!({
@@ -180,6 +198,7 @@ fn cmd_load(args: &Args) -> Result<(), String> {
     };
     let timeout = args.secs("--timeout-secs", 30.0)?;
     let model = args.get("--model").unwrap_or("gpt-4o");
+    let body = request_body(&target, model, stream);
     let mut watcher = Watcher::start(args.watched()?);
     let outcome = load::closed_loop(
         load::LoadConfig {
@@ -191,7 +210,7 @@ fn cmd_load(args: &Args) -> Result<(), String> {
             duration,
             requests,
             timeout,
-            body: chat_body(model, stream),
+            body,
         },
         &mut watcher,
     );

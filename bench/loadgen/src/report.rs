@@ -18,6 +18,10 @@ const SCENARIOS: &[(&str, &str)] = &[
     ("nonstream_c256", "Non-stream, concurrency 256"),
     ("stream_c16", "Stream (20 chunks × 10 ms), concurrency 16"),
     (
+        "messages_stream_c16",
+        "`/v1/messages` stream, Anthropic key (passthrough; 20 text deltas × 10 ms), concurrency 16",
+    ),
+    (
         "stream_c1000",
         "Stream (20 chunks × 10 ms), concurrency 1,000",
     ),
@@ -648,9 +652,12 @@ fn markdown(run: &Run, checks: &[Check]) -> String {
 
     let _ = writeln!(
         md,
-        "## Stream `POST /v1/chat/completions` (`stream: true`)\n\nTTFC = time to first chunk, full = time to `data: [DONE]`, in ms; *TTFC overhead* is the target's TTFC p50 minus direct's.\n"
+        "## Streams (`stream: true`)\n\n`POST /v1/chat/completions`, and `POST /v1/messages` where named. TTFC = time to first chunk, full = time to the stream's terminator (`data: [DONE]`, `message_stop`), in ms; *TTFC overhead* is the target's TTFC p50 minus direct's.\n"
     );
-    for (id, heading) in SCENARIOS.iter().filter(|(id, _)| id.starts_with("stream")) {
+    for (id, heading) in SCENARIOS
+        .iter()
+        .filter(|(id, _)| id.starts_with("stream") || id.starts_with("messages_stream"))
+    {
         let _ = writeln!(md, "### {heading}\n");
         let _ = writeln!(
             md,

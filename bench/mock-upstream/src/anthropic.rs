@@ -11,6 +11,8 @@
 mod reply;
 mod validate;
 
+pub use validate::thinking_signature;
+
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
@@ -96,7 +98,9 @@ pub async fn messages(
             "anthropic-version: header is required",
         );
     }
-    if let Err(message) = validate::request(body) {
+    // A beta may add fields: with `anthropic-beta`, unknown top-level fields are accepted.
+    let betas = header("anthropic-beta").is_some();
+    if let Err(message) = validate::request(body, betas) {
         return ids.error(400, "invalid_request_error", &message);
     }
     if let Some(resp) = misbehave(config, &ids).await {
@@ -185,6 +189,53 @@ fn status_error(status: u16, ids: &Ids) -> HttpResponse {
         );
     }
     resp
+}
+
+/// `POST /v1/messages/count_tokens`: the request's input tokens in the mock's unit (one per word
+/// of text, anywhere in `system`, `messages` and `tools`, plus 3 per message), so a test can tell
+/// an exact count (this) from api-proxy's estimate.
+pub fn count_tokens(req: &HttpRequest, config: &MockConfig, body: &Value) -> HttpResponse {
+    let ids = Ids::new(0);
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    match (header("x-api-key"), &config.expected_key) {
+        (None, _) => return ids.error(401, "authentication_error", "x-api-key header is required"),
+        (Some(key), Some(expected)) if key != expected => {
+            return ids.error(401, "authentication_error", "invalid x-api-key")
+        }
+        _ => {}
+    }
+    if header("anthropic-version").is_none() {
+        return ids.error(
+            400,
+            "invalid_request_error",
+            "anthropic-version: header is required",
+        );
+    }
+    if !body["model"].is_string() {
+        return ids.error(400, "invalid_request_error", "model: Field required");
+    }
+    let Some(messages) = body["messages"].as_array() else {
+        return ids.error(400, "invalid_request_error", "messages: Field required");
+    };
+    let tokens = words_in(&body["system"])
+        + words_in(&body["messages"])
+        + words_in(&body["tools"])
+        + 3 * messages.len() as u64;
+    HttpResponse::Ok().json(json!({"input_tokens": tokens}))
+}
+
+/// Words in every string of `value` that is a `text`, `name` or `description`.
+fn words_in(value: &Value) -> u64 {
+    match value {
+        Value::String(s) => crate::reply::word_count(s),
+        Value::Array(items) => items.iter().map(words_in).sum(),
+        Value::Object(map) => map
+            .iter()
+            .filter(|(k, _)| matches!(k.as_str(), "text" | "name" | "description" | "content"))
+            .map(|(_, v)| words_in(v))
+            .sum(),
+        _ => 0,
+    }
 }
 
 /// `GET /v1/models` asked with `anthropic-version`: Anthropic's list shape.

@@ -27,9 +27,10 @@ use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use tokio::sync::Notify;
 
+pub use anthropic::thinking_signature;
 pub use embeddings::MOCK_EMBEDDING_DIMENSIONS;
 pub use openai::{MOCK_CREATED, MOCK_FINGERPRINT};
-pub use reply::{MOCK_REPLY, MOCK_TOOL_PREAMBLE, MOCK_TOOL_RESULT_REPLY};
+pub use reply::{MOCK_REPLY, MOCK_THINKING, MOCK_TOOL_PREAMBLE, MOCK_TOOL_RESULT_REPLY};
 #[cfg(feature = "tls")]
 pub use tls::TEST_CA_PEM;
 
@@ -128,6 +129,8 @@ pub struct Received {
     pub query: String,
     pub headers: Vec<(String, String)>,
     pub body: serde_json::Value,
+    /// The body's bytes exactly as they arrived.
+    pub raw_body: bytes::Bytes,
     /// The client's end of the connection it came on: requests from one address shared a
     /// connection.
     pub peer: Option<std::net::SocketAddr>,
@@ -371,10 +374,39 @@ fn transport_fault(behaviour: &Behaviour) -> Option<HttpResponse> {
     }
 }
 
+/// A behaviour the request asks for in its last user message: `mock:status=529` answers that
+/// status (in the vendor's shape), `mock:stream_error` breaks a stream after two events with the
+/// vendor's in-stream error. Lets end-to-end tests that share one mock make single calls fail.
+fn requested_behaviour(body: &serde_json::Value) -> Option<Behaviour> {
+    let last_user = body["messages"]
+        .as_array()?
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "user")?;
+    let text = match &last_user["content"] {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p["text"].as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => return None,
+    };
+    if text.contains("mock:stream_error") {
+        return Some(Behaviour::StreamError(2));
+    }
+    let status = text.split("mock:status=").nth(1)?;
+    let digits: String = status.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok().map(Behaviour::Status)
+}
+
 async fn respond(req: HttpRequest, body: web::Bytes, state: web::Data<MockState>) -> HttpResponse {
     let parsed: serde_json::Value =
         serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-    let config = state.config();
+    let mut config = state.config();
+    if let Some(behaviour) = requested_behaviour(&parsed) {
+        config.behaviour = behaviour;
+    }
     if let Some(fault) = transport_fault(&config.behaviour) {
         return fault;
     }
@@ -398,10 +430,14 @@ async fn respond(req: HttpRequest, body: web::Bytes, state: web::Data<MockState>
                 .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
                 .collect(),
             body: parsed.clone(),
+            raw_body: body.clone(),
         });
     }
     let state = state.into_inner();
     let path = req.path();
+    if path.ends_with("/messages/count_tokens") {
+        return anthropic::count_tokens(&req, &config, &parsed);
+    }
     if path.ends_with("/messages") {
         return anthropic::messages(&req, &config, &parsed, state).await;
     }

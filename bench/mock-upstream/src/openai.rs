@@ -1,13 +1,20 @@
 //! OpenAI chat completion responses, byte-compatible with the real API's shape, plain and
 //! streamed, with text or tool calls; Azure OpenAI's variant adds content-filter annotations
-//! (see `azure.rs`) but is otherwise the same bytes.
+//! (see `azure.rs`) but is otherwise the same bytes. A reasoning model (an id containing
+//! `reason`, as `deepseek-reasoner`) also gives its reasoning in `reasoning_content`, as DeepSeek
+//! does, before the answer.
 
 use std::sync::Arc;
 
 use actix_web::HttpResponse;
 use serde_json::{json, Value};
 
-use crate::reply::{self, ToolCall, MOCK_TOOL_RESULT_REPLY, TOOL_CALL_TOKENS};
+use crate::reply::{self, ToolCall, MOCK_THINKING, MOCK_TOOL_RESULT_REPLY, TOOL_CALL_TOKENS};
+
+/// Whether `model` reasons aloud (`reasoning_content`).
+fn reasons(model: &str) -> bool {
+    model.contains("reason")
+}
 use crate::sse::{self, Script};
 use crate::{azure, Behaviour, MockConfig, MockState};
 
@@ -289,6 +296,10 @@ fn completion(config: &MockConfig, model: &str, answer: &Answer, flavour: &Flavo
             "refusal": null, "annotations": []
         }),
     };
+    let mut message = message;
+    if reasons(model) {
+        message["reasoning_content"] = json!(MOCK_THINKING);
+    }
     let mut body = json!({
         "id": "chatcmpl-mock",
         "object": "chat.completion",
@@ -350,6 +361,16 @@ fn chunks(
     let mut events = Vec::new();
     if azure {
         events.push(format!("data: {}\n\n", azure::prompt_filter_chunk()));
+    }
+    if reasons(model) {
+        events.push(chunk(
+            json!({"role": "assistant", "content": null, "reasoning_content": ""}),
+            Value::Null,
+            false,
+        ));
+        for p in reply::word_pieces(MOCK_THINKING) {
+            events.push(chunk(json!({"reasoning_content": p}), Value::Null, false));
+        }
     }
     match answer {
         Answer::Text(pieces) => {

@@ -10,6 +10,9 @@ pub const MOCK_REPLY: &str = "Hello from the mock upstream.";
 pub const MOCK_TOOL_PREAMBLE: &str = "Let me check.";
 /// The reply once the conversation ends with tool results.
 pub const MOCK_TOOL_RESULT_REPLY: &str = "The weather is sunny.";
+/// The reasoning the mock shows when asked to think (Anthropic's `thinking`, or an OpenAI-format
+/// reasoning model: one whose id contains `reason`).
+pub const MOCK_THINKING: &str = "Let me think about this request.";
 /// Output tokens counted for each tool call.
 pub const TOOL_CALL_TOKENS: u64 = 5;
 

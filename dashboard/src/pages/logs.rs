@@ -21,7 +21,7 @@ use crate::hooks::{use_api, use_fetch, use_i18n, use_live, use_live_reload, Live
 use crate::i18n::Text;
 use crate::services::api::ApiError;
 use crate::services::browser::tz_offset_minutes;
-use crate::state::logs::{LogFilter, LogList, StatusFilter, PAGE_SIZE};
+use crate::state::logs::{LogFilter, LogList, StatusFilter, ENDPOINTS, PAGE_SIZE};
 
 /// Only resyncs and reconnections reload; calls arrive through the feed itself.
 const RESYNC_ONLY: LiveReload = LiveReload {
@@ -245,6 +245,15 @@ pub fn Logs() -> Html {
                 </select>
             </label>
             <label class="field">
+                <span class="field-label">{ t(Text::Endpoint) }</span>
+                <select id="filter-endpoint" onchange={update(|f, v| f.endpoint = Some(v).filter(|v| !v.is_empty()))}>
+                    <option value="" selected={f.endpoint.is_none()}>{ t(Text::AnyEndpoint) }</option>
+                    { for ENDPOINTS.iter().map(|e| html! {
+                        <option value={*e} selected={f.endpoint.as_deref() == Some(*e)}>{ *e }</option>
+                    }) }
+                </select>
+            </label>
+            <label class="field">
                 <span class="field-label">{ t(Text::ModelFilter) }</span>
                 <CommitInput id="filter-model" input_type="search" value={f.model.clone().unwrap_or_default()}
                     on_commit={commit_model} />
@@ -306,6 +315,7 @@ pub fn Logs() -> Html {
                         <th>{ t(Text::Time) }</th>
                         <th>{ t(Text::Key) }</th>
                         <th>{ t(Text::Model) }</th>
+                        <th>{ t(Text::Endpoint) }</th>
                         <th>{ t(Text::Status) }</th>
                         <th class="num">{ t(Text::Latency) }</th>
                         <th class="num">{ t(Text::Tokens) }</th>
@@ -342,6 +352,7 @@ pub fn Logs() -> Html {
                                         { row.key_name.clone().unwrap_or_else(|| format::DASH.to_owned()) }
                                     </td>
                                     <td>{ row.model.clone() }{ if row.stream { " ⇣" } else { "" } }</td>
+                                    <td><code>{ row.endpoint.clone() }</code></td>
                                     <td><span class={classes!("badge", status_class)}>{ row.status }</span></td>
                                     <td class="num">{ format::duration_ms(row.latency_ms) }</td>
                                     <td class="num">{ format!("{} → {}", format::tokens(row.prompt_tokens), format::tokens(row.completion_tokens)) }</td>

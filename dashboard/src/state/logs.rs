@@ -55,12 +55,17 @@ impl StatusFilter {
     }
 }
 
+/// The endpoints (client surfaces) a call can come in on, as the call log names them.
+pub const ENDPOINTS: &[&str] = &["chat/completions", "messages", "embeddings"];
+
 /// The Logs page's filters, as the query of `GET /api/logs`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LogFilter {
     pub key_id: Option<i64>,
     pub provider: Option<String>,
     pub model: Option<String>,
+    /// The endpoint the call came in on (`messages`, `chat/completions`, …).
+    pub endpoint: Option<String>,
     pub status: StatusFilter,
     /// Unix ms, inclusive.
     pub since: Option<i64>,
@@ -85,6 +90,9 @@ impl LogFilter {
         if let Some(model) = non_empty(&self.model) {
             query.push(format!("model={}", encode(model)));
         }
+        if let Some(endpoint) = non_empty(&self.endpoint) {
+            query.push(format!("endpoint={}", encode(endpoint)));
+        }
         if let Some(status) = self.status.query() {
             query.push(format!("status={status}"));
         }
@@ -102,6 +110,7 @@ impl LogFilter {
         self.key_id.is_none_or(|id| row.key_id == Some(id))
             && non_empty(&self.provider).is_none_or(|p| row.provider.as_deref() == Some(p))
             && non_empty(&self.model).is_none_or(|m| row.model == m)
+            && non_empty(&self.endpoint).is_none_or(|e| row.endpoint == e)
             && self.status.keeps(row.status)
             && self.since.is_none_or(|t| row.created_at >= t)
             && self.until.is_none_or(|t| row.created_at < t)
@@ -123,6 +132,7 @@ pub struct LogRow {
     pub key_name: Option<String>,
     pub provider: Option<String>,
     pub model: String,
+    pub endpoint: String,
     pub stream: bool,
     pub status: i32,
     pub error: Option<String>,
@@ -143,6 +153,7 @@ impl From<&CallLogView> for LogRow {
             key_name: v.key_name.clone(),
             provider: v.provider.clone(),
             model: v.model.clone(),
+            endpoint: v.endpoint.clone(),
             stream: v.stream,
             status: v.status,
             error: v.error.clone(),
@@ -165,6 +176,7 @@ impl From<&LiveCall> for LogRow {
             key_name: c.key_name.clone(),
             provider: c.provider.clone(),
             model: c.model.clone(),
+            endpoint: c.endpoint.clone(),
             stream: c.stream,
             status: c.status,
             error: c.error.clone(),
@@ -267,7 +279,7 @@ mod tests {
             key_name: Some("k".into()),
             provider: Some("openai".into()),
             model: "gpt-4o-mini".into(),
-            endpoint: "/v1/chat/completions".into(),
+            endpoint: "chat/completions".into(),
             stream: false,
             status,
             error: None,
@@ -289,7 +301,7 @@ mod tests {
             key_name: Some("k".into()),
             provider: Some("openai".into()),
             model: "gpt-4o-mini".into(),
-            endpoint: "/v1/chat/completions".into(),
+            endpoint: "chat/completions".into(),
             stream: false,
             status: 200,
             error: None,
@@ -314,13 +326,14 @@ mod tests {
             key_id: Some(3),
             provider: Some("openai".into()),
             model: Some("gpt 4o/mini".into()),
+            endpoint: Some("chat/completions".into()),
             status: StatusFilter::Exact(429),
             since: Some(1_000),
             until: Some(2_000),
         };
         assert_eq!(
             f.path(50, Some(99)),
-            "/api/logs?limit=50&before=99&key_id=3&provider=openai&model=gpt%204o%2Fmini&status=429&since=1000&until=2000"
+            "/api/logs?limit=50&before=99&key_id=3&provider=openai&model=gpt%204o%2Fmini&endpoint=chat%2Fcompletions&status=429&since=1000&until=2000"
         );
         let blank = LogFilter {
             provider: Some(" ".into()),
@@ -354,6 +367,12 @@ mod tests {
             ..Default::default()
         };
         assert!(!by_provider.keeps(&call));
+        let by_endpoint = |e: &str| LogFilter {
+            endpoint: Some(e.into()),
+            ..Default::default()
+        };
+        assert!(!by_endpoint("messages").keeps(&call));
+        assert!(by_endpoint("chat/completions").keeps(&call));
         let errors = LogFilter {
             status: StatusFilter::Error,
             ..Default::default()

@@ -1,4 +1,69 @@
 //! Azure OpenAI: OpenAI's body format at a deployment-scoped URL with an `api-version` query.
+//! Everything but the URL is the OpenAI dialect's.
+
+use actix_web::http::StatusCode;
+use shared::providers::ProviderSpec;
+
+use super::canonical::{self, Failure};
+use super::openai::{self, OPENAI_UPSTREAM};
+use super::{
+    AdapterError, EventParser, InvalidResponse, RenderContext, UpstreamContext, UpstreamDialect,
+    Wire,
+};
+use crate::routing::{KeyProfile, Signal};
+
+/// Keys of Azure OpenAI resources.
+pub struct AzureUpstream;
+
+pub static AZURE_UPSTREAM: AzureUpstream = AzureUpstream;
+
+impl UpstreamDialect for AzureUpstream {
+    fn native_operation(&self, wire: Wire, _provider: &ProviderSpec) -> Option<&'static str> {
+        openai::native_operation(wire)
+    }
+
+    fn operation(&self) -> &'static str {
+        openai::CHAT_OPERATION
+    }
+
+    fn build_request(
+        &self,
+        request: &canonical::Request,
+        context: &UpstreamContext<'_>,
+    ) -> Result<Vec<u8>, AdapterError> {
+        OPENAI_UPSTREAM.build_request(request, context)
+    }
+
+    fn parse_response(&self, body: &[u8]) -> Result<canonical::Response, InvalidResponse> {
+        OPENAI_UPSTREAM.parse_response(body)
+    }
+
+    fn stream_parser(&self, context: &RenderContext) -> Box<dyn EventParser> {
+        OPENAI_UPSTREAM.stream_parser(context)
+    }
+
+    fn parse_failure(&self, status: StatusCode, body: &[u8]) -> Failure {
+        OPENAI_UPSTREAM.parse_failure(status, body)
+    }
+
+    fn classify_failure(&self, status: StatusCode, body: &[u8], retry_at: Option<i64>) -> Signal {
+        OPENAI_UPSTREAM.classify_failure(status, body, retry_at)
+    }
+
+    /// The key's deployment for `model` (its own name when none is mapped).
+    fn url(&self, profile: &KeyProfile, model: &str, operation: &str) -> String {
+        let deployment = profile
+            .azure_deployments
+            .get(model)
+            .map_or(model, String::as_str);
+        deployment_url(
+            &profile.base_url,
+            deployment,
+            operation,
+            profile.azure_api_version.as_deref(),
+        )
+    }
+}
 
 /// Used when the key does not name one.
 pub const DEFAULT_API_VERSION: &str = "2024-10-21";

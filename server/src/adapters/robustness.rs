@@ -1,4 +1,4 @@
-//! Property tests: the translators and the SSE parser never panic, whatever bytes arrive.
+//! Property tests: the dialects and the SSE parser never panic, whatever bytes arrive.
 //!
 //! `cargo test` runs 400 cases of each (a few seconds). For a longer fuzzing run, raise the count:
 //! `PROPTEST_CASES=200000 cargo test --release -p api-proxy --lib adapters::robustness`
@@ -8,10 +8,64 @@
 use bytes::BytesMut;
 use proptest::prelude::*;
 
-use super::anthropic::{self, AnthropicStreamTranslator, RequestDefaults};
-use super::openai::{self, OpenAiRequest, OpenAiStreamRelay, Rewrite};
+use super::anthropic::{self, AnthropicEventParser, AnthropicEventRenderer, AnthropicStreamRelay};
+use super::openai::{self, ChunkParser, ChunkRenderer, OpenAiStreamRelay};
 use super::sse::{parse_event, SseSplitter};
-use super::StreamTranslator;
+use super::translated::TranslatedStream;
+use super::{
+    ClientDialect, RenderContext, Rewrite, StreamTranslator, UpstreamContext, UpstreamDialect,
+};
+
+fn context() -> RenderContext {
+    RenderContext {
+        model: "m".into(),
+        created: 0,
+        include_usage: true,
+    }
+}
+
+/// Every request translation and answer parser, on `body`.
+fn translate_everything(body: &[u8]) {
+    let spec: shared::providers::ProviderSpec = serde_json::from_str(
+        r#"{"id":"openai","display_name":"o","format":"openai","base_url":"http://x","auth":"bearer","models":[]}"#,
+    )
+    .unwrap();
+    let upstream = UpstreamContext {
+        model: "m",
+        max_output_tokens: 10,
+        provider: &spec,
+    };
+    for dialect in [
+        &openai::CHAT as &dyn ClientDialect,
+        &anthropic::MESSAGES,
+        &openai::EMBEDDINGS,
+    ] {
+        if let Ok(head) = dialect.parse(body) {
+            let _ = head.rewrite(Rewrite {
+                model: Some("x"),
+                request_usage: true,
+            });
+        }
+        if let Ok(Some(request)) = dialect.to_canonical(body) {
+            let _ = anthropic::ANTHROPIC_UPSTREAM.build_request(&request, &upstream);
+            let _ = openai::OPENAI_UPSTREAM.build_request(&request, &upstream);
+        }
+        let _ = dialect.passthrough_usage(body);
+        let _ = dialect.passthrough_error(actix_web::http::StatusCode::BAD_GATEWAY, body);
+    }
+    for upstream in [
+        &anthropic::ANTHROPIC_UPSTREAM as &dyn UpstreamDialect,
+        &openai::OPENAI_UPSTREAM,
+    ] {
+        if let Ok(response) = upstream.parse_response(body) {
+            let _ = openai::CHAT.render_response(response.clone(), &context());
+            let _ = anthropic::MESSAGES.render_response(response, &context());
+        }
+        let failure = upstream.parse_failure(actix_web::http::StatusCode::BAD_GATEWAY, body);
+        let _ = openai::CHAT.render_failure(&failure);
+        let _ = anthropic::MESSAGES.render_failure(&failure);
+    }
+}
 
 /// 400, or `PROPTEST_CASES` for a longer run.
 fn cases() -> u32 {
@@ -96,21 +150,13 @@ proptest! {
 
     #[test]
     fn request_parsing_and_translation_never_panic(body in jsonish()) {
-        if let Ok(req) = OpenAiRequest::parse_chat(body.as_bytes()) {
-            let _ = req.rewrite(Rewrite { model: Some("x"), request_usage: true });
-        }
-        let _ = OpenAiRequest::parse_embeddings(body.as_bytes());
-        let _ = anthropic::translate_request(body.as_bytes(), "m", RequestDefaults { max_output_tokens: 10 });
-        let _ = anthropic::translate_response(body.as_bytes(), 0);
-        let _ = anthropic::translate_error(actix_web::http::StatusCode::BAD_GATEWAY, body.as_bytes());
-        let _ = openai::response_usage(body.as_bytes());
+        translate_everything(body.as_bytes());
         let _ = openai::chunk_usage(body.as_bytes());
     }
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
-        let _ = OpenAiRequest::parse_chat(&bytes);
-        let _ = anthropic::translate_request(&bytes, "m", RequestDefaults { max_output_tokens: 10 });
+        translate_everything(&bytes);
         let _ = parse_event(&bytes);
     }
 
@@ -126,17 +172,30 @@ proptest! {
             }
             raw.extend_from_slice(format!("data: {data}\n\n").as_bytes());
         }
-        let mut anthropic = AnthropicStreamTranslator::new("m", 0, true);
-        let mut relay = OpenAiStreamRelay::new(true);
+        let mut translators: Vec<Box<dyn StreamTranslator>> = vec![
+            Box::new(TranslatedStream::new(
+                Box::new(AnthropicEventParser::default()),
+                Box::new(ChunkRenderer::new(context())),
+            )),
+            Box::new(TranslatedStream::new(
+                Box::new(ChunkParser::default()),
+                Box::new(AnthropicEventRenderer::new(context())),
+            )),
+            Box::new(OpenAiStreamRelay::new(true)),
+            Box::new(AnthropicStreamRelay::default()),
+        ];
         let mut splitter = SseSplitter::default();
         let mut out = BytesMut::new();
         for piece in raw.chunks(cut) {
             splitter.push(piece);
             while let Some(event) = splitter.next_event() {
-                let _ = anthropic.translate(&event, &mut out);
-                let _ = relay.translate(&event, &mut out);
+                for t in &mut translators {
+                    let _ = t.translate(&event, &mut out);
+                }
             }
         }
-        let _ = anthropic.usage();
+        for t in &translators {
+            let _ = t.usage();
+        }
     }
 }

@@ -16,6 +16,11 @@ fn bearer(req: &HttpRequest) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// Anthropic's clients send their key as `x-api-key`.
+fn x_api_key(req: &HttpRequest) -> Option<&str> {
+    req.headers().get("x-api-key")?.to_str().ok().map(str::trim)
+}
+
 fn app_state(req: &HttpRequest) -> Result<&AppState, ApiError> {
     req.app_data::<web::Data<AppState>>()
         .map(|d| d.get_ref())
@@ -50,8 +55,9 @@ impl FromRequest for AdminAuth {
     }
 }
 
-/// The client key used, if any. When client keys are required a valid one must be sent; on
-/// loopback any bearer (or none) is accepted, since the seed promises "no real key needed".
+/// The client key used, if any, sent as `Authorization: Bearer` or (Anthropic's clients)
+/// `x-api-key`. When client keys are required a valid one must be sent; on loopback any token
+/// (or none) is accepted, since the seed promises "no real key needed".
 pub struct ClientAuth(pub Option<i32>);
 
 impl FromRequest for ClientAuth {
@@ -61,12 +67,13 @@ impl FromRequest for ClientAuth {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(app_state(req).and_then(|state| {
             let known = bearer(req)
+                .or_else(|| x_api_key(req))
                 .and_then(|token| state.client_keys.get(&sha256_hex(token)).map(|id| *id));
             match known {
                 Some(id) => Ok(ClientAuth(Some(id))),
                 None if !state.config.client_keys_required() => Ok(ClientAuth(None)),
                 None => Err(ApiError::Unauthorized(
-                    "a valid client key is required: create one with POST /api/client_keys and send it as Authorization: Bearer <key>".into(),
+                    "a valid client key is required: create one with POST /api/client_keys and send it as Authorization: Bearer <key> (or x-api-key: <key>)".into(),
                 )),
             }
         }))

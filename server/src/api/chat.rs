@@ -9,18 +9,20 @@ use super::auth::ClientAuth;
 use super::body::read_json_body;
 use super::openapi::openai::{OpenAiChatCompletionRequest, OpenAiEmbeddingsRequest};
 use super::openapi::responses::{ChatCompletionAnswer, EmbeddingsAnswer, ProxyErrors};
+use crate::adapters::{openai, ClientDialect};
 use crate::error::ApiError;
-use crate::proxy::{chat_completions, ChatCall, Operation};
+use crate::proxy::{proxy_call, Call};
 use crate::state::AppState;
 
-async fn proxy(
+/// Reads the body and hands the call to the loop, in `dialect`.
+pub(super) async fn proxy(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
     client: web::Data<awc::Client>,
     auth: ClientAuth,
     provider: Option<&str>,
-    operation: Operation,
+    dialect: &'static dyn ClientDialect,
 ) -> Result<HttpResponse, ApiError> {
     if let Some(p) = provider {
         if state.catalog.get(p).is_none() {
@@ -28,14 +30,15 @@ async fn proxy(
         }
     }
     let body = read_json_body(&req, payload, state.config.body_limit_bytes).await?;
-    chat_completions(
+    proxy_call(
         &state,
         &client,
-        ChatCall {
+        Call {
             body,
+            dialect,
+            headers: dialect.forwarded_headers(req.headers()),
             provider,
             client_key_id: auth.0,
-            operation,
             only_key: None,
         },
     )
@@ -64,7 +67,7 @@ pub async fn post_chat_completions(
     client: web::Data<awc::Client>,
     auth: ClientAuth,
 ) -> Result<HttpResponse, ApiError> {
-    proxy(req, payload, state, client, auth, None, Operation::Chat).await
+    proxy(req, payload, state, client, auth, None, &openai::CHAT).await
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -106,7 +109,7 @@ pub async fn post_chat_completions_seed(
         client,
         auth,
         provider.as_deref(),
-        Operation::Chat,
+        &openai::CHAT,
     )
     .await
 }
@@ -142,7 +145,7 @@ pub async fn post_chat_completions_for_provider(
         client,
         auth,
         Some(&provider),
-        Operation::Chat,
+        &openai::CHAT,
     )
     .await
 }
@@ -169,14 +172,5 @@ pub async fn post_embeddings(
     client: web::Data<awc::Client>,
     auth: ClientAuth,
 ) -> Result<HttpResponse, ApiError> {
-    proxy(
-        req,
-        payload,
-        state,
-        client,
-        auth,
-        None,
-        Operation::Embeddings,
-    )
-    .await
+    proxy(req, payload, state, client, auth, None, &openai::EMBEDDINGS).await
 }

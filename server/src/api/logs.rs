@@ -1,4 +1,5 @@
-//! `GET /api/logs?limit=&before=&key_id=&model=&status=`: newest first, keyset-paginated.
+//! `GET /api/logs?limit=&before=&key_id=&model=&provider=&endpoint=&status=`: newest first,
+//! keyset-paginated.
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
@@ -26,6 +27,8 @@ pub struct LogsQuery {
     key_id: Option<i32>,
     model: Option<String>,
     provider: Option<String>,
+    /// The endpoint the call came in on: `chat/completions`, `messages`, `embeddings`.
+    endpoint: Option<String>,
     /// `success`, `error`, or an HTTP status code.
     #[param(pattern = "^(success|error|[0-9]{3})$", example = "error")]
     status: Option<String>,
@@ -79,6 +82,7 @@ pub async fn list_logs(
         key_id: q.key_id,
         model: q.model.filter(|m| !m.is_empty()),
         provider: q.provider.filter(|p| !p.is_empty()),
+        endpoint: q.endpoint.filter(|e| !e.is_empty()),
         status,
         since: q.since,
         until: q.until,

@@ -1,6 +1,7 @@
 //! The whole URL map on one screen. Handlers are thin: extract, call one domain function, map.
 //!
-//! - `/v1/*` and `/api/v1/*`: OpenAI-compatible (client key required when not on loopback).
+//! - `/v1/*` and `/api/v1/*`: OpenAI-compatible, and Anthropic's Messages API at `/v1/messages`
+//!   (client key required when not on loopback).
 //! - `/api/chat/completions?provider=`, `/api/proxy/{provider}/chat/completions`: the seed's paths.
 //! - `/api/health`, `/api/openapi.json`: open.
 //! - everything else under `/api`: admin, `Authorization: Bearer <admin token>`.
@@ -15,6 +16,7 @@ pub mod health;
 pub mod keys;
 pub mod live;
 pub mod logs;
+pub mod messages;
 pub mod models;
 pub mod openapi;
 pub mod providers;
@@ -23,6 +25,7 @@ pub mod runtime;
 pub mod settings;
 pub mod stats;
 
+use actix_web::middleware::from_fn;
 use actix_web::web::{self, delete, get, head, patch, post, put};
 use actix_web::HttpResponse;
 
@@ -96,6 +99,16 @@ fn openai_scope(path: &str) -> actix_web::Scope {
             resource("/chat/completions", "POST").route(post().to(chat::post_chat_completions)),
         )
         .service(resource("/embeddings", "POST").route(post().to(chat::post_embeddings)))
+        .service(
+            resource("/messages", "POST")
+                .wrap(from_fn(messages::render_as_messages))
+                .route(post().to(messages::post_messages)),
+        )
+        .service(
+            resource("/messages/count_tokens", "POST")
+                .wrap(from_fn(messages::render_as_messages))
+                .route(post().to(messages::post_count_tokens)),
+        )
         .service(resource("/models", "GET").route(get().to(models::list_models)))
         .default_service(web::to(not_found))
 }

@@ -105,6 +105,7 @@ pub struct LogFilter {
     pub key_id: Option<i32>,
     pub model: Option<String>,
     pub provider: Option<String>,
+    pub endpoint: Option<String>,
     pub status: Option<StatusFilter>,
     /// Unix ms, inclusive.
     pub since: Option<i64>,
@@ -141,6 +142,9 @@ pub fn page(
     }
     if let Some(provider) = &filter.provider {
         query = query.filter(call_logs::provider.eq(provider.clone()));
+    }
+    if let Some(endpoint) = &filter.endpoint {
+        query = query.filter(call_logs::endpoint.eq(endpoint.clone()));
     }
     if let Some(since) = filter.since {
         query = query.filter(call_logs::created_at.ge(since));

@@ -1,4 +1,5 @@
-//! `GET /v1/models`: every model reachable with an enabled key, plus aliases that lead to one.
+//! `GET /v1/models`: every model reachable with an enabled key, plus aliases that lead to one, in
+//! OpenAI's list shape or Anthropic's.
 
 use std::collections::BTreeMap;
 
@@ -12,6 +13,56 @@ pub struct ModelList {
     /// `list`
     object: &'static str,
     data: Vec<ModelEntry>,
+}
+
+/// Either list shape (Anthropic's when the request carries `anthropic-version`).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum ModelListAnswer {
+    OpenAi(ModelList),
+    Anthropic(AnthropicModelList),
+}
+
+/// Anthropic's model list: one page holding every model.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AnthropicModelList {
+    data: Vec<AnthropicModelEntry>,
+    has_more: bool,
+    first_id: Option<String>,
+    last_id: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AnthropicModelEntry {
+    /// `model`
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[schema(example = "claude-sonnet-4-5")]
+    id: String,
+    /// The id: api-proxy knows no other name.
+    display_name: String,
+    /// RFC 3339; the Unix epoch: api-proxy does not know when the provider released the model.
+    created_at: &'static str,
+}
+
+/// The same models in Anthropic's shape.
+pub fn anthropic_list(list: ModelList) -> AnthropicModelList {
+    let data: Vec<AnthropicModelEntry> = list
+        .data
+        .into_iter()
+        .map(|m| AnthropicModelEntry {
+            kind: "model",
+            display_name: m.id.clone(),
+            id: m.id,
+            created_at: "1970-01-01T00:00:00Z",
+        })
+        .collect();
+    AnthropicModelList {
+        first_id: data.first().map(|m| m.id.clone()),
+        last_id: data.last().map(|m| m.id.clone()),
+        has_more: false,
+        data,
+    }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

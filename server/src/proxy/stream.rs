@@ -1,8 +1,9 @@
-//! Relaying a streamed answer to the client: each upstream read is translated (by the provider's
-//! [`StreamTranslator`]) and forwarded as soon as it holds whole events, never buffered to the end.
-//! The call is accounted when the stream completes (before the client sees `[DONE]`), and a
-//! broken, stalled or truncated upstream, or an upstream error event, becomes an explicit error
-//! event — never a fake clean `[DONE]`. Dropping the stream (client gone) drops the upstream
+//! Relaying a streamed answer to the client: each upstream read is passed to the call's
+//! [`StreamTranslator`] (a passthrough relay, or a translation between dialects) and forwarded as
+//! soon as it holds whole events, never buffered to the end. The call is accounted when the
+//! stream completes (before the client sees its terminator), and a broken, stalled or truncated
+//! upstream, or an upstream error event, becomes an explicit error event in the client's
+//! dialect — never a fake clean end. Dropping the stream (client gone) drops the upstream
 //! connection and logs the call as 499.
 
 use std::pin::Pin;
@@ -13,9 +14,9 @@ use futures_util::{FutureExt, Stream, StreamExt};
 use tokio::time::{Instant, Sleep};
 
 use super::record::CallRecord;
-use crate::adapters::sse::{data_event, SseSplitter};
+use crate::adapters::canonical::{ErrorKind, StreamFailure};
+use crate::adapters::sse::SseSplitter;
 use crate::adapters::{StreamStep, StreamTranslator};
-use crate::error::error_body;
 use crate::routing::Signal;
 
 /// Status logged when the client went away before the end.
@@ -64,24 +65,25 @@ impl<S, T: StreamTranslator> Drop for Relay<S, T> {
 impl<S, T: StreamTranslator> Relay<S, T> {
     /// Ends the stream with an error event the client's SDK will raise; the upstream connection
     /// is not reused.
-    fn fail_broken(&mut self, status: u16, message: String, out: &mut BytesMut) {
+    fn fail_broken(&mut self, status: u16, failure: StreamFailure, out: &mut BytesMut) {
         self.upstream = None;
-        self.fail(status, message, out);
+        self.fail(status, failure, out);
     }
 
     /// Ends the stream with an error event the client's SDK will raise.
-    fn fail(&mut self, status: u16, message: String, out: &mut BytesMut) {
+    fn fail(&mut self, status: u16, failure: StreamFailure, out: &mut BytesMut) {
         self.finished = true;
         if let Some(mut record) = self.record.take() {
-            record.attempt_failed(Signal::Failure, Some(status), message.clone());
-            record.finish(status, self.translator.usage(), Some(message.clone()));
+            record.attempt_failed(Signal::Failure, Some(status), failure.message.clone());
+            record.finish(
+                status,
+                self.translator.usage(),
+                Some(failure.message.clone()),
+            );
         }
-        out.extend_from_slice(&data_event(&error_body(
-            &message,
-            "api_error",
-            None,
-            Some("upstream_stream_error"),
-        )));
+        if !failure.delivered {
+            self.translator.write_failure(&failure, out);
+        }
     }
 
     /// Translates the complete events in the splitter; returns what to send now.
@@ -97,8 +99,8 @@ impl<S, T: StreamTranslator> Relay<S, T> {
                     }
                     break;
                 }
-                StreamStep::Failed(message) => {
-                    self.fail(502, message, &mut out);
+                StreamStep::Failed(failure) => {
+                    self.fail(502, failure, &mut out);
                     break;
                 }
             }
@@ -166,7 +168,10 @@ where
                     let mut out = BytesMut::new();
                     relay.fail_broken(
                         502,
-                        format!("the upstream connection failed mid-stream: {e}"),
+                        StreamFailure::new(
+                            ErrorKind::Api,
+                            format!("the upstream connection failed mid-stream: {e}"),
+                        ),
                         &mut out,
                     );
                     out
@@ -175,7 +180,10 @@ where
                     let mut out = BytesMut::new();
                     relay.fail_broken(
                         502,
-                        "the upstream closed the stream before it was complete".into(),
+                        StreamFailure::new(
+                            ErrorKind::Api,
+                            "the upstream closed the stream before it was complete",
+                        ),
                         &mut out,
                     );
                     out
@@ -185,7 +193,10 @@ where
                     let mut out = BytesMut::new();
                     relay.fail_broken(
                         504,
-                        format!("the upstream stream was silent for {idle:?}"),
+                        StreamFailure::new(
+                            ErrorKind::Timeout,
+                            format!("the upstream stream was silent for {idle:?}"),
+                        ),
                         &mut out,
                     );
                     out

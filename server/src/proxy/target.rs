@@ -1,44 +1,20 @@
-//! The upstream URL and headers for a key: its provider's endpoint and auth style, the secret
-//! decrypted here and nowhere earlier.
+//! The upstream request's target for a key: the URL (its dialect's), its provider's auth style
+//! and headers, the secret decrypted here and nowhere earlier.
 
 use actix_web::http::header::{HeaderName, HeaderValue, AUTHORIZATION};
-use shared::providers::{AuthStyle, ProviderFormat};
+use shared::providers::AuthStyle;
 
-use crate::adapters::azure;
 use crate::crypto::KeyCipher;
 use crate::error::ApiError;
 use crate::routing::KeyProfile;
 use crate::upstream::UpstreamTarget;
 
-/// `operation` is the OpenAI path below the base URL, e.g. `chat/completions`.
+/// `url` comes from the key's upstream dialect ([`crate::adapters::UpstreamDialect::url`]).
 pub fn upstream_target(
     profile: &KeyProfile,
     cipher: &KeyCipher,
-    model: &str,
-    operation: &str,
+    url: String,
 ) -> Result<UpstreamTarget, ApiError> {
-    let url = match profile.format() {
-        ProviderFormat::Azure => {
-            let deployment = profile
-                .azure_deployments
-                .get(model)
-                .map_or(model, String::as_str);
-            azure::deployment_url(
-                &profile.base_url,
-                deployment,
-                operation,
-                profile.azure_api_version.as_deref(),
-            )
-        }
-        ProviderFormat::Openai | ProviderFormat::Anthropic => {
-            // Built by hand: `format!` is a measurable share of a call at this point.
-            let mut url = String::with_capacity(profile.base_url.len() + 1 + operation.len());
-            url.push_str(&profile.base_url);
-            url.push('/');
-            url.push_str(operation);
-            url
-        }
-    };
     let secret = cipher
         .open_secret(&profile.sealed_secret, &profile.uid)
         .map_err(|e| ApiError::Internal(format!("key {}: {e}", profile.id)))?;

@@ -334,7 +334,12 @@ async fn embeddings_are_proxied_and_anthropic_says_it_has_none() {
         r.text
     );
 
-    app.add_openai_key("openai", &mock).await;
+    // An OpenAI key for embeddings only: no OpenAI chat model stands in for Claude.
+    app.add_key(
+        json!({"provider": "openai", "name": "openai", "api_key": SECRET,
+        "base_url": mock.openai_base(), "models": ["text-embedding-3-small"]}),
+    )
+    .await;
     let r = app
         .request(
             "POST",

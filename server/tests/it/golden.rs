@@ -1,24 +1,118 @@
-//! Golden fixtures (`server/tests/fixtures/<vendor>/<case>/`), in each vendor's exact wire format,
-//! translated by the adapters and compared with the expected OpenAI output as parsed JSON.
+//! Golden fixtures (`server/tests/fixtures/<upstream vendor>/<case>/`), in each vendor's exact
+//! wire format, translated by a pair of dialects (the client's and the key's, through the
+//! canonical model) and compared with the expected output as parsed JSON.
 //!
-//! Inputs: `request.openai.json`, `response.anthropic.json`, `stream.anthropic.sse`,
-//! `stream.upstream.sse` (OpenAI/Azure), `error.anthropic.json` / `error.upstream.json`
-//! (`{"status", "body"}`), `stream.options.json` (`{"include_usage"}`).
-//! Expected outputs sit beside them (`*.expected.json`). `BLESS_GOLDEN=1` rewrites them; review
+//! - `anthropic/`: an OpenAI chat client served by an Anthropic key. Inputs
+//!   `request.openai.json`, `response.anthropic.json`, `stream.anthropic.sse`,
+//!   `error.anthropic.json`; outputs `request.anthropic`, `response.openai`, `stream.openai`,
+//!   `error.openai`.
+//! - `openai/` and `azure/` with `*.upstream.*` inputs: OpenAI passthrough (stream relay, error
+//!   bodies).
+//! - `openai/` with `request.anthropic.json`, `response.openai.json`, `stream.openai.sse`,
+//!   `error.openai.json`: a Messages client served by an OpenAI-format key; outputs
+//!   `request.openai`, `response.anthropic`, `stream.anthropic`, `error.anthropic`.
+//!
+//! Errors are `{"status", "body"}`; `stream.options.json` is `{"include_usage"}`. Expected
+//! outputs sit beside the inputs (`*.expected.json`). `BLESS_GOLDEN=1` rewrites them; review
 //! the diff before committing.
 
 use std::path::{Path, PathBuf};
 
 use actix_web::http::StatusCode;
-use api_proxy::adapters::anthropic::{self, AnthropicStreamTranslator, RequestDefaults};
-use api_proxy::adapters::openai::{self, OpenAiStreamRelay};
+use api_proxy::adapters::openai::OpenAiStreamRelay;
 use api_proxy::adapters::sse::SseSplitter;
-use api_proxy::adapters::{StreamStep, StreamTranslator};
+use api_proxy::adapters::translated::TranslatedStream;
+use api_proxy::adapters::{
+    anthropic, openai, ClientDialect, RenderContext, StreamStep, StreamTranslator, UpstreamContext,
+    UpstreamDialect,
+};
+use api_proxy::config::ProviderCatalog;
 use bytes::BytesMut;
 use serde_json::{json, Value};
 
 const CREATED: i64 = 1_700_000_000;
-const ROUTED_MODEL: &str = "claude-sonnet-4-5";
+
+/// A client dialect and the key's, for a provider of the shipped catalogue.
+struct Pair {
+    client: &'static dyn ClientDialect,
+    upstream: &'static dyn UpstreamDialect,
+    provider: &'static str,
+    model: &'static str,
+}
+
+const CHAT_TO_ANTHROPIC: Pair = Pair {
+    client: &openai::CHAT,
+    upstream: &anthropic::ANTHROPIC_UPSTREAM,
+    provider: "anthropic",
+    model: "claude-sonnet-4-5",
+};
+
+const MESSAGES_TO_OPENAI: Pair = Pair {
+    client: &anthropic::MESSAGES,
+    upstream: &openai::OPENAI_UPSTREAM,
+    provider: "openai",
+    model: "gpt-4o",
+};
+
+impl Pair {
+    fn context(&self, include_usage: bool) -> RenderContext {
+        RenderContext {
+            model: self.model.into(),
+            created: CREATED,
+            include_usage,
+        }
+    }
+
+    fn request(&self, body: &[u8]) -> Value {
+        let catalog = ProviderCatalog::load(None).unwrap();
+        let provider = catalog.get(self.provider).unwrap();
+        let canonical = self.client.to_canonical(body).unwrap().unwrap();
+        let out = self
+            .upstream
+            .build_request(
+                &canonical,
+                &UpstreamContext {
+                    model: self.model,
+                    max_output_tokens: provider.model(self.model).unwrap().max_output_tokens,
+                    provider: &provider.spec,
+                },
+            )
+            .unwrap();
+        serde_json::from_slice(&out).unwrap()
+    }
+
+    /// The client's answer, with the usage accounted for it under `_cost_usage`.
+    fn response(&self, body: &[u8]) -> Value {
+        let response = self.upstream.parse_response(body).unwrap();
+        let usage = response.usage;
+        let out = self.client.render_response(response, &self.context(false));
+        let mut value: Value = serde_json::from_slice(&out).unwrap();
+        value["_cost_usage"] = json!([
+            usage.prompt,
+            usage.completion,
+            usage.cached,
+            usage.cache_write
+        ]);
+        value
+    }
+
+    fn stream(&self, include_usage: bool) -> TranslatedStream {
+        TranslatedStream::new(
+            self.upstream.stream_parser(&self.context(include_usage)),
+            self.client.stream_renderer(self.context(include_usage)),
+        )
+    }
+
+    fn error(&self, input: &Value) -> Value {
+        let status = StatusCode::from_u16(input["status"].as_u64().unwrap() as u16).unwrap();
+        let failure = self
+            .upstream
+            .parse_failure(status, input["body"].to_string().as_bytes());
+        let (got, body) = self.client.render_failure(&failure);
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        json!({"status": got.as_u16(), "body": body})
+    }
+}
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -64,18 +158,32 @@ fn run_stream(raw: &[u8], mut translator: impl StreamTranslator) -> Value {
                     end = json!("done");
                     break 'outer;
                 }
-                StreamStep::Failed(message) => {
-                    end = json!({"failed": message});
+                StreamStep::Failed(failure) => {
+                    end = json!({"failed": failure.message});
                     break 'outer;
                 }
             }
         }
     }
     let text = String::from_utf8(out.to_vec()).unwrap();
+    // `data:` payloads; an `event:` line before one (Anthropic's) is kept as `_event`.
     let events: Vec<Value> = text
         .split("\n\n")
-        .filter_map(|e| e.strip_prefix("data: "))
-        .map(|d| serde_json::from_str(d).unwrap_or_else(|_| Value::String(d.to_owned())))
+        .filter_map(|e| {
+            let (name, data) = match e.strip_prefix("event: ") {
+                Some(rest) => {
+                    let (name, data) = rest.split_once('\n')?;
+                    (Some(name), data.strip_prefix("data: ")?)
+                }
+                None => (None, e.strip_prefix("data: ")?),
+            };
+            let mut value =
+                serde_json::from_str(data).unwrap_or_else(|_| Value::String(data.to_owned()));
+            if let (Some(name), Some(object)) = (name, value.as_object_mut()) {
+                object.insert("_event".into(), json!(name));
+            }
+            Some(value)
+        })
         .collect();
     let usage = translator
         .usage()
@@ -98,64 +206,43 @@ fn cases(vendor: &str) -> Vec<PathBuf> {
 fn anthropic_golden_fixtures() {
     let mut checked = 0;
     for case in cases("anthropic") {
-        let request = case.join("request.openai.json");
-        if request.exists() {
-            let out = anthropic::translate_request(
-                &std::fs::read(&request).unwrap(),
-                ROUTED_MODEL,
-                RequestDefaults {
-                    max_output_tokens: 64000,
-                },
-            )
-            .unwrap();
-            check(
-                &case,
-                "request.anthropic",
-                serde_json::from_slice(&out).unwrap(),
-            );
-            checked += 1;
-        }
-        let response = case.join("response.anthropic.json");
-        if response.exists() {
-            let (out, usage) =
-                anthropic::translate_response(&std::fs::read(&response).unwrap(), CREATED).unwrap();
-            let mut value: Value = serde_json::from_slice(&out).unwrap();
-            value["_cost_usage"] = json!([
-                usage.prompt,
-                usage.completion,
-                usage.cached,
-                usage.cache_write
-            ]);
-            check(&case, "response.openai", value);
-            checked += 1;
-        }
-        let stream = case.join("stream.anthropic.sse");
-        if stream.exists() {
-            let translator =
-                AnthropicStreamTranslator::new(ROUTED_MODEL, CREATED, include_usage(&case));
-            check(
-                &case,
-                "stream.openai",
-                run_stream(&std::fs::read(&stream).unwrap(), translator),
-            );
-            checked += 1;
-        }
-        let error = case.join("error.anthropic.json");
-        if error.exists() {
-            let input = read_json(&error);
-            let status = StatusCode::from_u16(input["status"].as_u64().unwrap() as u16).unwrap();
-            let (got, body) =
-                anthropic::translate_error(status, input["body"].to_string().as_bytes());
-            let body: Value = serde_json::from_slice(&body).unwrap();
-            check(
-                &case,
-                "error.openai",
-                json!({"status": got.as_u16(), "body": body}),
-            );
-            checked += 1;
-        }
+        checked += check_pair(&CHAT_TO_ANTHROPIC, &case, "openai", "anthropic");
     }
     assert!(checked >= 20, "only {checked} fixtures checked");
+}
+
+/// Checks every fixture of `case` for `pair`, whose client speaks `client` and whose key speaks
+/// `upstream` (the fixture files' vendor names); returns how many it checked.
+fn check_pair(pair: &Pair, case: &Path, client: &str, upstream: &str) -> usize {
+    let mut checked = 0;
+    let request = case.join(format!("request.{client}.json"));
+    if request.exists() {
+        let out = pair.request(&std::fs::read(&request).unwrap());
+        check(case, &format!("request.{upstream}"), out);
+        checked += 1;
+    }
+    let response = case.join(format!("response.{upstream}.json"));
+    if response.exists() {
+        let out = pair.response(&std::fs::read(&response).unwrap());
+        check(case, &format!("response.{client}"), out);
+        checked += 1;
+    }
+    let stream = case.join(format!("stream.{upstream}.sse"));
+    if stream.exists() {
+        let out = run_stream(
+            &std::fs::read(&stream).unwrap(),
+            pair.stream(include_usage(case)),
+        );
+        check(case, &format!("stream.{client}"), out);
+        checked += 1;
+    }
+    let error = case.join(format!("error.{upstream}.json"));
+    if error.exists() {
+        let out = pair.error(&read_json(&error));
+        check(case, &format!("error.{client}"), out);
+        checked += 1;
+    }
+    checked
 }
 
 #[test]
@@ -176,7 +263,8 @@ fn openai_and_azure_golden_fixtures() {
         if error.exists() {
             let input = read_json(&error);
             let status = StatusCode::from_u16(input["status"].as_u64().unwrap() as u16).unwrap();
-            let body = openai::error_body_for(status, input["body"].to_string().as_bytes());
+            let (_, body) =
+                openai::CHAT.passthrough_error(status, input["body"].to_string().as_bytes());
             check(
                 &case,
                 "error.openai",
@@ -186,4 +274,13 @@ fn openai_and_azure_golden_fixtures() {
         }
     }
     assert!(checked >= 4, "only {checked} fixtures checked");
+}
+
+#[test]
+fn messages_served_by_openai_golden_fixtures() {
+    let mut checked = 0;
+    for case in cases("openai") {
+        checked += check_pair(&MESSAGES_TO_OPENAI, &case, "anthropic", "openai");
+    }
+    assert!(checked >= 10, "only {checked} fixtures checked");
 }

@@ -8,6 +8,7 @@ mod clients;
 mod dashboard_api;
 mod faults;
 mod golden;
+mod messages;
 mod openapi;
 mod persistence;
 mod process;

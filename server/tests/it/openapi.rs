@@ -131,7 +131,8 @@ async fn the_description_is_public_openapi_3_and_lists_the_api() {
     let chat_request = &spec["components"]["schemas"]["OpenAiChatCompletionRequest"];
     assert_eq!(chat_request["required"], json!(["model", "messages"]));
 
-    // Every error status is answered with the OpenAI-shaped envelope.
+    // Every error status is answered with the OpenAI-shaped envelope, and Anthropic's surface
+    // with Anthropic's.
     let envelope = &spec["components"]["schemas"]["ErrorEnvelope"];
     assert_eq!(envelope["required"], json!(["error"]));
     let detail = resolve(&spec, &envelope["properties"]["error"]);
@@ -144,10 +145,12 @@ async fn the_description_is_public_openapi_3_and_lists_the_api() {
                         continue; // 503 `degraded` is the health report itself
                     }
                     let schema = response_schema(&spec, method, path, status);
-                    assert_eq!(
-                        schema["$ref"], "#/components/schemas/ErrorEnvelope",
-                        "{method} {path} {status}"
-                    );
+                    let envelope = if path.starts_with("/v1/messages") {
+                        "#/components/schemas/AnthropicErrorEnvelope"
+                    } else {
+                        "#/components/schemas/ErrorEnvelope"
+                    };
+                    assert_eq!(schema["$ref"], envelope, "{method} {path} {status}");
                 }
             }
         }
@@ -271,10 +274,19 @@ async fn other_methods_on_a_documented_path_get_405_with_the_documented_allow() 
                 .collect();
             allow.sort();
             assert_eq!(allow, documented, "{method} {path}");
-            assert_eq!(
-                r.body["error"]["code"], "method_not_allowed",
-                "{method} {path}"
-            );
+            if path.starts_with("/v1/messages") {
+                // Anthropic's surface answers in Anthropic's shape.
+                assert_eq!(
+                    r.anthropic_error_type(),
+                    "invalid_request_error",
+                    "{method} {path}"
+                );
+            } else {
+                assert_eq!(
+                    r.body["error"]["code"], "method_not_allowed",
+                    "{method} {path}"
+                );
+            }
             checked += 1;
         }
     }

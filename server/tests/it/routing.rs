@@ -1,6 +1,7 @@
 //! Routing scenarios with several mock upstreams: strategies, tiers, throttling and recovery,
 //! cooling and the half-open probe, failover trails, quotas under concurrency, rate-limit headers
-//! and explainable picks. Time is driven by hand; nothing sleeps.
+//! and explainable picks. Each runs from every client surface ([`SURFACES`]): routing must not
+//! depend on the dialect a call came in. Time is driven by hand; nothing sleeps.
 
 use actix_web::http::StatusCode;
 use api_proxy::actors::key::{GetSnapshot, SimulatePanic};
@@ -8,6 +9,7 @@ use api_proxy::clock::Clock;
 use mock_upstream::{Behaviour, MockConfig, MockUpstream};
 use serde_json::{json, Value};
 
+use crate::support::surface::{Surface, SURFACES};
 use crate::support::*;
 
 const T0: i64 = 1_800_000_000_000;
@@ -28,6 +30,12 @@ async fn key_state(app: &TestApp, id: i64) -> Value {
 
 #[actix_web::test]
 async fn cost_strategy_picks_the_cheaper_key_and_explains_why() {
+    for surface in SURFACES {
+        cost_strategy_picks_the_cheaper_key_and_explains_why_on(*surface).await;
+    }
+}
+
+async fn cost_strategy_picks_the_cheaper_key_and_explains_why_on(surface: Surface) {
     let (a, b) = (
         MockUpstream::start(MockConfig::default()),
         MockUpstream::start(MockConfig::default()),
@@ -37,7 +45,7 @@ async fn cost_strategy_picks_the_cheaper_key_and_explains_why() {
     let cheap = key(&app, "cheap", &b, json!({"cost_per_request": 0.001})).await;
     app.put_settings(json!({"routing_strategy": "cost"})).await;
     for _ in 0..3 {
-        let r = app.chat(chat_body("gpt-4o")).await;
+        let r = surface.call(&app, "gpt-4o").await;
         assert_eq!(r.header("x-api-proxy-key"), Some("cheap"));
         let cost: f64 = r.header("x-api-proxy-cost").unwrap().parse().unwrap();
         assert!(cost > 0.001, "fee plus tokens: {cost}");
@@ -60,7 +68,7 @@ async fn cost_strategy_picks_the_cheaper_key_and_explains_why() {
     app.put_settings(json!({"model_strategies": {"gpt-4o": "round_robin"}}))
         .await;
     let names: std::collections::HashSet<String> =
-        futures_util::future::join_all((0..4).map(|_| app.chat(chat_body("gpt-4o"))))
+        futures_util::future::join_all((0..4).map(|_| surface.call(&app, "gpt-4o")))
             .await
             .iter()
             .map(|r| r.header("x-api-proxy-key").unwrap().to_owned())
@@ -71,6 +79,12 @@ async fn cost_strategy_picks_the_cheaper_key_and_explains_why() {
 
 #[actix_web::test]
 async fn round_robin_shares_evenly_and_weights_are_honoured() {
+    for surface in SURFACES {
+        round_robin_shares_evenly_and_weights_are_honoured_on(*surface).await;
+    }
+}
+
+async fn round_robin_shares_evenly_and_weights_are_honoured_on(surface: Surface) {
     let mocks: Vec<MockUpstream> = (0..3)
         .map(|_| MockUpstream::start(MockConfig::default()))
         .collect();
@@ -81,7 +95,7 @@ async fn round_robin_shares_evenly_and_weights_are_honoured() {
     app.put_settings(json!({"routing_strategy": "round_robin"}))
         .await;
     for _ in 0..1000 {
-        assert_eq!(app.chat(chat_body("gpt-4o")).await.status, StatusCode::OK);
+        assert_eq!(surface.call(&app, "gpt-4o").await.status, StatusCode::OK);
     }
     for m in &mocks {
         let n = m.request_count() as f64;
@@ -95,6 +109,12 @@ async fn round_robin_shares_evenly_and_weights_are_honoured() {
 
 #[actix_web::test]
 async fn priority_tiers_hold_and_exhausted_keys_are_never_chosen() {
+    for surface in SURFACES {
+        priority_tiers_hold_and_exhausted_keys_are_never_chosen_on(*surface).await;
+    }
+}
+
+async fn priority_tiers_hold_and_exhausted_keys_are_never_chosen_on(surface: Surface) {
     let (first, second, last) = (
         MockUpstream::start(MockConfig::default()),
         MockUpstream::start(MockConfig::default()),
@@ -114,7 +134,8 @@ async fn priority_tiers_hold_and_exhausted_keys_are_never_chosen() {
         let mut v = Vec::new();
         for _ in 0..4 {
             v.push(
-                app.chat(chat_body("gpt-4o"))
+                surface
+                    .call(&app, "gpt-4o")
                     .await
                     .header("x-api-proxy-key")
                     .unwrap()
@@ -135,6 +156,12 @@ async fn priority_tiers_hold_and_exhausted_keys_are_never_chosen() {
 
 #[actix_web::test]
 async fn a_429_throttles_until_retry_after_then_the_key_recovers() {
+    for surface in SURFACES {
+        a_429_throttles_until_retry_after_then_the_key_recovers_on(*surface).await;
+    }
+}
+
+async fn a_429_throttles_until_retry_after_then_the_key_recovers_on(surface: Surface) {
     let limited = MockUpstream::start(MockConfig {
         behaviour: Behaviour::Status(429),
         extra_headers: vec![("retry-after".into(), "30".into())],
@@ -146,7 +173,7 @@ async fn a_429_throttles_until_retry_after_then_the_key_recovers() {
     let a = key(&app, "a", &limited, json!({"priority": 1})).await;
     key(&app, "b", &backup, json!({"priority": 2})).await;
 
-    let r = app.chat(chat_body("gpt-4o")).await;
+    let r = surface.call(&app, "gpt-4o").await;
     assert_eq!(r.header("x-api-proxy-key"), Some("b"));
     assert_eq!(r.header("x-api-proxy-attempts"), Some("2"));
     let state = key_state(&app, a).await;
@@ -154,20 +181,26 @@ async fn a_429_throttles_until_retry_after_then_the_key_recovers() {
     assert_eq!(state["state_until"], T0 + 30_000);
 
     // While throttled, a is not even tried.
-    app.chat(chat_body("gpt-4o")).await;
+    surface.call(&app, "gpt-4o").await;
     assert_eq!(limited.request_count(), 1);
 
     // Thirty seconds later it is back.
     limited.set_behaviour(Behaviour::Normal);
     clock.advance(30_000);
     assert_eq!(key_state(&app, a).await["state"], "active");
-    let r = app.chat(chat_body("gpt-4o")).await;
+    let r = surface.call(&app, "gpt-4o").await;
     assert_eq!(r.header("x-api-proxy-key"), Some("a"));
     app.stop().await;
 }
 
 #[actix_web::test]
 async fn all_keys_throttled_answers_429_with_retry_after_at_once() {
+    for surface in SURFACES {
+        all_keys_throttled_answers_429_with_retry_after_at_once_on(*surface).await;
+    }
+}
+
+async fn all_keys_throttled_answers_429_with_retry_after_at_once_on(surface: Surface) {
     let limited = MockUpstream::start(MockConfig {
         behaviour: Behaviour::Status(429),
         extra_headers: vec![("retry-after-ms".into(), "4500".into())],
@@ -177,12 +210,11 @@ async fn all_keys_throttled_answers_429_with_retry_after_at_once() {
     let app = TestApp::start_with_clock(clock.clone()).await;
     key(&app, "only", &limited, json!({})).await;
     assert_eq!(
-        app.chat(chat_body("gpt-4o")).await.status,
+        surface.call(&app, "gpt-4o").await.status,
         StatusCode::TOO_MANY_REQUESTS
     );
-    let r = app.chat(chat_body("gpt-4o")).await;
-    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(r.error_code(), Some("all_keys_rate_limited"));
+    let r = surface.call(&app, "gpt-4o").await;
+    surface.assert_all_keys_throttled(&r);
     assert_eq!(r.header("retry-after"), Some("5"));
     assert_eq!(
         limited.request_count(),
@@ -194,6 +226,12 @@ async fn all_keys_throttled_answers_429_with_retry_after_at_once() {
 
 #[actix_web::test]
 async fn a_5xx_storm_cools_the_key_then_a_probe_brings_it_back() {
+    for surface in SURFACES {
+        a_5xx_storm_cools_the_key_then_a_probe_brings_it_back_on(*surface).await;
+    }
+}
+
+async fn a_5xx_storm_cools_the_key_then_a_probe_brings_it_back_on(surface: Surface) {
     let flaky = MockUpstream::start(MockConfig {
         behaviour: Behaviour::Status(500),
         ..Default::default()
@@ -205,14 +243,14 @@ async fn a_5xx_storm_cools_the_key_then_a_probe_brings_it_back() {
     key(&app, "steady", &steady, json!({"priority": 2})).await;
 
     // One failure does not take the key out.
-    app.chat(chat_body("gpt-4o")).await;
+    surface.call(&app, "gpt-4o").await;
     assert_eq!(key_state(&app, f).await["state"], "active");
-    app.chat(chat_body("gpt-4o")).await;
-    app.chat(chat_body("gpt-4o")).await;
+    surface.call(&app, "gpt-4o").await;
+    surface.call(&app, "gpt-4o").await;
     let cooled = key_state(&app, f).await;
     assert_eq!(cooled["state"], "cooling", "{cooled}");
     assert_eq!(flaky.request_count(), 3);
-    let r = app.chat(chat_body("gpt-4o")).await;
+    let r = surface.call(&app, "gpt-4o").await;
     assert_eq!(r.header("x-api-proxy-key"), Some("steady"));
     assert_eq!(flaky.request_count(), 3, "a cooling key gets no traffic");
 
@@ -220,7 +258,7 @@ async fn a_5xx_storm_cools_the_key_then_a_probe_brings_it_back() {
     flaky.set_behaviour(Behaviour::Normal);
     clock.advance(cooled["state_until"].as_i64().unwrap() - T0);
     assert_eq!(key_state(&app, f).await["state"], "probing");
-    let r = app.chat(chat_body("gpt-4o")).await;
+    let r = surface.call(&app, "gpt-4o").await;
     assert_eq!(r.header("x-api-proxy-key"), Some("flaky"));
     assert_eq!(key_state(&app, f).await["state"], "active");
     app.stop().await;
@@ -228,6 +266,12 @@ async fn a_5xx_storm_cools_the_key_then_a_probe_brings_it_back() {
 
 #[actix_web::test]
 async fn failover_keeps_the_attempt_trail() {
+    for surface in SURFACES {
+        failover_keeps_the_attempt_trail_on(*surface).await;
+    }
+}
+
+async fn failover_keeps_the_attempt_trail_on(surface: Surface) {
     let down = MockUpstream::start(MockConfig {
         behaviour: Behaviour::Status(503),
         ..Default::default()
@@ -236,8 +280,13 @@ async fn failover_keeps_the_attempt_trail() {
     let app = TestApp::start().await;
     key(&app, "down", &down, json!({"priority": 1})).await;
     key(&app, "up", &up, json!({"priority": 2})).await;
-    assert_eq!(app.chat(chat_body("gpt-4o")).await.status, StatusCode::OK);
+    assert_eq!(surface.call(&app, "gpt-4o").await.status, StatusCode::OK);
     let log = app.logs().await[0].clone();
+    assert_eq!(
+        log["endpoint"],
+        surface.endpoint(),
+        "the call is logged with its surface"
+    );
     let trail = log["attempt_trail"].as_array().unwrap();
     assert_eq!(trail.len(), 2, "{log}");
     assert_eq!(trail[0]["key_name"], "down");
@@ -254,6 +303,12 @@ async fn failover_keeps_the_attempt_trail() {
 
 #[actix_web::test]
 async fn a_request_quota_is_not_overdrawn_by_200_parallel_requests() {
+    for surface in SURFACES {
+        a_request_quota_is_not_overdrawn_by_200_parallel_requests_on(*surface).await;
+    }
+}
+
+async fn a_request_quota_is_not_overdrawn_by_200_parallel_requests_on(surface: Surface) {
     let mock = MockUpstream::start(MockConfig {
         workers: 2,
         ..Default::default()
@@ -261,14 +316,14 @@ async fn a_request_quota_is_not_overdrawn_by_200_parallel_requests() {
     let app = TestApp::start_with(&[("WORKERS", "2")]).await;
     let id = key(&app, "limited", &mock, json!({"quota_total": 50})).await;
     let replies =
-        futures_util::future::join_all((0..200).map(|_| app.chat(chat_body("gpt-4o")))).await;
+        futures_util::future::join_all((0..200).map(|_| surface.call(&app, "gpt-4o"))).await;
     let ok = replies
         .iter()
         .filter(|r| r.status == StatusCode::OK)
         .count();
     assert!(replies
         .iter()
-        .all(|r| r.status == StatusCode::OK || r.status == StatusCode::SERVICE_UNAVAILABLE));
+        .all(|r| r.status == StatusCode::OK || r.status == surface.no_key_status()));
     assert_eq!(
         mock.request_count(),
         50,
@@ -284,6 +339,12 @@ async fn a_request_quota_is_not_overdrawn_by_200_parallel_requests() {
 
 #[actix_web::test]
 async fn rate_limit_headers_steer_traffic_before_the_key_runs_dry() {
+    for surface in SURFACES {
+        rate_limit_headers_steer_traffic_before_the_key_runs_dry_on(*surface).await;
+    }
+}
+
+async fn rate_limit_headers_steer_traffic_before_the_key_runs_dry_on(surface: Surface) {
     let dry = MockUpstream::start(MockConfig {
         extra_headers: vec![
             ("x-ratelimit-limit-requests".into(), "100".into()),
@@ -299,26 +360,20 @@ async fn rate_limit_headers_steer_traffic_before_the_key_runs_dry() {
     key(&app, "other", &other, json!({"priority": 2})).await;
     // The call succeeds, but the headers say nothing is left for 20 s.
     assert_eq!(
-        app.chat(chat_body("gpt-4o"))
-            .await
-            .header("x-api-proxy-key"),
+        surface.call(&app, "gpt-4o").await.header("x-api-proxy-key"),
         Some("dry")
     );
     let state = key_state(&app, d).await;
     assert_eq!(state["state"], "throttled");
     assert_eq!(state["rate_limit"]["requests_remaining"], 0.0);
     assert_eq!(
-        app.chat(chat_body("gpt-4o"))
-            .await
-            .header("x-api-proxy-key"),
+        surface.call(&app, "gpt-4o").await.header("x-api-proxy-key"),
         Some("other")
     );
     assert_eq!(dry.request_count(), 1);
     clock.advance(20_000);
     assert_eq!(
-        app.chat(chat_body("gpt-4o"))
-            .await
-            .header("x-api-proxy-key"),
+        surface.call(&app, "gpt-4o").await.header("x-api-proxy-key"),
         Some("dry")
     );
     app.stop().await;
@@ -326,6 +381,14 @@ async fn rate_limit_headers_steer_traffic_before_the_key_runs_dry() {
 
 #[actix_web::test]
 async fn insufficient_quota_from_the_provider_exhausts_the_key_until_topped_up() {
+    for surface in SURFACES {
+        insufficient_quota_from_the_provider_exhausts_the_key_until_topped_up_on(*surface).await;
+    }
+}
+
+async fn insufficient_quota_from_the_provider_exhausts_the_key_until_topped_up_on(
+    surface: Surface,
+) {
     let broke = MockUpstream::start(MockConfig {
         behaviour: Behaviour::RawStatus {
             status: 429,
@@ -337,13 +400,13 @@ async fn insufficient_quota_from_the_provider_exhausts_the_key_until_topped_up()
     let app = TestApp::start().await;
     let id = key(&app, "broke", &broke, json!({})).await;
     assert_eq!(
-        app.chat(chat_body("gpt-4o")).await.status,
+        surface.call(&app, "gpt-4o").await.status,
         StatusCode::TOO_MANY_REQUESTS
     );
     assert_eq!(key_state(&app, id).await["state"], "quota_exhausted");
     assert_eq!(
-        app.chat(chat_body("gpt-4o")).await.status,
-        StatusCode::SERVICE_UNAVAILABLE
+        surface.call(&app, "gpt-4o").await.status,
+        surface.no_key_status()
     );
     broke.set_behaviour(Behaviour::Normal);
     app.admin(
@@ -353,12 +416,18 @@ async fn insufficient_quota_from_the_provider_exhausts_the_key_until_topped_up()
     )
     .await;
     assert_eq!(key_state(&app, id).await["state"], "active");
-    assert_eq!(app.chat(chat_body("gpt-4o")).await.status, StatusCode::OK);
+    assert_eq!(surface.call(&app, "gpt-4o").await.status, StatusCode::OK);
     app.stop().await;
 }
 
 #[actix_web::test]
 async fn a_supervisor_restart_keeps_a_throttle() {
+    for surface in SURFACES {
+        a_supervisor_restart_keeps_a_throttle_on(*surface).await;
+    }
+}
+
+async fn a_supervisor_restart_keeps_a_throttle_on(surface: Surface) {
     let limited = MockUpstream::start(MockConfig {
         behaviour: Behaviour::Status(429),
         extra_headers: vec![("retry-after".into(), "60".into())],
@@ -367,7 +436,7 @@ async fn a_supervisor_restart_keeps_a_throttle() {
     let clock = Clock::manual(T0);
     let app = TestApp::start_with_clock(clock).await;
     let id = key(&app, "a", &limited, json!({})).await;
-    app.chat(chat_body("gpt-4o")).await;
+    surface.call(&app, "gpt-4o").await;
     let addr = app.state().keys.addr(id as i32).unwrap();
     addr.do_send(SimulatePanic);
     let after = addr.send(GetSnapshot).await.unwrap();
@@ -379,6 +448,12 @@ async fn a_supervisor_restart_keeps_a_throttle() {
 
 #[actix_web::test]
 async fn burn_rate_and_forecast_are_reported() {
+    for surface in SURFACES {
+        burn_rate_and_forecast_are_reported_on(*surface).await;
+    }
+}
+
+async fn burn_rate_and_forecast_are_reported_on(surface: Surface) {
     let mock = MockUpstream::start(MockConfig::default());
     let app = TestApp::start().await;
     let id = key(
@@ -389,7 +464,7 @@ async fn burn_rate_and_forecast_are_reported() {
     )
     .await;
     for _ in 0..4 {
-        app.chat(chat_body("gpt-4o")).await;
+        surface.call(&app, "gpt-4o").await;
     }
     let k = key_state(&app, id).await;
     assert_eq!(k["quota_remaining"], 96.0);
@@ -405,6 +480,12 @@ async fn burn_rate_and_forecast_are_reported() {
 
 #[actix_web::test]
 async fn conversations_stick_to_their_key_until_it_is_throttled() {
+    for surface in SURFACES {
+        conversations_stick_to_their_key_until_it_is_throttled_on(*surface).await;
+    }
+}
+
+async fn conversations_stick_to_their_key_until_it_is_throttled_on(surface: Surface) {
     let a = MockUpstream::start(MockConfig::default());
     let b = MockUpstream::start(MockConfig::default());
     let app = TestApp::start().await;
@@ -414,23 +495,23 @@ async fn conversations_stick_to_their_key_until_it_is_throttled() {
         .await;
     let turn = |n: usize| {
         let mut messages = vec![
-            json!({"role": "system", "content": "You are a pirate."}),
-            json!({"role": "user", "content": "Tell me about ships"}),
+            ("system", "You are a pirate.".to_owned()),
+            ("user", "Tell me about ships".to_owned()),
         ];
         for i in 0..n {
-            messages.push(json!({"role": "assistant", "content": format!("Arr {i}")}));
-            messages.push(json!({"role": "user", "content": format!("More {i}")}));
+            messages.push(("assistant", format!("Arr {i}")));
+            messages.push(("user", format!("More {i}")));
         }
-        json!({"model": "gpt-4o", "messages": messages})
+        surface.conversation("gpt-4o", &messages)
     };
-    let first = app
-        .chat(turn(0))
+    let first = surface
+        .send(&app, turn(0))
         .await
         .header("x-api-proxy-key")
         .unwrap()
         .to_owned();
     for n in 1..6 {
-        let r = app.chat(turn(n)).await;
+        let r = surface.send(&app, turn(n)).await;
         assert_eq!(
             r.header("x-api-proxy-key"),
             Some(first.as_str()),
@@ -445,7 +526,7 @@ async fn conversations_stick_to_their_key_until_it_is_throttled() {
         Some(json!({"enabled": false})),
     )
     .await;
-    let moved = app.chat(turn(6)).await;
+    let moved = surface.send(&app, turn(6)).await;
     assert_ne!(moved.header("x-api-proxy-key"), Some(first.as_str()));
     assert_eq!(moved.status, StatusCode::OK);
     app.stop().await;

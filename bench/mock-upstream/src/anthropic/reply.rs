@@ -5,14 +5,19 @@
 
 use serde_json::{json, Value};
 
+use super::validate::thinking_signature;
 use super::{overloaded_event, sse_event};
-use crate::reply::{self, ToolCall, MOCK_TOOL_PREAMBLE, MOCK_TOOL_RESULT_REPLY, TOOL_CALL_TOKENS};
+use crate::reply::{
+    self, ToolCall, MOCK_THINKING, MOCK_TOOL_PREAMBLE, MOCK_TOOL_RESULT_REPLY, TOOL_CALL_TOKENS,
+};
 use crate::sse::Script;
 use crate::MockConfig;
 
 /// One content block of the answer.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Block {
+    /// Extended thinking, one piece per token, signed.
+    Thinking(Vec<String>),
     /// Text, one piece per token.
     Text(Vec<String>),
     ToolUse(ToolCall),
@@ -59,7 +64,13 @@ impl Plan {
             .filter_map(Value::as_str)
             .filter(|s| !s.is_empty())
             .collect();
-        Self::generate(text, calls, max_tokens, &stops)
+        let mut plan = Self::generate(text, calls, max_tokens, &stops);
+        if body["thinking"]["type"] == "enabled" {
+            let thinking = reply::word_pieces(MOCK_THINKING);
+            plan.output_tokens += thinking.len() as u64;
+            plan.blocks.insert(0, Block::Thinking(thinking));
+        }
+        plan
     }
 
     /// Emits `text` a token at a time, then the tool uses, stopping at the first stop sequence
@@ -126,6 +137,10 @@ impl Plan {
             .blocks
             .iter()
             .map(|b| match b {
+                Block::Thinking(pieces) => json!({
+                    "type": "thinking", "thinking": pieces.concat(),
+                    "signature": thinking_signature(&pieces.concat())
+                }),
                 Block::Text(pieces) => json!({"type": "text", "text": pieces.concat()}),
                 Block::ToolUse(call) => json!({
                     "type": "tool_use", "id": call.id, "name": call.name, "input": call.input
@@ -166,6 +181,17 @@ impl Plan {
                 )
             };
             let (opening, deltas) = match block {
+                Block::Thinking(pieces) => (
+                    json!({"type": "thinking", "thinking": "", "signature": ""}),
+                    pieces
+                        .iter()
+                        .map(|p| delta(json!({"type": "thinking_delta", "thinking": p})))
+                        .chain(std::iter::once(delta(json!({
+                            "type": "signature_delta",
+                            "signature": thinking_signature(&pieces.concat())
+                        }))))
+                        .collect::<Vec<_>>(),
+                ),
                 Block::Text(pieces) => (
                     json!({"type": "text", "text": ""}),
                     pieces
@@ -291,7 +317,7 @@ mod tests {
     fn text_of(plan: &Plan) -> String {
         match &plan.blocks[0] {
             Block::Text(p) => p.concat(),
-            Block::ToolUse(_) => panic!("text expected"),
+            Block::Thinking(_) | Block::ToolUse(_) => panic!("text expected"),
         }
     }
 
@@ -358,6 +384,23 @@ mod tests {
             json!({"tools": tools, "tool_choice": {"type": "none"}}),
         ));
         assert_eq!(text_of(&p), reply::MOCK_REPLY);
+    }
+
+    #[test]
+    fn thinking_comes_first_and_is_signed() {
+        let p = plan(hello(
+            json!({"max_tokens": 2048, "thinking": {"type": "enabled", "budget_tokens": 1024}}),
+        ));
+        let Block::Thinking(pieces) = &p.blocks[0] else {
+            panic!("thinking first")
+        };
+        assert_eq!(pieces.concat(), MOCK_THINKING);
+        assert_eq!(p.output_tokens, 5 + 6);
+        let message = p.message(&MockConfig::default(), "msg_1", "claude");
+        assert_eq!(
+            message["content"][0]["signature"],
+            thinking_signature(MOCK_THINKING)
+        );
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! The checks the Messages API makes before generating anything, with its error messages (which
 //! start with the path of the offending field, e.g. `messages.1.content.0.source: …`).
 //!
-//! Deliberately strict where api-proxy's translation can go wrong: unknown top-level fields,
-//! roles other than user/assistant, unpaired `tool_use` / `tool_result`, OpenAI-shaped tools
-//! and images. Consecutive same-role turns and a leading assistant turn are rejected too, as
+//! Deliberately strict where api-proxy's translation can go wrong: unknown top-level fields
+//! (accepted only with an `anthropic-beta` header, as a beta may add some), roles other than
+//! user/assistant, unpaired `tool_use` / `tool_result`, OpenAI-shaped tools and images, and
+//! thinking blocks whose `signature` does not match their text (the real API rejects a
+//! thinking block that was altered on its way back). Consecutive same-role turns and a leading assistant turn are rejected too, as
 //! older API versions did; a proxy that sends them relies on merging it should do itself.
 
 use std::collections::HashSet;
@@ -27,6 +29,9 @@ const FIELDS: &[&str] = &[
     "tool_choice",
     "thinking",
     "service_tier",
+    "container",
+    "mcp_servers",
+    "context_management",
 ];
 
 const BLOCK_TYPES: &[&str] = &[
@@ -52,13 +57,27 @@ const TOOL_KEYS: &[&str] = &[
     "cache_control",
 ];
 
-/// The whole request; `Err` holds the message of Anthropic's `invalid_request_error`.
-pub fn request(body: &Value) -> Checked {
+/// The signature the mock gives a thinking block's text (an FNV-1a hash): a block that comes
+/// back with another text or signature is refused, as the real API refuses tampered thinking.
+pub fn thinking_signature(thinking: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in thinking.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("EqMockSig{hash:016x}")
+}
+
+/// The whole request; `Err` holds the message of Anthropic's `invalid_request_error`. `betas`:
+/// the request carries `anthropic-beta`, so fields of betas are allowed.
+pub fn request(body: &Value, betas: bool) -> Checked {
     let Some(obj) = body.as_object() else {
         return Err("Input should be a valid dictionary or object to extract fields from".into());
     };
     if let Some(extra) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-        return Err(format!("{extra}: Extra inputs are not permitted"));
+        if !betas {
+            return Err(format!("{extra}: Extra inputs are not permitted"));
+        }
     }
     match obj.get("model") {
         None => return Err("model: Field required".into()),
@@ -293,10 +312,7 @@ fn check_block(path: &str, block: &Value) -> Checked {
             Ok(())
         }
         "image" => check_image_source(path, block),
-        "document" => match block.get("source") {
-            Some(Value::Object(_)) => Ok(()),
-            _ => Err(format!("{path}.source: Field required")),
-        },
+        "document" => check_document_source(path, block),
         "tool_use" | "server_tool_use" => {
             string("id")?;
             string("name")?;
@@ -323,13 +339,41 @@ fn check_block(path: &str, block: &Value) -> Checked {
         }
         "thinking" => {
             string("thinking")?;
-            string("signature")
+            string("signature")?;
+            let thinking = block["thinking"].as_str().unwrap_or_default();
+            if block["signature"].as_str() != Some(thinking_signature(thinking).as_str()) {
+                return Err(format!("{path}: Invalid `signature` in `thinking` block"));
+            }
+            Ok(())
         }
         "redacted_thinking" => string("data"),
         _ if BLOCK_TYPES.contains(&kind) => Ok(()),
         _ => Err(format!(
             "{path}: Input tag '{kind}' found using 'type' does not match any of the expected tags: {}",
             quoted(BLOCK_TYPES)
+        )),
+    }
+}
+
+/// A PDF (`base64` with `application/pdf`, or `url`), plain text (`text`), or content blocks
+/// (`content`).
+fn check_document_source(path: &str, block: &Value) -> Checked {
+    let Some(source) = block.get("source").filter(|s| s.is_object()) else {
+        return Err(format!("{path}.source: Field required"));
+    };
+    match source["type"].as_str().unwrap_or_default() {
+        "base64" if source["media_type"] == "application/pdf" && source["data"].is_string() => {
+            Ok(())
+        }
+        "base64" => Err(format!(
+            "{path}.source.base64.media_type: Input should be 'application/pdf'"
+        )),
+        "text" if source["data"].is_string() => Ok(()),
+        "url" if source["url"].is_string() => Ok(()),
+        "content" if source["content"].is_string() || source["content"].is_array() => Ok(()),
+        "file" if source["file_id"].is_string() => Ok(()),
+        other => Err(format!(
+            "{path}.source: Input tag '{other}' found using 'type' does not match any of the expected tags: 'base64', 'content', 'file', 'text', 'url'"
         )),
     }
 }
@@ -558,14 +602,18 @@ mod tests {
         body
     }
 
+    fn request_ok(body: &Value) -> Checked {
+        request(body, false)
+    }
+
     fn rejects(body: Value, needle: &str) {
-        let err = request(&body).expect_err("should be rejected");
+        let err = request_ok(&body).expect_err("should be rejected");
         assert!(err.contains(needle), "{err:?} should mention {needle:?}");
     }
 
     #[test]
     fn a_minimal_request_passes() {
-        request(&valid()).unwrap();
+        request_ok(&valid()).unwrap();
     }
 
     #[test]
@@ -597,7 +645,66 @@ mod tests {
                 {"role": "assistant", "content": ""}
             ]
         });
-        request(&body).unwrap();
+        request_ok(&body).unwrap();
+    }
+
+    #[test]
+    fn thinking_must_come_back_with_its_own_signature() {
+        let turn = |signature: &str| {
+            with(
+                "messages",
+                json!([
+                    {"role": "user", "content": "Hi"},
+                    {"role": "assistant", "content": [
+                        {"type": "thinking", "thinking": "Hmm.", "signature": signature},
+                        {"type": "text", "text": "Hello"}]},
+                    {"role": "user", "content": "Again"}
+                ]),
+            )
+        };
+        request_ok(&turn(&thinking_signature("Hmm."))).unwrap();
+        rejects(turn("forged"), "messages.1.content.0: Invalid `signature`");
+        rejects(turn(&thinking_signature("Other.")), "Invalid `signature`");
+    }
+
+    #[test]
+    fn beta_fields_need_a_beta_header() {
+        let body = with("brand_new_field", json!({"x": 1}));
+        rejects(
+            body.clone(),
+            "brand_new_field: Extra inputs are not permitted",
+        );
+        request(&body, true).unwrap();
+    }
+
+    #[test]
+    fn documents_are_pdfs_text_or_content() {
+        let doc = |source: Value| {
+            with(
+                "messages",
+                json!([{"role": "user", "content": [{"type": "document", "source": source}]}]),
+            )
+        };
+        request_ok(&doc(
+            json!({"type": "base64", "media_type": "application/pdf", "data": "JVBE"}),
+        ))
+        .unwrap();
+        request_ok(&doc(
+            json!({"type": "text", "media_type": "text/plain", "data": "x"}),
+        ))
+        .unwrap();
+        request_ok(&doc(
+            json!({"type": "content", "content": [{"type": "text", "text": "x"}]}),
+        ))
+        .unwrap();
+        rejects(
+            doc(json!({"type": "base64", "media_type": "image/png", "data": "x"})),
+            "application/pdf",
+        );
+        rejects(
+            doc(json!({"type": "image_url", "url": "x"})),
+            "Input tag 'image_url'",
+        );
     }
 
     #[test]
@@ -667,7 +774,7 @@ mod tests {
         body["tool_choice"] = json!({"type": "tool"});
         rejects(body.clone(), "tool_choice.tool.name");
         body["tool_choice"] = json!({"type": "tool", "name": "t"});
-        request(&body).unwrap();
+        request_ok(&body).unwrap();
         rejects(
             with(
                 "tools",
@@ -713,7 +820,7 @@ mod tests {
                         {"type": "tool_result", "tool_use_id": "toolu_1"}])),
             "messages.2: Did not find 1 `tool_result` block(s) at the beginning",
         );
-        request(&turn(
+        request_ok(&turn(
             json!([{"type": "tool_result", "tool_use_id": "toolu_1"}]),
         ))
         .unwrap();

@@ -1,21 +1,19 @@
-//! OpenAI chat request -> Anthropic Messages request.
+//! Canonical request -> Anthropic Messages request (for an Anthropic key serving another
+//! dialect's client).
+//!
+//! What Anthropic requires and the canonical model does not promise: turns alternate (same-role
+//! turns are merged, tool results first in a user turn) and start with the user; no empty text
+//! blocks (nor whitespace-only assistant text); `max_tokens` is always given; `temperature` is
+//! 0..=1; stop sequences are not blank; JSON mode has no switch, so it becomes an instruction.
 
 use serde_json::{json, Value};
 
 use super::wire::{
     AnthropicBlock, AnthropicImageSource, AnthropicMessage, AnthropicMessagesRequest,
-    AnthropicMetadata, AnthropicRole, AnthropicTool, AnthropicToolChoice,
+    AnthropicMetadata, AnthropicRole, AnthropicThinking, AnthropicTool, AnthropicToolChoice,
 };
-use crate::adapters::openai_wire::{
-    OpenAiChatRequest, OpenAiContent, OpenAiContentPart, OpenAiMessage, OpenAiToolChoice,
-};
-use crate::adapters::AdapterError;
-
-/// Anthropic requires `max_tokens`; when the client sent none, the model's limit is used.
-#[derive(Debug, Clone, Copy)]
-pub struct RequestDefaults {
-    pub max_output_tokens: u32,
-}
+use crate::adapters::canonical::{Block, MediaSource, Request, ResponseFormat, Role, ToolChoice};
+use crate::adapters::{AdapterError, UpstreamContext};
 
 /// Anthropic's temperature range is 0..=1 (OpenAI's is 0..=2).
 const MAX_TEMPERATURE: f64 = 1.0;
@@ -24,75 +22,32 @@ fn invalid(message: impl Into<String>, param: &'static str) -> AdapterError {
     AdapterError::new(message, Some(param))
 }
 
-/// Translates the client's request body for `model` (the model actually routed to).
-pub fn translate_request(
-    body: &[u8],
-    model: &str,
-    defaults: RequestDefaults,
+/// The request body for `context.model`.
+pub fn from_canonical(
+    request: &Request,
+    context: &UpstreamContext<'_>,
 ) -> Result<Vec<u8>, AdapterError> {
-    let request: OpenAiChatRequest = serde_json::from_slice(body)
-        .map_err(|e| AdapterError::new(format!("invalid chat request: {e}"), None))?;
-    let translated = build(request, model, defaults)?;
+    let translated = build(request, context)?;
     Ok(serde_json::to_vec(&translated).expect("Anthropic request serialises"))
 }
 
 fn build(
-    request: OpenAiChatRequest,
-    model: &str,
-    defaults: RequestDefaults,
+    request: &Request,
+    context: &UpstreamContext<'_>,
 ) -> Result<AnthropicMessagesRequest, AdapterError> {
-    if request.n.is_some_and(|n| n > 1) {
-        return Err(invalid("n > 1 is not supported by this provider", "n"));
-    }
-    let mut system: Vec<String> = Vec::new();
     let mut messages: Vec<AnthropicMessage> = Vec::new();
-    for (i, message) in request.messages.into_iter().enumerate() {
-        match message.role.as_str() {
-            "system" | "developer" => {
-                let text = plain_text(message.content, i)?;
-                if !text.is_empty() {
-                    system.push(text);
-                }
-            }
-            "user" => push(
-                &mut messages,
-                AnthropicRole::User,
-                user_blocks(message.content, i)?,
-            ),
-            "assistant" => push(
-                &mut messages,
-                AnthropicRole::Assistant,
-                assistant_blocks(message, i)?,
-            ),
-            "tool" => {
-                let id = message.tool_call_id.clone().ok_or_else(|| {
-                    invalid(
-                        format!("messages[{i}]: a tool message needs tool_call_id"),
-                        "messages",
-                    )
-                })?;
-                let text = plain_text(message.content, i)?;
-                let content = if text.is_empty() {
-                    vec![]
-                } else {
-                    vec![AnthropicBlock::Text { text }]
-                };
-                push(
-                    &mut messages,
-                    AnthropicRole::User,
-                    vec![AnthropicBlock::ToolResult {
-                        tool_use_id: id,
-                        content,
-                    }],
-                );
-            }
-            other => {
-                return Err(invalid(
-                    format!("messages[{i}]: role {other:?} is not supported"),
-                    "messages",
-                ));
+    for (i, message) in request.messages.iter().enumerate() {
+        let role = match message.role {
+            Role::User => AnthropicRole::User,
+            Role::Assistant => AnthropicRole::Assistant,
+        };
+        let mut blocks = Vec::with_capacity(message.content.len());
+        for block in &message.content {
+            if let Some(b) = anthropic_block(block, role, i)? {
+                blocks.push(b);
             }
         }
+        push(&mut messages, role, blocks);
     }
     messages.retain(|m| !m.content.is_empty());
     if messages.is_empty() {
@@ -113,75 +68,76 @@ fn build(
             },
         );
     }
-    if let Some(format) = &request.response_format {
-        if let Some(hint) = json_mode_hint(&format.kind, format.json_schema.as_ref()) {
-            system.push(hint);
-        }
+    let mut system = request.system.clone();
+    if let Some(hint) = request.response_format.as_ref().and_then(json_mode_hint) {
+        system.push(hint);
+    }
+    if let Some(kind) = request.tools.iter().find_map(|t| t.server_kind.as_deref()) {
+        return Err(invalid(
+            format!("tools: `{kind}` cannot be forwarded by translation"),
+            "tools",
+        ));
     }
     let parallel_off = request.parallel_tool_calls == Some(false);
     let tools: Vec<AnthropicTool> = request
         .tools
-        .unwrap_or_default()
-        .into_iter()
+        .iter()
         .map(|t| AnthropicTool {
-            name: t.function.name,
-            description: t.function.description,
+            name: t.name.clone(),
+            description: t.description.clone(),
             input_schema: t
-                .function
-                .parameters
+                .input_schema
+                .clone()
                 .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
         })
         .collect();
-    let tool_choice = match request.tool_choice {
+    let tool_choice = match &request.tool_choice {
         None if parallel_off && !tools.is_empty() => Some(AnthropicToolChoice::Auto {
             disable_parallel_tool_use: true,
         }),
         None => None,
-        Some(OpenAiToolChoice::Mode(mode)) => match mode.as_str() {
-            "auto" => Some(AnthropicToolChoice::Auto {
-                disable_parallel_tool_use: parallel_off,
-            }),
-            "required" => Some(AnthropicToolChoice::Any {
-                disable_parallel_tool_use: parallel_off,
-            }),
-            "none" => Some(AnthropicToolChoice::None),
-            other => {
-                return Err(invalid(
-                    format!("tool_choice {other:?} is not one of auto, none, required"),
-                    "tool_choice",
-                ))
-            }
-        },
-        Some(OpenAiToolChoice::Named(named)) => Some(AnthropicToolChoice::Tool {
-            name: named.function.name,
+        Some(ToolChoice::Auto) => Some(AnthropicToolChoice::Auto {
+            disable_parallel_tool_use: parallel_off,
+        }),
+        Some(ToolChoice::Any) => Some(AnthropicToolChoice::Any {
+            disable_parallel_tool_use: parallel_off,
+        }),
+        Some(ToolChoice::None) => Some(AnthropicToolChoice::None),
+        Some(ToolChoice::Tool(name)) => Some(AnthropicToolChoice::Tool {
+            name: name.clone(),
             disable_parallel_tool_use: parallel_off,
         }),
     };
     let max_tokens = request
-        .max_completion_tokens
-        .or(request.max_tokens)
-        .unwrap_or(defaults.max_output_tokens)
+        .max_tokens
+        .unwrap_or(context.max_output_tokens)
         .max(1);
     Ok(AnthropicMessagesRequest {
-        model: model.to_owned(),
+        model: context.model.to_owned(),
         max_tokens,
         messages,
         system: (!system.is_empty()).then(|| system.join("\n\n")),
         stop_sequences: request
             .stop
-            .map(|s| s.into_vec())
-            .unwrap_or_default()
-            .into_iter()
+            .iter()
             // Anthropic rejects whitespace-only stop sequences.
             .filter(|s| !s.trim().is_empty())
+            .cloned()
             .collect(),
         temperature: request.temperature.map(|t| t.clamp(0.0, MAX_TEMPERATURE)),
         top_p: request.top_p,
         top_k: request.top_k,
-        stream: request.stream.unwrap_or(false),
-        metadata: request.user.map(|user_id| AnthropicMetadata { user_id }),
+        stream: request.stream,
+        metadata: request
+            .user
+            .clone()
+            .map(|user_id| AnthropicMetadata { user_id }),
         tool_choice: if tools.is_empty() { None } else { tool_choice },
         tools,
+        thinking: request
+            .thinking_budget
+            .filter(|budget| *budget < max_tokens)
+            .map(|budget_tokens| AnthropicThinking::Enabled { budget_tokens }),
     })
 }
 
@@ -204,141 +160,104 @@ fn push(messages: &mut Vec<AnthropicMessage>, role: AnthropicRole, blocks: Vec<A
     }
 }
 
-fn plain_text(content: Option<OpenAiContent>, i: usize) -> Result<String, AdapterError> {
-    match content {
-        None => Ok(String::new()),
-        Some(OpenAiContent::Text(t)) => Ok(t),
-        Some(OpenAiContent::Parts(parts)) => {
-            let mut texts = Vec::new();
-            for part in parts {
-                match part {
-                    OpenAiContentPart::Text { text } => texts.push(text),
-                    _ => {
-                        return Err(invalid(
-                            format!("messages[{i}]: only text parts are allowed in this message"),
-                            "messages",
-                        ))
-                    }
+/// One block as Anthropic takes it; `None` for what it must not get (empty text).
+fn anthropic_block(
+    block: &Block,
+    role: AnthropicRole,
+    i: usize,
+) -> Result<Option<AnthropicBlock>, AdapterError> {
+    Ok(Some(match block {
+        Block::Text { text } if text.is_empty() => return Ok(None),
+        // Anthropic rejects whitespace-only text in an assistant turn (a final one above all).
+        Block::Text { text } if role == AnthropicRole::Assistant && text.trim().is_empty() => {
+            return Ok(None)
+        }
+        Block::Text { text } => AnthropicBlock::Text { text: text.clone() },
+        Block::Image { source } => AnthropicBlock::Image {
+            source: match source {
+                MediaSource::Base64 { media_type, data } => AnthropicImageSource::Base64 {
+                    media_type: media_type.clone(),
+                    data: data.clone(),
+                },
+                MediaSource::Url { url } => AnthropicImageSource::Url { url: url.clone() },
+                MediaSource::Text { .. } => {
+                    return Err(invalid(
+                        format!("messages[{i}]: an image cannot be text"),
+                        "messages",
+                    ))
+                }
+            },
+        },
+        Block::Document { source, title } => AnthropicBlock::Document {
+            source: match source {
+                MediaSource::Base64 { media_type, data } => AnthropicImageSource::Base64 {
+                    media_type: media_type.clone(),
+                    data: data.clone(),
+                },
+                MediaSource::Url { url } => AnthropicImageSource::Url { url: url.clone() },
+                MediaSource::Text { media_type, data } => AnthropicImageSource::Text {
+                    media_type: media_type.clone(),
+                    data: data.clone(),
+                },
+            },
+            title: title.clone(),
+        },
+        Block::ToolUse { id, name, input } => AnthropicBlock::ToolUse {
+            id: id.clone(),
+            name: name.clone(),
+            input: if input.is_object() {
+                input.clone()
+            } else {
+                json!({})
+            },
+        },
+        Block::ToolResult {
+            tool_use_id,
+            content,
+            is_error,
+        } => {
+            let mut inner = Vec::with_capacity(content.len());
+            for b in content {
+                if let Some(b) = anthropic_block(b, AnthropicRole::User, i)? {
+                    inner.push(b);
                 }
             }
-            Ok(texts.join("\n"))
+            AnthropicBlock::ToolResult {
+                tool_use_id: tool_use_id.clone(),
+                content: inner,
+                is_error: *is_error,
+            }
         }
-    }
-}
-
-fn user_blocks(
-    content: Option<OpenAiContent>,
-    i: usize,
-) -> Result<Vec<AnthropicBlock>, AdapterError> {
-    match content {
-        None => Ok(vec![]),
-        Some(OpenAiContent::Text(text)) if text.is_empty() => Ok(vec![]),
-        Some(OpenAiContent::Text(text)) => Ok(vec![AnthropicBlock::Text { text }]),
-        Some(OpenAiContent::Parts(parts)) => parts
-            .into_iter()
-            .filter(|p| !matches!(p, OpenAiContentPart::Text { text } if text.is_empty()))
-            .map(|part| match part {
-                OpenAiContentPart::Text { text } => Ok(AnthropicBlock::Text { text }),
-                OpenAiContentPart::ImageUrl { image_url } => image_block(&image_url.url, i),
-                OpenAiContentPart::Refusal { refusal } => {
-                    Ok(AnthropicBlock::Text { text: refusal })
-                }
-                OpenAiContentPart::Unsupported => Err(invalid(
-                    format!(
-                        "messages[{i}]: this content part type is not supported by this provider"
-                    ),
-                    "messages",
-                )),
-            })
-            .collect(),
-    }
-}
-
-fn image_block(url: &str, i: usize) -> Result<AnthropicBlock, AdapterError> {
-    if let Some(rest) = url.strip_prefix("data:") {
-        let (meta, data) = rest
-            .split_once(',')
-            .ok_or_else(|| invalid(format!("messages[{i}]: malformed data URL"), "messages"))?;
-        let media_type = meta.strip_suffix(";base64").ok_or_else(|| {
-            invalid(
-                format!("messages[{i}]: image data URLs must be base64"),
+        // Reasoning of another vendor carries no signature Anthropic would accept.
+        Block::Thinking { signature, .. } if signature.is_empty() => return Ok(None),
+        Block::Thinking {
+            thinking,
+            signature,
+        } => AnthropicBlock::Thinking {
+            thinking: thinking.clone(),
+            signature: signature.clone(),
+        },
+        Block::RedactedThinking { data } => AnthropicBlock::RedactedThinking { data: data.clone() },
+        Block::Unsupported { kind } => {
+            return Err(invalid(
+                format!(
+                "messages[{i}]: content blocks of type {kind:?} cannot be sent to this provider"
+            ),
                 "messages",
-            )
-        })?;
-        return Ok(AnthropicBlock::Image {
-            source: AnthropicImageSource::Base64 {
-                media_type: media_type.to_owned(),
-                data: data.to_owned(),
-            },
-        });
-    }
-    if url.starts_with("https://") || url.starts_with("http://") {
-        return Ok(AnthropicBlock::Image {
-            source: AnthropicImageSource::Url {
-                url: url.to_owned(),
-            },
-        });
-    }
-    Err(invalid(
-        format!("messages[{i}]: image_url must be a data: or http(s) URL"),
-        "messages",
-    ))
+            ))
+        }
+    }))
 }
 
-fn assistant_blocks(message: OpenAiMessage, i: usize) -> Result<Vec<AnthropicBlock>, AdapterError> {
-    let mut blocks = Vec::new();
-    let text = match message.content {
-        None => String::new(),
-        Some(OpenAiContent::Text(t)) => t,
-        Some(OpenAiContent::Parts(parts)) => parts
-            .into_iter()
-            .filter_map(|p| match p {
-                OpenAiContentPart::Text { text } => Some(text),
-                OpenAiContentPart::Refusal { refusal } => Some(refusal),
-                _ => None,
-            })
-            .collect::<Vec<_>>()
-            .join("\n"),
-    };
-    // Anthropic rejects empty text blocks (and trailing whitespace in a final assistant turn).
-    if !text.trim().is_empty() {
-        blocks.push(AnthropicBlock::Text { text });
-    }
-    for call in message.tool_calls.unwrap_or_default() {
-        let input: Value = if call.function.arguments.trim().is_empty() {
-            json!({})
-        } else {
-            serde_json::from_str(&call.function.arguments).map_err(|_| {
-                invalid(
-                    format!(
-                        "messages[{i}]: tool call {:?} has arguments that are not valid JSON",
-                        call.id
-                    ),
-                    "messages",
-                )
-            })?
-        };
-        let input = if input.is_object() {
-            input
-        } else {
-            json!({ "value": input })
-        };
-        blocks.push(AnthropicBlock::ToolUse {
-            id: call.id,
-            name: call.function.name,
-            input,
-        });
-    }
-    Ok(blocks)
-}
-
-fn json_mode_hint(kind: &str, schema: Option<&Value>) -> Option<String> {
-    match kind {
+fn json_mode_hint(format: &ResponseFormat) -> Option<String> {
+    match format.kind.as_str() {
         "json_object" => {
             Some("Respond only with a single valid JSON object and nothing else.".into())
         }
         "json_schema" => {
-            let schema = schema
+            let schema = format
+                .json_schema
+                .as_ref()
                 .and_then(|s| s.get("schema"))
                 .map(Value::to_string)
                 .unwrap_or_else(|| "{}".into());
@@ -350,20 +269,38 @@ fn json_mode_hint(kind: &str, schema: Option<&Value>) -> Option<String> {
     }
 }
 
+/// OpenAI chat requests translated for Anthropic: the composition the chat surface uses with an
+/// Anthropic key, checked end to end.
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapters::openai::request::to_canonical;
+    use shared::providers::ProviderSpec;
 
-    const DEFAULTS: RequestDefaults = RequestDefaults {
-        max_output_tokens: 8192,
-    };
+    fn translate_request(
+        body: &[u8],
+        model: &str,
+        max_output_tokens: u32,
+    ) -> Result<Vec<u8>, AdapterError> {
+        let spec: ProviderSpec =
+            serde_json::from_value(json!({"id": "anthropic", "display_name": "A",
+            "format": "anthropic", "base_url": "http://x", "auth": "x-api-key", "models": []}))
+            .unwrap();
+        from_canonical(
+            &to_canonical(body)?,
+            &UpstreamContext {
+                model,
+                max_output_tokens,
+                provider: &spec,
+            },
+        )
+    }
 
     fn translate(body: Value) -> Value {
         let out =
-            translate_request(body.to_string().as_bytes(), "claude-sonnet-4-5", DEFAULTS).unwrap();
+            translate_request(body.to_string().as_bytes(), "claude-sonnet-4-5", 8192).unwrap();
         serde_json::from_slice(&out).unwrap()
     }
-
     #[test]
     fn system_is_lifted_and_openai_only_fields_are_dropped() {
         let out = translate(json!({
@@ -467,12 +404,8 @@ mod tests {
             translate(base(json!("auto")))["tools"][0]["input_schema"],
             json!({"type": "object", "properties": {}})
         );
-        let err = translate_request(
-            base(json!("sometimes")).to_string().as_bytes(),
-            "m",
-            DEFAULTS,
-        )
-        .unwrap_err();
+        let err = translate_request(base(json!("sometimes")).to_string().as_bytes(), "m", 10)
+            .unwrap_err();
         assert_eq!(err.param, Some("tool_choice"));
     }
 
@@ -536,7 +469,7 @@ mod tests {
         ];
         for case in cases {
             assert!(
-                translate_request(case.to_string().as_bytes(), "m", DEFAULTS).is_err(),
+                translate_request(case.to_string().as_bytes(), "m", 10).is_err(),
                 "{case}"
             );
         }

@@ -1,24 +1,43 @@
-//! Anthropic Messages response -> OpenAI `chat.completion`.
+//! Anthropic `message` answers and the canonical response, both ways.
 
-use super::wire::{AnthropicMessagesResponse, AnthropicResponseBlock, AnthropicUsage};
-use crate::adapters::openai::InvalidResponse;
-use crate::adapters::openai_wire::{
-    OpenAiChatCompletion, OpenAiChoice, OpenAiFunctionCall, OpenAiPromptDetailsOut,
-    OpenAiResponseMessage, OpenAiToolCall, OpenAiUsageOut,
+use super::wire::{
+    AnthropicContentOut, AnthropicMessageOut, AnthropicMessagesResponse, AnthropicResponseBlock,
+    AnthropicUsage, AnthropicUsageOut,
 };
+use crate::adapters::canonical::{Block, Response, StopReason};
+use crate::adapters::InvalidResponse;
 use crate::routing::TokenUsage;
 
-/// `stop_reason` -> `finish_reason`.
-pub(super) fn finish_reason(stop_reason: Option<&str>) -> &'static str {
-    match stop_reason {
-        Some("max_tokens") | Some("model_context_window_exceeded") => "length",
-        Some("tool_use") => "tool_calls",
-        Some("refusal") => "content_filter",
-        _ => "stop",
+/// Anthropic's `stop_reason` in the canonical model.
+pub(super) fn stop_reason(reason: &str) -> StopReason {
+    match reason {
+        "end_turn" => StopReason::EndTurn,
+        "max_tokens" => StopReason::MaxTokens,
+        "stop_sequence" => StopReason::StopSequence,
+        "tool_use" => StopReason::ToolUse,
+        "refusal" => StopReason::Refusal,
+        "pause_turn" => StopReason::PauseTurn,
+        "model_context_window_exceeded" => StopReason::ContextWindowExceeded,
+        other => StopReason::Other(other.to_owned()),
     }
 }
 
-/// OpenAI counts cached prompt tokens inside `prompt_tokens`; Anthropic reports them apart.
+/// The canonical stop reason in Anthropic's words.
+pub(super) fn stop_reason_name(reason: &StopReason) -> &str {
+    match reason {
+        StopReason::EndTurn => "end_turn",
+        StopReason::MaxTokens => "max_tokens",
+        StopReason::StopSequence => "stop_sequence",
+        StopReason::ToolUse => "tool_use",
+        StopReason::Refusal => "refusal",
+        StopReason::PauseTurn => "pause_turn",
+        StopReason::ContextWindowExceeded => "model_context_window_exceeded",
+        StopReason::Other(other) => other,
+    }
+}
+
+/// The canonical convention counts cached prompt tokens inside `prompt`; Anthropic reports them
+/// apart.
 pub(super) fn token_usage(usage: &AnthropicUsage) -> TokenUsage {
     let cached = usage.cache_read_input_tokens.unwrap_or(0);
     let cache_write = usage.cache_creation_input_tokens.unwrap_or(0);
@@ -30,75 +49,177 @@ pub(super) fn token_usage(usage: &AnthropicUsage) -> TokenUsage {
     }
 }
 
-pub(super) fn usage_out(usage: &TokenUsage) -> OpenAiUsageOut {
-    OpenAiUsageOut {
-        prompt_tokens: usage.prompt,
-        completion_tokens: usage.completion,
-        total_tokens: usage.total(),
-        prompt_tokens_details: OpenAiPromptDetailsOut {
-            cached_tokens: usage.cached,
-        },
+/// Usage in Anthropic's convention (`input_tokens` excludes cache reads and writes).
+pub(super) fn usage_out(usage: &TokenUsage) -> AnthropicUsageOut {
+    AnthropicUsageOut {
+        input_tokens: (usage.prompt - usage.cached - usage.cache_write).max(0),
+        cache_creation_input_tokens: usage.cache_write,
+        cache_read_input_tokens: usage.cached,
+        output_tokens: usage.completion,
     }
 }
 
-/// Returns the OpenAI body and the call's usage. `created` is the Unix time to report.
-pub fn translate_response(
-    body: &[u8],
-    created: i64,
-) -> Result<(Vec<u8>, TokenUsage), InvalidResponse> {
+/// An Anthropic key's answer, read into the canonical model.
+pub fn parse(body: &[u8]) -> Result<Response, InvalidResponse> {
     let response: AnthropicMessagesResponse =
         serde_json::from_slice(body).map_err(|_| InvalidResponse)?;
-    let mut text = String::new();
-    let mut tool_calls = Vec::new();
-    for block in response.content {
-        match block {
-            AnthropicResponseBlock::Text { text: t } => text.push_str(&t),
+    let content = response
+        .content
+        .into_iter()
+        .filter_map(|block| match block {
+            AnthropicResponseBlock::Text { text } => Some(Block::Text { text }),
             AnthropicResponseBlock::ToolUse { id, name, input } => {
-                tool_calls.push(OpenAiToolCall {
-                    id,
-                    kind: "function".into(),
-                    function: OpenAiFunctionCall {
-                        name,
-                        arguments: if input.is_null() {
-                            "{}".into()
-                        } else {
-                            input.to_string()
-                        },
-                    },
-                })
+                Some(Block::ToolUse { id, name, input })
             }
-            AnthropicResponseBlock::Other => {}
-        }
-    }
-    let usage = token_usage(&response.usage);
-    let completion = OpenAiChatCompletion {
+            AnthropicResponseBlock::Thinking {
+                thinking,
+                signature,
+            } => Some(Block::Thinking {
+                thinking,
+                signature,
+            }),
+            AnthropicResponseBlock::RedactedThinking { data } => {
+                Some(Block::RedactedThinking { data })
+            }
+            AnthropicResponseBlock::Other => None,
+        })
+        .collect();
+    Ok(Response {
         id: response.id,
-        object: "chat.completion",
-        created,
         model: response.model,
-        choices: vec![OpenAiChoice {
-            index: 0,
-            message: OpenAiResponseMessage {
-                role: "assistant",
-                content: (!text.is_empty() || tool_calls.is_empty()).then_some(text),
-                refusal: None,
-                tool_calls,
-            },
-            logprobs: None,
-            finish_reason: finish_reason(response.stop_reason.as_deref()),
-        }],
-        usage: usage_out(&usage),
-    };
-    Ok((
-        serde_json::to_vec(&completion).expect("completion serialises"),
-        usage,
-    ))
+        content,
+        stop_reason: response.stop_reason.as_deref().map(stop_reason),
+        stop_sequence: response.stop_sequence,
+        usage: token_usage(&response.usage),
+    })
 }
 
+/// A canonical answer as an Anthropic `message`.
+pub fn render(response: &Response) -> Vec<u8> {
+    let content = response
+        .content
+        .iter()
+        .filter_map(|block| match block {
+            Block::Text { text } => Some(AnthropicContentOut::Text { text }),
+            Block::ToolUse { id, name, input } => {
+                Some(AnthropicContentOut::ToolUse { id, name, input })
+            }
+            Block::Thinking {
+                thinking,
+                signature,
+            } => Some(AnthropicContentOut::Thinking {
+                thinking,
+                signature,
+            }),
+            Block::RedactedThinking { data } => {
+                Some(AnthropicContentOut::RedactedThinking { data })
+            }
+            _ => None,
+        })
+        .collect();
+    let message = AnthropicMessageOut {
+        id: &response.id,
+        kind: "message",
+        role: "assistant",
+        model: &response.model,
+        content,
+        stop_reason: Some(
+            response
+                .stop_reason
+                .as_ref()
+                .map_or("end_turn", stop_reason_name),
+        ),
+        stop_sequence: response.stop_sequence.as_deref(),
+        usage: usage_out(&response.usage),
+    };
+    serde_json::to_vec(&message).expect("message serialises")
+}
+
+/// Anthropic answers rendered for OpenAI clients: the composition the chat surface uses.
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapters::openai::response::render as render_openai;
+    use crate::adapters::RenderContext;
     use serde_json::{json, Value};
+
+    fn translate_response(
+        body: &[u8],
+        created: i64,
+    ) -> Result<(Vec<u8>, TokenUsage), InvalidResponse> {
+        let response = parse(body)?;
+        let usage = response.usage;
+        let context = RenderContext {
+            model: String::new(),
+            created,
+            include_usage: false,
+        };
+        Ok((render_openai(response, &context), usage))
+    }
+
+    #[test]
+    fn canonical_answers_render_as_anthropic_messages() {
+        let response = Response {
+            id: "chatcmpl-1".into(),
+            model: "gpt-4o".into(),
+            content: vec![
+                Block::Thinking {
+                    thinking: "hmm".into(),
+                    signature: String::new(),
+                },
+                Block::Text { text: "Hi".into() },
+                Block::ToolUse {
+                    id: "call_1".into(),
+                    name: "f".into(),
+                    input: json!({"x": 1}),
+                },
+            ],
+            stop_reason: Some(StopReason::ToolUse),
+            stop_sequence: None,
+            usage: TokenUsage {
+                prompt: 30,
+                completion: 5,
+                cached: 10,
+                cache_write: 0,
+            },
+        };
+        let v: Value = serde_json::from_slice(&render(&response)).unwrap();
+        assert_eq!(
+            v,
+            json!({"id": "chatcmpl-1", "type": "message", "role": "assistant", "model": "gpt-4o",
+                "content": [
+                    {"type": "thinking", "thinking": "hmm", "signature": ""},
+                    {"type": "text", "text": "Hi"},
+                    {"type": "tool_use", "id": "call_1", "name": "f", "input": {"x": 1}}
+                ],
+                "stop_reason": "tool_use", "stop_sequence": null,
+                "usage": {"input_tokens": 20, "cache_creation_input_tokens": 0,
+                    "cache_read_input_tokens": 10, "output_tokens": 5}})
+        );
+    }
+
+    #[test]
+    fn thinking_and_signatures_are_read() {
+        let r = parse(
+            json!({"id": "msg_1", "model": "m", "stop_reason": "end_turn",
+                "content": [{"type": "thinking", "thinking": "t", "signature": "s"},
+                    {"type": "redacted_thinking", "data": "d"}, {"type": "server_tool_use", "id": "x"}],
+                "usage": {"input_tokens": 1, "output_tokens": 2}})
+            .to_string()
+            .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(
+            r.content,
+            [
+                Block::Thinking {
+                    thinking: "t".into(),
+                    signature: "s".into()
+                },
+                Block::RedactedThinking { data: "d".into() }
+            ]
+        );
+    }
 
     fn translate(body: Value) -> (Value, TokenUsage) {
         let (out, usage) = translate_response(body.to_string().as_bytes(), 1700).unwrap();
@@ -159,11 +280,17 @@ mod tests {
 
     #[test]
     fn stop_reasons_map() {
-        assert_eq!(finish_reason(Some("end_turn")), "stop");
-        assert_eq!(finish_reason(Some("stop_sequence")), "stop");
-        assert_eq!(finish_reason(Some("max_tokens")), "length");
-        assert_eq!(finish_reason(Some("tool_use")), "tool_calls");
-        assert_eq!(finish_reason(None), "stop");
+        for name in [
+            "end_turn",
+            "max_tokens",
+            "stop_sequence",
+            "tool_use",
+            "refusal",
+            "pause_turn",
+            "odd",
+        ] {
+            assert_eq!(stop_reason_name(&stop_reason(name)), name);
+        }
     }
 
     #[test]

@@ -1,65 +1,24 @@
-//! Anthropic stream events -> OpenAI `chat.completion.chunk`s.
+//! Anthropic stream events -> canonical stream events. Anthropic's stream already has the
+//! canonical shape (blocks with indexes); what this adds is usage bookkeeping (every count
+//! Anthropic sends is cumulative: `message_delta.usage.output_tokens` is a running total) and
+//! turning an `error` event or an unreadable one into a failure.
 
-use bytes::BytesMut;
-
-use super::response::{finish_reason, token_usage, usage_out};
+use super::response::{stop_reason, token_usage};
 use super::wire::{AnthropicDelta, AnthropicStreamBlock, AnthropicStreamEvent, AnthropicUsage};
-use crate::adapters::openai_wire::{
-    OpenAiChatChunk, OpenAiChunkChoice, OpenAiDelta, OpenAiFunctionDelta, OpenAiToolCallDelta,
-    UsageField,
-};
+use crate::adapters::canonical::{BlockDelta, BlockStart, StreamEvent, StreamFailure};
 use crate::adapters::sse::parse_event;
-use crate::adapters::{StreamStep, StreamTranslator};
+use crate::adapters::EventParser;
 use crate::routing::TokenUsage;
 
-pub struct AnthropicStreamTranslator {
-    id: String,
-    model: String,
-    created: i64,
-    include_usage: bool,
-    /// Anthropic content block index -> OpenAI tool call index.
-    tool_blocks: Vec<(u32, u32)>,
+use super::error::error_kind;
+
+#[derive(Default)]
+pub struct AnthropicEventParser {
     usage: AnthropicUsage,
-    finish: Option<&'static str>,
 }
 
-impl AnthropicStreamTranslator {
-    /// `include_usage`: the client asked for the final usage chunk.
-    pub fn new(model: &str, created: i64, include_usage: bool) -> Self {
-        Self {
-            id: String::new(),
-            model: model.to_owned(),
-            created,
-            include_usage,
-            tool_blocks: Vec::new(),
-            usage: AnthropicUsage::default(),
-            finish: None,
-        }
-    }
-
-    fn emit(&self, out: &mut BytesMut, delta: OpenAiDelta<'_>, finish: Option<&'static str>) {
-        let chunk = OpenAiChatChunk {
-            id: &self.id,
-            object: "chat.completion.chunk",
-            created: self.created,
-            model: &self.model,
-            choices: vec![OpenAiChunkChoice {
-                index: 0,
-                delta,
-                logprobs: None,
-                finish_reason: finish,
-            }],
-            usage: if self.include_usage {
-                UsageField::Null(None)
-            } else {
-                UsageField::Absent
-            },
-        };
-        write_data(out, &serde_json::to_vec(&chunk).expect("chunk serialises"));
-    }
-
+impl AnthropicEventParser {
     fn merge_usage(&mut self, update: AnthropicUsage) {
-        // Every count Anthropic sends is cumulative (`output_tokens` is a running total).
         let u = &mut self.usage;
         u.input_tokens = update.input_tokens.or(u.input_tokens);
         u.output_tokens = update.output_tokens.or(u.output_tokens);
@@ -68,157 +27,76 @@ impl AnthropicStreamTranslator {
             .cache_creation_input_tokens
             .or(u.cache_creation_input_tokens);
     }
-
-    fn tool_index(&self, block: u32) -> Option<u32> {
-        self.tool_blocks
-            .iter()
-            .find(|(b, _)| *b == block)
-            .map(|(_, t)| *t)
-    }
 }
 
-fn write_data(out: &mut BytesMut, payload: &[u8]) {
-    out.extend_from_slice(b"data: ");
-    out.extend_from_slice(payload);
-    out.extend_from_slice(b"\n\n");
-}
-
-impl StreamTranslator for AnthropicStreamTranslator {
-    fn translate(&mut self, raw: &[u8], out: &mut BytesMut) -> StreamStep {
+impl EventParser for AnthropicEventParser {
+    fn parse(&mut self, raw: &[u8], events: &mut Vec<StreamEvent>) -> Result<(), StreamFailure> {
         let Some(data) = parse_event(raw).data else {
-            return StreamStep::Continue;
+            return Ok(());
         };
-        let event: AnthropicStreamEvent = match serde_json::from_slice(&data) {
-            Ok(event) => event,
-            Err(e) => {
-                return StreamStep::Failed(format!(
-                    "the upstream sent an invalid stream event: {e}"
-                ))
-            }
-        };
-        match event {
+        let event: AnthropicStreamEvent = serde_json::from_slice(&data).map_err(|e| {
+            StreamFailure::new(
+                crate::adapters::canonical::ErrorKind::Api,
+                format!("the upstream sent an invalid stream event: {e}"),
+            )
+        })?;
+        events.push(match event {
             AnthropicStreamEvent::MessageStart { message } => {
-                self.id = message.id;
-                if !message.model.is_empty() {
-                    self.model = message.model;
-                }
                 self.merge_usage(message.usage);
-                self.emit(
-                    out,
-                    OpenAiDelta {
-                        role: Some("assistant"),
-                        content: Some(""),
-                        tool_calls: None,
-                    },
-                    None,
-                );
+                StreamEvent::Start {
+                    id: message.id,
+                    model: message.model,
+                    usage: token_usage(&self.usage),
+                }
             }
             AnthropicStreamEvent::ContentBlockStart {
                 index,
                 content_block,
-            } => match content_block {
-                AnthropicStreamBlock::ToolUse { id, name } => {
-                    let tool_index = self.tool_blocks.len() as u32;
-                    self.tool_blocks.push((index, tool_index));
-                    let call = OpenAiToolCallDelta {
-                        index: tool_index,
-                        id: Some(&id),
-                        kind: Some("function"),
-                        function: OpenAiFunctionDelta {
-                            name: Some(&name),
-                            arguments: "",
-                        },
-                    };
-                    self.emit(
-                        out,
-                        OpenAiDelta {
-                            tool_calls: Some(vec![call]),
-                            ..Default::default()
-                        },
-                        None,
-                    );
-                }
-                AnthropicStreamBlock::Text { text } if !text.is_empty() => {
-                    self.emit(
-                        out,
-                        OpenAiDelta {
-                            content: Some(&text),
-                            ..Default::default()
-                        },
-                        None,
-                    );
-                }
-                _ => {}
-            },
-            AnthropicStreamEvent::ContentBlockDelta { index, delta } => match delta {
-                AnthropicDelta::TextDelta { text } => {
-                    self.emit(
-                        out,
-                        OpenAiDelta {
-                            content: Some(&text),
-                            ..Default::default()
-                        },
-                        None,
-                    );
-                }
-                AnthropicDelta::InputJsonDelta { partial_json } if !partial_json.is_empty() => {
-                    if let Some(tool_index) = self.tool_index(index) {
-                        let call = OpenAiToolCallDelta {
-                            index: tool_index,
-                            id: None,
-                            kind: None,
-                            function: OpenAiFunctionDelta {
-                                name: None,
-                                arguments: &partial_json,
-                            },
-                        };
-                        self.emit(
-                            out,
-                            OpenAiDelta {
-                                tool_calls: Some(vec![call]),
-                                ..Default::default()
-                            },
-                            None,
-                        );
+            } => StreamEvent::BlockStart {
+                index,
+                block: match content_block {
+                    AnthropicStreamBlock::Text { text } => BlockStart::Text(text),
+                    AnthropicStreamBlock::ToolUse { id, name } => BlockStart::ToolUse { id, name },
+                    AnthropicStreamBlock::Thinking {} => BlockStart::Thinking,
+                    AnthropicStreamBlock::RedactedThinking { data } => {
+                        BlockStart::RedactedThinking { data }
                     }
-                }
-                _ => {}
+                    AnthropicStreamBlock::Other => BlockStart::Other,
+                },
             },
+            AnthropicStreamEvent::ContentBlockDelta { index, delta } => StreamEvent::BlockDelta {
+                index,
+                delta: match delta {
+                    AnthropicDelta::TextDelta { text } => BlockDelta::Text(text),
+                    AnthropicDelta::InputJsonDelta { partial_json } => {
+                        BlockDelta::InputJson(partial_json)
+                    }
+                    AnthropicDelta::ThinkingDelta { thinking } => BlockDelta::Thinking(thinking),
+                    AnthropicDelta::SignatureDelta { signature } => {
+                        BlockDelta::Signature(signature)
+                    }
+                    AnthropicDelta::Other => BlockDelta::Other,
+                },
+            },
+            AnthropicStreamEvent::ContentBlockStop { index } => StreamEvent::BlockStop { index },
             AnthropicStreamEvent::MessageDelta { delta, usage } => {
                 self.merge_usage(usage);
-                let finish = finish_reason(delta.stop_reason.as_deref());
-                self.finish = Some(finish);
-                self.emit(out, OpenAiDelta::default(), Some(finish));
-            }
-            AnthropicStreamEvent::MessageStop => {
-                if self.finish.is_none() {
-                    self.emit(out, OpenAiDelta::default(), Some("stop"));
+                StreamEvent::Finish {
+                    stop_reason: delta.stop_reason.as_deref().map(stop_reason),
+                    usage: token_usage(&self.usage),
                 }
-                if self.include_usage {
-                    let chunk = OpenAiChatChunk {
-                        id: &self.id,
-                        object: "chat.completion.chunk",
-                        created: self.created,
-                        model: &self.model,
-                        choices: vec![],
-                        usage: UsageField::Some(usage_out(&token_usage(&self.usage))),
-                    };
-                    write_data(out, &serde_json::to_vec(&chunk).expect("chunk serialises"));
-                }
-                write_data(out, b"[DONE]");
-                return StreamStep::Done;
             }
+            AnthropicStreamEvent::MessageStop => StreamEvent::Stop,
+            AnthropicStreamEvent::Ping => StreamEvent::Ping,
             AnthropicStreamEvent::Error { error } => {
-                return StreamStep::Failed(format!(
-                    "Anthropic stream error ({}): {}",
-                    error.kind, error.message
+                return Err(StreamFailure::new(
+                    error_kind(&error.kind).unwrap_or(crate::adapters::canonical::ErrorKind::Api),
+                    format!("Anthropic stream error ({}): {}", error.kind, error.message),
                 ));
             }
-            AnthropicStreamEvent::ContentBlockStop {}
-            | AnthropicStreamEvent::Ping
-            | AnthropicStreamEvent::Unknown => {}
-        }
-        StreamStep::Continue
+            AnthropicStreamEvent::Unknown => return Ok(()),
+        });
+        Ok(())
     }
 
     fn usage(&self) -> Option<TokenUsage> {
@@ -226,13 +104,29 @@ impl StreamTranslator for AnthropicStreamTranslator {
     }
 }
 
+/// Anthropic streams rendered for OpenAI clients: the composition the chat surface uses.
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapters::openai::ChunkRenderer;
+    use crate::adapters::translated::TranslatedStream;
+    use crate::adapters::{RenderContext, StreamStep, StreamTranslator};
+    use bytes::BytesMut;
     use serde_json::{json, Value};
 
+    fn translator(include_usage: bool) -> TranslatedStream {
+        TranslatedStream::new(
+            Box::new(AnthropicEventParser::default()),
+            Box::new(ChunkRenderer::new(RenderContext {
+                model: "claude-sonnet-4-5".into(),
+                created: 1700,
+                include_usage,
+            })),
+        )
+    }
+
     fn run(events: &[Value], include_usage: bool) -> (Vec<String>, StreamStep, Option<TokenUsage>) {
-        let mut t = AnthropicStreamTranslator::new("claude-sonnet-4-5", 1700, include_usage);
+        let mut t = translator(include_usage);
         let mut out = BytesMut::new();
         let mut step = StreamStep::Continue;
         for e in events {
@@ -360,13 +254,13 @@ mod tests {
             json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
         ];
         let (data, step, _) = run(&events, false);
-        assert!(matches!(step, StreamStep::Failed(m) if m.contains("Overloaded")));
+        assert!(matches!(step, StreamStep::Failed(f) if f.message.contains("Overloaded")));
         assert!(!data.iter().any(|d| d == "[DONE]"));
     }
 
     #[test]
     fn invalid_event_fails_the_stream() {
-        let mut t = AnthropicStreamTranslator::new("m", 0, false);
+        let mut t = translator(false);
         let step = t.translate(
             b"event: message_start\ndata: {not json\n\n",
             &mut BytesMut::new(),

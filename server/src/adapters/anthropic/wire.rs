@@ -1,10 +1,13 @@
-//! Anthropic Messages API wire types (private to this adapter).
+//! Anthropic Messages API wire types (private to this dialect): the request api-proxy sends and
+//! the answers it reads from an Anthropic key, and the answers it writes for a Messages client
+//! served by another vendor. (A Messages client's own request is read in `client_request.rs`,
+//! tolerantly, block by block.)
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct AnthropicMessagesRequest {
+pub(super) struct AnthropicMessagesRequest {
     pub model: String,
     pub max_tokens: u32,
     pub messages: Vec<AnthropicMessage>,
@@ -26,29 +29,37 @@ pub struct AnthropicMessagesRequest {
     pub tools: Vec<AnthropicTool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<AnthropicToolChoice>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<AnthropicThinking>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct AnthropicMetadata {
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(super) enum AnthropicThinking {
+    Enabled { budget_tokens: u32 },
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(super) struct AnthropicMetadata {
     pub user_id: String,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct AnthropicMessage {
+pub(super) struct AnthropicMessage {
     pub role: AnthropicRole,
     pub content: Vec<AnthropicBlock>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
-pub enum AnthropicRole {
+pub(super) enum AnthropicRole {
     User,
     Assistant,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum AnthropicBlock {
+pub(super) enum AnthropicBlock {
     Text {
         text: String,
     },
@@ -60,21 +71,45 @@ pub enum AnthropicBlock {
         name: String,
         input: Value,
     },
+    Document {
+        source: AnthropicImageSource,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
+    },
     ToolResult {
         tool_use_id: String,
         content: Vec<AnthropicBlock>,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        is_error: bool,
+    },
+    Thinking {
+        thinking: String,
+        signature: String,
+    },
+    RedactedThinking {
+        data: String,
     },
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum AnthropicImageSource {
-    Base64 { media_type: String, data: String },
-    Url { url: String },
+pub(super) enum AnthropicImageSource {
+    Base64 {
+        media_type: String,
+        data: String,
+    },
+    Url {
+        url: String,
+    },
+    /// A plain-text document.
+    Text {
+        media_type: String,
+        data: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct AnthropicTool {
+pub(super) struct AnthropicTool {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -83,7 +118,7 @@ pub struct AnthropicTool {
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum AnthropicToolChoice {
+pub(super) enum AnthropicToolChoice {
     Auto {
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         disable_parallel_tool_use: bool,
@@ -102,9 +137,11 @@ pub enum AnthropicToolChoice {
 
 /// A non-streamed response.
 #[derive(Debug, Clone, Deserialize)]
-pub struct AnthropicMessagesResponse {
+pub(super) struct AnthropicMessagesResponse {
     pub id: String,
     pub model: String,
+    #[serde(default)]
+    pub stop_sequence: Option<String>,
     #[serde(default)]
     pub content: Vec<AnthropicResponseBlock>,
     #[serde(default)]
@@ -115,7 +152,7 @@ pub struct AnthropicMessagesResponse {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum AnthropicResponseBlock {
+pub(super) enum AnthropicResponseBlock {
     Text {
         text: String,
     },
@@ -125,13 +162,23 @@ pub enum AnthropicResponseBlock {
         #[serde(default)]
         input: Value,
     },
+    Thinking {
+        #[serde(default)]
+        thinking: String,
+        #[serde(default)]
+        signature: String,
+    },
+    RedactedThinking {
+        #[serde(default)]
+        data: String,
+    },
     #[serde(other)]
     Other,
 }
 
 /// Token counts; `input_tokens` excludes cache reads and writes.
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-pub struct AnthropicUsage {
+pub(super) struct AnthropicUsage {
     #[serde(default)]
     pub input_tokens: Option<i64>,
     #[serde(default)]
@@ -145,7 +192,7 @@ pub struct AnthropicUsage {
 /// One streamed event's `data`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum AnthropicStreamEvent {
+pub(super) enum AnthropicStreamEvent {
     MessageStart {
         message: AnthropicStreamMessage,
     },
@@ -157,7 +204,10 @@ pub enum AnthropicStreamEvent {
         index: u32,
         delta: AnthropicDelta,
     },
-    ContentBlockStop {},
+    ContentBlockStop {
+        #[serde(default)]
+        index: u32,
+    },
     MessageDelta {
         delta: AnthropicMessageDelta,
         #[serde(default)]
@@ -173,7 +223,7 @@ pub enum AnthropicStreamEvent {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct AnthropicStreamMessage {
+pub(super) struct AnthropicStreamMessage {
     pub id: String,
     pub model: String,
     #[serde(default)]
@@ -182,7 +232,7 @@ pub struct AnthropicStreamMessage {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum AnthropicStreamBlock {
+pub(super) enum AnthropicStreamBlock {
     Text {
         #[serde(default)]
         text: String,
@@ -191,13 +241,18 @@ pub enum AnthropicStreamBlock {
         id: String,
         name: String,
     },
+    Thinking {},
+    RedactedThinking {
+        #[serde(default)]
+        data: String,
+    },
     #[serde(other)]
     Other,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum AnthropicDelta {
+pub(super) enum AnthropicDelta {
     TextDelta {
         text: String,
     },
@@ -205,23 +260,159 @@ pub enum AnthropicDelta {
         #[serde(default)]
         partial_json: String,
     },
+    ThinkingDelta {
+        #[serde(default)]
+        thinking: String,
+    },
+    SignatureDelta {
+        #[serde(default)]
+        signature: String,
+    },
     #[serde(other)]
     Other,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct AnthropicMessageDelta {
+pub(super) struct AnthropicMessageDelta {
     #[serde(default)]
     pub stop_reason: Option<String>,
 }
 
+/// Usage as an Anthropic client reads it.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub(super) struct AnthropicUsageOut {
+    pub input_tokens: i64,
+    pub cache_creation_input_tokens: i64,
+    pub cache_read_input_tokens: i64,
+    pub output_tokens: i64,
+}
+
+/// A `message` api-proxy writes (another vendor's answer, translated).
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct AnthropicMessageOut<'a> {
+    pub id: &'a str,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub role: &'static str,
+    pub model: &'a str,
+    pub content: Vec<AnthropicContentOut<'a>>,
+    pub stop_reason: Option<&'a str>,
+    pub stop_sequence: Option<&'a str>,
+    pub usage: AnthropicUsageOut,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(super) enum AnthropicContentOut<'a> {
+    Text {
+        text: &'a str,
+    },
+    ToolUse {
+        id: &'a str,
+        name: &'a str,
+        input: &'a Value,
+    },
+    Thinking {
+        thinking: &'a str,
+        signature: &'a str,
+    },
+    RedactedThinking {
+        data: &'a str,
+    },
+}
+
+/// A stream event api-proxy writes.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(super) enum AnthropicEventOut<'a> {
+    MessageStart {
+        message: AnthropicMessageOut<'a>,
+    },
+    ContentBlockStart {
+        index: u32,
+        content_block: AnthropicBlockStartOut<'a>,
+    },
+    ContentBlockDelta {
+        index: u32,
+        delta: AnthropicDeltaOut<'a>,
+    },
+    ContentBlockStop {
+        index: u32,
+    },
+    MessageDelta {
+        delta: AnthropicMessageDeltaOut<'a>,
+        usage: AnthropicUsageOut,
+    },
+    MessageStop,
+    Ping,
+    Error {
+        error: AnthropicErrorOut<'a>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(super) enum AnthropicBlockStartOut<'a> {
+    Text {
+        text: &'a str,
+    },
+    ToolUse {
+        id: &'a str,
+        name: &'a str,
+        input: Value,
+    },
+    Thinking {
+        thinking: &'a str,
+        signature: &'a str,
+    },
+    RedactedThinking {
+        data: &'a str,
+    },
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type")]
+pub(super) enum AnthropicDeltaOut<'a> {
+    #[serde(rename = "text_delta")]
+    Text { text: &'a str },
+    #[serde(rename = "input_json_delta")]
+    InputJson { partial_json: &'a str },
+    #[serde(rename = "thinking_delta")]
+    Thinking { thinking: &'a str },
+    #[serde(rename = "signature_delta")]
+    Signature { signature: &'a str },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct AnthropicMessageDeltaOut<'a> {
+    pub stop_reason: Option<&'a str>,
+    pub stop_sequence: Option<&'a str>,
+}
+
+/// `{"type":"error","error":{"type","message"}}`.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct AnthropicErrorEnvelopeOut<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub error: AnthropicErrorOut<'a>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct AnthropicErrorOut<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'a str,
+    pub message: &'a str,
+}
+
 #[derive(Debug, Clone, Deserialize)]
-pub struct AnthropicErrorEnvelope {
+pub(super) struct AnthropicErrorEnvelope {
+    #[serde(rename = "type", default)]
+    pub kind: String,
     pub error: AnthropicErrorDetail,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct AnthropicErrorDetail {
+pub(super) struct AnthropicErrorDetail {
     #[serde(rename = "type", default)]
     pub kind: String,
     #[serde(default)]

@@ -6,6 +6,7 @@
 //! statuses come from middleware on every route and are described once, in the info text: 403
 //! (foreign `Host` or `Origin`) and 431 (request headers over 32 KiB).
 
+pub mod anthropic;
 pub mod openai;
 pub mod responses;
 
@@ -17,7 +18,8 @@ use utoipa::openapi::{RefOr, Schema};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    chat, client_keys, health, keys, live, logs, models, providers, route, runtime, settings, stats,
+    chat, client_keys, health, keys, live, logs, messages, models, providers, route, runtime,
+    settings, stats,
 };
 use crate::error::ErrorEnvelope;
 
@@ -28,7 +30,9 @@ A local OpenAI-compatible LLM gateway: one endpoint in front of many provider ke
 or none, is accepted; beyond loopback, or with `REQUIRE_CLIENT_KEYS=true`, a client key from \
 `POST /api/client_keys` is required.
 - `/api/*` is the admin API and needs the admin token, except `/api/health` and this document.
-- Every error body has OpenAI's shape, `{\"error\": {\"message\", \"type\", \"param\", \"code\"}}`. \
+- `/v1/messages` is Anthropic's Messages API; its errors have Anthropic's shape, \
+`{\"type\": \"error\", \"error\": {\"type\", \"message\"}}`, and statuses (529 for overloaded).
+- Every other error body has OpenAI's shape, `{\"error\": {\"message\", \"type\", \"param\", \"code\"}}`. \
 Besides the statuses listed per operation, any request can get 403 (`forbidden`: a `Host` or \
 `Origin` that is not this server's) or 431 (`headers_too_large`).";
 
@@ -38,6 +42,8 @@ Besides the statuses listed per operation, any request can get 403 (`forbidden`:
     paths(
         chat::post_chat_completions,
         chat::post_embeddings,
+        messages::post_messages,
+        messages::post_count_tokens,
         models::list_models,
         chat::post_chat_completions_seed,
         chat::post_chat_completions_for_provider,
@@ -65,7 +71,7 @@ Besides the statuses listed per operation, any request can get 403 (`forbidden`:
         client_keys::delete_client_key,
     ),
     components(
-        schemas(ErrorEnvelope, shared::live::LiveEvent),
+        schemas(ErrorEnvelope, shared::live::LiveEvent, anthropic::AnthropicErrorEnvelope),
         responses(
             responses::ChatCompletionAnswer,
             responses::EmbeddingsAnswer,
@@ -81,12 +87,16 @@ Besides the statuses listed per operation, any request can get 403 (`forbidden`:
             responses::NoAvailableKey,
             responses::GatewayTimeout,
             responses::UpstreamError,
+            anthropic::MessagesAnswer,
+            anthropic::CountTokensAnswer,
+            anthropic::AnthropicError,
         )
     ),
     modifiers(&BearerSchemes, &OpenProviderSpec),
     security(("admin_token" = [])),
     tags(
         (name = "openai", description = "OpenAI-compatible endpoints, routed to the best usable key."),
+        (name = "anthropic", description = "Anthropic's Messages API, routed to the best usable key; Anthropic-shaped errors."),
         (name = "keys", description = "Provider keys, stored encrypted and shown masked."),
         (name = "observability", description = "Statistics, call logs, routing decisions and the live feed."),
         (name = "config", description = "Providers, runtime settings and client keys."),
@@ -114,6 +124,15 @@ impl Modify for BearerSchemes {
             bearer(
                 "The admin token (`ADMIN_TOKEN`, or the one generated into `<data>/admin.token`).",
             ),
+        );
+        components.add_security_scheme(
+            "client_api_key",
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Header(
+                utoipa::openapi::security::ApiKeyValue::with_description(
+                    "x-api-key",
+                    "A client key sent as Anthropic's clients send theirs; as `client_key`.",
+                ),
+            )),
         );
         components.add_security_scheme(
             "client_key",

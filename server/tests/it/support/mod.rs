@@ -18,6 +18,8 @@ use mock_upstream::MockUpstream;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
+pub mod surface;
+
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
 pub const SECRET: &str = "sk-test-SECRETSECRETSECRET-1234";
 
@@ -216,6 +218,87 @@ impl TestApp {
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
         r.body["data"].as_array().unwrap().clone()
     }
+}
+
+pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+
+impl TestApp {
+    /// `POST path` as Anthropic's SDKs send it: `x-api-key`, `anthropic-version` and `extra`
+    /// headers, `body` as these exact bytes.
+    pub async fn anthropic_raw(
+        &self,
+        path: &str,
+        body: impl Into<bytes::Bytes>,
+        extra: &[(&str, &str)],
+    ) -> Reply {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .insert_header(("x-api-key", "any-client-key"))
+            .insert_header(("anthropic-version", ANTHROPIC_VERSION))
+            .insert_header(("content-type", "application/json"));
+        for (name, value) in extra {
+            req = req.append_header((*name, *value));
+        }
+        let mut resp = req.send_body(body.into()).await.unwrap();
+        let bytes = resp.body().limit(64 << 20).await.unwrap();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        Reply {
+            status: resp.status(),
+            headers: resp.headers().clone(),
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            text,
+        }
+    }
+
+    /// `POST /v1/messages` as Anthropic's SDKs send it (for a stream, the whole SSE text is in
+    /// `text`).
+    pub async fn messages(&self, body: Value) -> Reply {
+        self.anthropic_raw("/v1/messages", body.to_string(), &[])
+            .await
+    }
+}
+
+impl Reply {
+    /// Asserts an Anthropic-shaped error and returns its type.
+    pub fn anthropic_error_type(&self) -> &str {
+        assert_eq!(
+            self.body["type"], "error",
+            "not an Anthropic error: {}",
+            self.text
+        );
+        assert!(
+            self.body["error"]["message"].is_string(),
+            "not an Anthropic error: {}",
+            self.text
+        );
+        self.body["error"]["type"].as_str().unwrap()
+    }
+}
+
+/// A Messages request for `model` saying hello.
+pub fn messages_body(model: &str) -> Value {
+    json!({"model": model, "max_tokens": 256, "messages": [{"role": "user", "content": "Say hello"}]})
+}
+
+/// `(event name, data)` of every event of an Anthropic SSE text.
+pub fn anthropic_events(text: &str) -> Vec<(String, Value)> {
+    text.split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .filter_map(|e| {
+            let mut name = None;
+            let mut data = None;
+            for line in e.lines() {
+                if let Some(n) = line.strip_prefix("event: ") {
+                    name = Some(n.to_owned());
+                }
+                if let Some(d) = line.strip_prefix("data: ") {
+                    data = serde_json::from_str(d).ok();
+                }
+            }
+            Some((name?, data?))
+        })
+        .collect()
 }
 
 pub fn chat_body(model: &str) -> Value {

@@ -1,7 +1,10 @@
-//! Proxied calls: `POST /v1/chat/completions` (and the seed's twins) and `POST /v1/embeddings`.
-//! One loop serves every provider format: pick a key, build that provider's request, send it,
-//! and on a retryable failure try the next-best *different* key, all before the first byte
-//! reaches the client.
+//! One proxied call, whatever its dialect: `POST /v1/chat/completions` (and the seed's twins),
+//! `/v1/embeddings` and `/v1/messages`. One loop serves every client dialect and every provider:
+//! pick a key, build that key's request (the client's bytes when the key speaks the client's
+//! wire, a translation through the canonical model otherwise), send it, and on a retryable
+//! failure try the next-best *different* key, all before the first byte reaches the client.
+//! The dialects ([`crate::adapters`]) do every conversion, error rendering and failure
+//! classification; this loop only routes, retries, accounts and logs.
 
 use std::time::Duration;
 
@@ -9,13 +12,14 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use bytes::Bytes;
-use shared::providers::ProviderFormat;
 
 use super::record::CallRecord;
 use super::stream::{relay, RelayOptions};
 use super::target::upstream_target;
-use crate::adapters::anthropic::{self, AnthropicStreamTranslator, RequestDefaults};
-use crate::adapters::openai::{self, OpenAiRequest, OpenAiStreamRelay, Rewrite};
+use crate::adapters::translated::TranslatedStream;
+use crate::adapters::{
+    self, canonical, snippet, ClientDialect, RenderContext, StreamTranslator, UpstreamContext,
+};
 use crate::error::ApiError;
 use crate::routing::{pick, ratelimit, Bid, PickQuery, PickResult, Signal, TokenUsage};
 use crate::state::AppState;
@@ -23,32 +27,20 @@ use crate::upstream::{self, UpstreamError, MAX_RESPONSE_BYTES};
 
 /// Largest upstream error body read (the rest is not needed to explain the error).
 const MAX_ERROR_BODY: usize = 64 * 1024;
-/// `max_tokens` for Anthropic when neither the client nor the model config says.
+/// The output limit for dialects that require one (Anthropic's `max_tokens`) when neither the
+/// client nor the model config says.
 const FALLBACK_MAX_TOKENS: u32 = 4096;
 
-/// Which OpenAI endpoint the client called.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Operation {
-    Chat,
-    Embeddings,
-}
-
-impl Operation {
-    fn endpoint(self) -> &'static str {
-        match self {
-            Self::Chat => "chat/completions",
-            Self::Embeddings => "embeddings",
-        }
-    }
-}
-
 /// One client request.
-pub struct ChatCall<'a> {
+pub struct Call<'a> {
     pub body: Bytes,
+    /// What the client speaks.
+    pub dialect: &'static dyn ClientDialect,
+    /// Client headers for an upstream of the client's wire (`ClientDialect::forwarded_headers`).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Only keys of this provider may serve it.
     pub provider: Option<&'a str>,
     pub client_key_id: Option<i32>,
-    pub operation: Operation,
     /// Only this key, whatever its health (the admin's "test this key").
     pub only_key: Option<i32>,
 }
@@ -57,15 +49,22 @@ fn unix_now() -> i64 {
     crate::db::now_ms() / 1000
 }
 
-pub async fn chat_completions(
+/// How one attempt talks to its key.
+#[derive(Clone, Copy)]
+enum Exchange {
+    /// The key speaks the client's wire: bytes as received.
+    Passthrough,
+    /// Through the canonical model.
+    Translated,
+}
+
+pub async fn proxy_call(
     state: &AppState,
     client: &awc::Client,
-    call: ChatCall<'_>,
+    call: Call<'_>,
 ) -> Result<HttpResponse, ApiError> {
-    let request = match call.operation {
-        Operation::Chat => OpenAiRequest::parse_chat(&call.body)?,
-        Operation::Embeddings => OpenAiRequest::parse_embeddings(&call.body)?,
-    };
+    let dialect = call.dialect;
+    let request = dialect.parse(&call.body)?;
     let settings = state.settings();
     let alias = state.model_alias(&settings, &request.model);
     let strategy = settings.strategy_for(&request.model);
@@ -91,7 +90,7 @@ pub async fn chat_completions(
     let mut record = CallRecord::new(
         state.accounting(),
         request.model.clone(),
-        call.operation.endpoint(),
+        dialect.endpoint(),
         request.stream,
         call.client_key_id,
         settings.store_call_logs,
@@ -100,8 +99,10 @@ pub async fn chat_completions(
     let idle = Duration::from_millis(settings.stream_idle_timeout_ms);
     let mut tried: Vec<i32> = Vec::new();
     let mut last_error: Option<ApiError> = None;
-    // Translated once per model, on the first Anthropic key tried.
-    let mut anthropic_body: Option<(String, Bytes)> = None;
+    // Read once, on the first key that needs a translation.
+    let mut canonical: Option<Option<canonical::Request>> = None;
+    // Translated once per provider and model.
+    let mut translated: Option<(String, String, Bytes)> = None;
 
     while record.attempts < settings.max_attempts as i32 {
         let query = PickQuery {
@@ -128,47 +129,61 @@ pub async fn chat_completions(
         tried.push(picked.bid.key_id());
         let bid = picked.bid.clone();
         let model = picked.model.clone();
-        let format = bid.profile.format();
-        let body = match (call.operation, format) {
-            (Operation::Embeddings, ProviderFormat::Anthropic) => {
-                // Not this key's fault: try another without spending an attempt.
-                last_error.get_or_insert_with(|| {
-                    ApiError::bad_request(format!(
-                        "provider `{}` has no embeddings API; add a key of a provider that does",
-                        bid.profile.provider_id()
-                    ))
-                });
-                continue;
-            }
-            (Operation::Chat, ProviderFormat::Anthropic) => match &anthropic_body {
-                Some((for_model, body)) if *for_model == model => body.clone(),
-                _ => {
-                    let defaults = RequestDefaults {
-                        max_output_tokens: bid
-                            .profile
-                            .provider
-                            .model(&model)
-                            .map_or(FALLBACK_MAX_TOKENS, |m| m.max_output_tokens),
-                    };
-                    let body =
-                        Bytes::from(anthropic::translate_request(&call.body, &model, defaults)?);
-                    anthropic_body = Some((model.clone(), body.clone()));
-                    body
-                }
-            },
-            _ => request
-                .rewrite(Rewrite {
-                    model: Some(&model),
-                    request_usage: true,
-                })
-                .map_or_else(|| call.body.clone(), Bytes::from),
+        let upstream = adapters::upstream_dialect(bid.profile.format());
+        let spec = &bid.profile.provider.spec;
+        let (exchange, operation) = match upstream.native_operation(dialect.wire(), spec) {
+            Some(operation) => (Exchange::Passthrough, operation),
+            None => (Exchange::Translated, upstream.operation()),
         };
-        let operation = match (call.operation, format) {
-            (Operation::Chat, ProviderFormat::Anthropic) => anthropic::MESSAGES_OPERATION,
-            (op, _) => op.endpoint(),
+        let body = match exchange {
+            Exchange::Passthrough => dialect
+                .passthrough_body(&request, &model)
+                .map_or_else(|| call.body.clone(), Bytes::from),
+            Exchange::Translated => {
+                let parsed = match &canonical {
+                    Some(parsed) => parsed,
+                    None => canonical.insert(dialect.to_canonical(&call.body)?),
+                };
+                let Some(parsed) = parsed else {
+                    // Not this key's fault: try another without spending an attempt.
+                    last_error.get_or_insert_with(|| {
+                        ApiError::bad_request(format!(
+                            "provider `{}` has no {} API; add a key of a provider that does",
+                            spec.id,
+                            dialect.endpoint()
+                        ))
+                    });
+                    continue;
+                };
+                match &translated {
+                    Some((provider, for_model, body))
+                        if *provider == spec.id && *for_model == model =>
+                    {
+                        body.clone()
+                    }
+                    _ => {
+                        let context = UpstreamContext {
+                            model: &model,
+                            max_output_tokens: bid
+                                .profile
+                                .provider
+                                .model(&model)
+                                .map_or(FALLBACK_MAX_TOKENS, |m| m.max_output_tokens),
+                            provider: spec,
+                        };
+                        let body = Bytes::from(upstream.build_request(parsed, &context)?);
+                        translated = Some((spec.id.clone(), model.clone(), body.clone()));
+                        body
+                    }
+                }
+            }
         };
         record.begin_attempt(picked);
-        let target = upstream_target(&bid.profile, &state.cipher, &model, operation)?;
+        let url = upstream.url(&bid.profile, &model, operation);
+        let mut target = upstream_target(&bid.profile, &state.cipher, url)?;
+        if let Exchange::Passthrough = exchange {
+            target.headers.extend(call.headers.iter().cloned());
+        }
 
         let mut response = match upstream::send(client, &target, body, first_byte).await {
             Ok(response) => response,
@@ -211,15 +226,14 @@ pub async fn chat_completions(
             let raw = read_body(&mut response, MAX_ERROR_BODY, first_byte)
                 .await
                 .unwrap_or_default();
-            let (status, body) = match format {
-                ProviderFormat::Anthropic => anthropic::translate_error(upstream_status, &raw),
-                ProviderFormat::Openai | ProviderFormat::Azure => (
-                    upstream_status,
-                    openai::error_body_for(upstream_status, &raw),
-                ),
+            let (status, body) = match exchange {
+                Exchange::Passthrough => dialect.passthrough_error(upstream_status, &raw),
+                Exchange::Translated => {
+                    dialect.render_failure(&upstream.parse_failure(upstream_status, &raw))
+                }
             };
             let body = scrub_bytes(body, scrub.as_deref());
-            let signal = classify_failure(upstream_status, &raw, retry_at);
+            let signal = upstream.classify_failure(upstream_status, &raw, retry_at);
             tracing::warn!(key_id = bid.key_id(), request_id = %record.request_id, %upstream_status, ?signal, "upstream answered with an error");
             record.attempt_failed(signal, Some(upstream_status.as_u16()), snippet(&body));
             let error = ApiError::Upstream { status, body };
@@ -231,6 +245,11 @@ pub async fn chat_completions(
             return Err(error);
         }
 
+        let context = || RenderContext {
+            model: model.clone(),
+            created: unix_now(),
+            include_usage: request.include_usage,
+        };
         let is_sse = response
             .headers()
             .get(header::CONTENT_TYPE)
@@ -246,18 +265,14 @@ pub async fn chat_completions(
                 idle_timeout: idle,
                 scrub,
             };
-            let response = match format {
-                ProviderFormat::Anthropic => {
-                    let translator =
-                        AnthropicStreamTranslator::new(&model, unix_now(), request.include_usage);
-                    builder.streaming(relay(response, translator, record, options))
-                }
-                ProviderFormat::Openai | ProviderFormat::Azure => {
-                    let translator = OpenAiStreamRelay::new(!request.include_usage);
-                    builder.streaming(relay(response, translator, record, options))
-                }
+            let translator: Box<dyn StreamTranslator> = match exchange {
+                Exchange::Passthrough => dialect.passthrough_stream(&request),
+                Exchange::Translated => Box::new(TranslatedStream::new(
+                    upstream.stream_parser(&context()),
+                    dialect.stream_renderer(context()),
+                )),
             };
-            return Ok(response);
+            return Ok(builder.streaming(relay(response, translator, record, options)));
         }
 
         let raw = match read_body(&mut response, MAX_RESPONSE_BYTES, first_byte).await {
@@ -273,14 +288,17 @@ pub async fn chat_completions(
                 continue;
             }
         };
-        let translated: Result<(Bytes, Option<TokenUsage>), _> = match format {
-            ProviderFormat::Anthropic => anthropic::translate_response(&raw, unix_now())
-                .map(|(body, usage)| (Bytes::from(body), Some(usage))),
-            ProviderFormat::Openai | ProviderFormat::Azure => {
-                openai::response_usage(&raw).map(|usage| (raw, usage))
-            }
+        let answer: Result<(Bytes, Option<TokenUsage>), _> = match exchange {
+            Exchange::Passthrough => dialect.passthrough_usage(&raw).map(|usage| (raw, usage)),
+            Exchange::Translated => upstream.parse_response(&raw).map(|response| {
+                let usage = response.usage;
+                (
+                    Bytes::from(dialect.render_response(response, &context())),
+                    Some(usage),
+                )
+            }),
         };
-        let Ok((body, usage)) = translated else {
+        let Ok((body, usage)) = answer else {
             let message = "the upstream answered with a body that is not valid JSON".to_owned();
             record.attempt_failed(
                 Signal::Failure,
@@ -307,27 +325,6 @@ fn no_key(model: &str) -> ApiError {
     ApiError::NoKeyAvailable(format!(
         "no enabled key with quota left can serve model `{model}` right now"
     ))
-}
-
-/// What a failed upstream answer says about the key.
-fn classify_failure(status: StatusCode, body: &[u8], retry_at: Option<i64>) -> Signal {
-    let says = |needle: &str| memchr::memmem::find(body, needle.as_bytes()).is_some();
-    match status.as_u16() {
-        401 | 403 => Signal::AuthRejected,
-        402 => Signal::QuotaRejected,
-        // OpenAI answers an unpaid account with 429 `insufficient_quota`.
-        429 if says("insufficient_quota") => Signal::QuotaRejected,
-        429 => Signal::RateLimited { until_ms: retry_at },
-        // Anthropic: 400 "Your credit balance is too low".
-        400 if says("credit balance") => Signal::QuotaRejected,
-        408 | 409 => Signal::Failure,
-        s if s >= 500 => Signal::Failure,
-        _ => Signal::ClientError,
-    }
-}
-
-fn snippet(body: &[u8]) -> String {
-    String::from_utf8_lossy(body).chars().take(300).collect()
 }
 
 fn finish_failed(record: CallRecord, error: &ApiError) {
@@ -412,48 +409,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn non_openai_errors_are_wrapped_and_keys_scrubbed() {
-        let body = openai::error_body_for(
-            StatusCode::BAD_GATEWAY,
-            b"<html>bad gateway for sk-secret-123</html>",
-        );
-        let body = scrub_bytes(body, Some("sk-secret-123"));
-        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        let message = v["error"]["message"].as_str().unwrap();
-        assert!(message.contains("502"));
-        assert!(!message.contains("sk-secret-123"));
-        let passthrough =
-            br#"{"error":{"message":"Rate limit","type":"requests","code":"rate_limit_exceeded"}}"#;
-        assert_eq!(
-            &openai::error_body_for(StatusCode::TOO_MANY_REQUESTS, passthrough)[..],
-            passthrough
-        );
-    }
-
-    #[test]
-    fn failures_are_classified() {
-        let c = |status: u16, body: &str| {
-            classify_failure(
-                StatusCode::from_u16(status).unwrap(),
-                body.as_bytes(),
-                Some(9),
-            )
-        };
-        assert_eq!(c(429, "{}"), Signal::RateLimited { until_ms: Some(9) });
-        assert_eq!(
-            c(429, r#"{"error":{"code":"insufficient_quota"}}"#),
-            Signal::QuotaRejected
-        );
-        assert_eq!(
-            c(400, "Your credit balance is too low"),
-            Signal::QuotaRejected
-        );
-        assert_eq!(c(401, ""), Signal::AuthRejected);
-        assert_eq!(c(403, ""), Signal::AuthRejected);
-        assert_eq!(c(500, ""), Signal::Failure);
-        assert_eq!(c(529, ""), Signal::Failure);
-        assert_eq!(c(400, "bad"), Signal::ClientError);
-        assert_eq!(c(404, ""), Signal::ClientError);
+    fn echoed_keys_are_scrubbed() {
+        let body = Bytes::from_static(b"{\"error\":{\"message\":\"bad key sk-secret-123\"}}");
+        let scrubbed = scrub_bytes(body.clone(), Some("sk-secret-123"));
+        assert_eq!(&scrubbed[..], b"{\"error\":{\"message\":\"bad key ***\"}}");
+        assert_eq!(scrub_bytes(body.clone(), Some("sk-other-456")), body);
     }
 
     #[test]

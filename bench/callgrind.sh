@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Instructions per proxied call, counted by callgrind: api-proxy runs under valgrind with
+# instrumentation off; after a warm-up, instrumentation is switched on for exactly N calls of one
+# fixed request (sent one at a time by loadgen) and off again, so start-up and warm-up are not
+# counted. Every thread counts (the call-log writer and the key actors too).
+#
+#   bench/callgrind.sh [SCENARIO...]        scenarios: chat, chat_stream, messages, messages_stream
+#   PROXY_BIN=… MOCK_BIN=… LOADGEN=… CALLS=500 bench/callgrind.sh chat
+#
+# Binaries default to target/release (build them with
+# `cargo build --release -p api-proxy -p mock-upstream -p loadgen`). Needs valgrind.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PROXY_BIN=${PROXY_BIN:-target/release/api-proxy}
+MOCK_BIN=${MOCK_BIN:-target/release/mock-upstream}
+LOADGEN=${LOADGEN:-target/release/loadgen}
+CALLS=${CALLS:-500}
+WARMUP=${WARMUP:-50}
+ADMIN_TOKEN=callgrind-admin-token-0123456789
+SCENARIOS=("${@:-chat}")
+
+WORK=$(mktemp -d /tmp/api-proxy-callgrind.XXXXXX)
+PIDS=()
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 600); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
+
+MOCK_PORT=$(free_port)
+"$MOCK_BIN" --port "$MOCK_PORT" --no-record --chunks 20 >"$WORK/mock.log" 2>&1 &
+PIDS+=($!)
+wait_port "$MOCK_PORT"
+
+PROXY_PORT=$(free_port)
+env HOST=127.0.0.1 PORT="$PROXY_PORT" WORKERS=1 DATABASE_PATH="$WORK/data/api-proxy.db" \
+    ADMIN_TOKEN="$ADMIN_TOKEN" LOG_LEVEL=warn \
+    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$WORK/callgrind.out" \
+    "$PROXY_BIN" >"$WORK/proxy.log" 2>&1 &
+PIDS+=($!)
+wait_port "$PROXY_PORT"
+# valgrind may start its tool as a child of the `valgrind` command: callgrind_control needs the
+# tool's pid. The two find each other by files named after $USER and $HOST (api-proxy's HOST
+# here), so callgrind_control gets the same.
+PROXY_PID=$(pgrep -n -f -- "--callgrind-out-file=$WORK/callgrind.out")
+control() { HOST=127.0.0.1 callgrind_control "$@" "$PROXY_PID" >/dev/null; }
+
+add_key() { # provider name models-json
+    curl -sf "http://127.0.0.1:$PROXY_PORT/api/keys" -H "Authorization: Bearer $ADMIN_TOKEN" \
+        -H 'Content-Type: application/json' \
+        -d "{\"provider\": \"$1\", \"name\": \"$2\", \"api_key\": \"sk-callgrind-$2\", \"base_url\": \"http://127.0.0.1:$MOCK_PORT/v1\"$3}" >/dev/null
+}
+add_key openai openai ""
+add_key anthropic anthropic ', "models": ["claude-sonnet-4-5"]'
+
+run() { # url model stream? requests
+    local stream=()
+    [[ $3 == stream ]] && stream=(--stream)
+    "$LOADGEN" load --url "$1" --model "$2" "${stream[@]}" --concurrency 1 --threads 1 \
+        --warmup-secs 0 --requests "$4" --duration-secs 600 --timeout-secs 60 --out "$WORK/load.json"
+    jq -e '.error_count == 0' "$WORK/load.json" >/dev/null || { echo "errors: $(cat "$WORK/load.json")" >&2; exit 1; }
+}
+
+for scenario in "${SCENARIOS[@]}"; do
+    case $scenario in
+    chat) url=/v1/chat/completions model=gpt-4o mode=plain ;;
+    chat_stream) url=/v1/chat/completions model=gpt-4o mode=stream ;;
+    messages) url=/v1/messages model=claude-sonnet-4-5 mode=plain ;;
+    messages_stream) url=/v1/messages model=claude-sonnet-4-5 mode=stream ;;
+    *) echo "unknown scenario $scenario" >&2; exit 1 ;;
+    esac
+    run "http://127.0.0.1:$PROXY_PORT$url" "$model" "$mode" "$WARMUP"
+    control --zero
+    control --instr=on
+    run "http://127.0.0.1:$PROXY_PORT$url" "$model" "$mode" "$CALLS"
+    control --instr=off
+    rm -f "$WORK"/callgrind.out*
+    control --dump="$scenario"
+    # The instructions of every thread, summed over the dump's files.
+    total=$(cat "$WORK"/callgrind.out* | awk '/^totals:/ {s += $2} END {print s}')
+    echo "$scenario: $((total / CALLS)) instructions per call ($CALLS calls, $(basename "$PROXY_BIN"))"
+done
