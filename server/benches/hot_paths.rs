@@ -98,7 +98,9 @@ fn board(n: i32) -> BidBoard {
                 at_ms: 0,
             }),
             rate_limit: RateLimitInfo::default(),
+            last_failure_ms: None,
             generation: 0,
+            seq: 0,
         });
     }
     board

@@ -241,6 +241,7 @@ pub async fn update_key(state: &AppState, id: i32, patch: KeyPatch) -> Result<Ke
     state
         .keys
         .apply_edit(&row, effects)
+        .await
         .map_err(ApiError::Internal)?;
     let snapshot = state.keys.snapshot(id).await;
     Ok(view(&row, snapshot.as_ref()))
@@ -348,6 +349,7 @@ pub async fn test_key(
                     quota_edited: false,
                 },
             )
+            .await
             .map_err(ApiError::Internal)?;
     }
     Ok(KeyTestResult {

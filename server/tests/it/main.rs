@@ -8,6 +8,7 @@ mod clients;
 mod dashboard_api;
 mod faults;
 mod golden;
+mod key_recovery;
 mod openapi;
 mod persistence;
 mod process;
