@@ -1,6 +1,7 @@
 //! Start-up and shutdown: open the database, resolve secrets, start the batch writer and one
 //! supervised actor per key, then serve HTTP. Shutdown drains in-flight requests (up to
-//! `SHUTDOWN_TIMEOUT_SECS`) and then writes the last batch of logs.
+//! `SHUTDOWN_TIMEOUT_SECS`), lets every key actor fold in its last outcomes, and then writes the
+//! last batch of logs and counters.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -290,9 +291,12 @@ impl RunningApp {
         self.wait().await;
     }
 
+    /// After the last request: every key actor folds in its last outcomes and hands its counters
+    /// to the writer, whose last batch then holds every answered call's log row and counters.
     async fn finish(mut self) {
         self.sweeper.abort();
         self.ticker.abort();
+        self.state.keys.settle_all().await;
         if let Some(writer) = self.writer.take() {
             let _ = tokio::task::spawn_blocking(move || writer.shutdown()).await;
         }
