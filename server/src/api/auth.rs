@@ -1,11 +1,13 @@
 //! Who may call: the admin token for `/api`, client keys for `/v1` (when required).
 
 use std::future::{ready, Ready};
+use std::net::IpAddr;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 
+use crate::config::ServerConfig;
 use crate::crypto::sha256_hex;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -50,8 +52,40 @@ impl FromRequest for AdminAuth {
     }
 }
 
-/// The client key used, if any. When client keys are required a valid one must be sent; on
-/// loopback any bearer (or none) is accepted, since the seed promises "no real key needed".
+/// Headers a forwarder (nginx, cloudflared, ngrok, a load balancer) adds: a request carrying one
+/// came from somewhere else, whatever its peer address says.
+const FORWARDING_HEADERS: [header::HeaderName; 4] = [
+    header::FORWARDED,
+    header::HeaderName::from_static("x-forwarded-for"),
+    header::HeaderName::from_static("x-real-ip"),
+    header::VIA,
+];
+
+/// Whether a `/v1` request may go without a client key: only when keys are not required for
+/// every request, its peer is this machine, and no forwarder says it came from elsewhere. What
+/// reaches a loopback listener through `ssh -R`, a tunnel or a reverse proxy is not local.
+pub fn loopback_exempt(
+    config: &ServerConfig,
+    peer: Option<IpAddr>,
+    headers: &header::HeaderMap,
+) -> bool {
+    !config.client_keys_required()
+        && peer.is_some_and(is_loopback)
+        && !FORWARDING_HEADERS.iter().any(|h| headers.contains_key(h))
+}
+
+fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
+/// The client key used, if any. A valid one must be sent unless the request is
+/// [exempt](loopback_exempt): on this machine any bearer (or none) is accepted, since the seed
+/// promises "no real key needed" for local tools.
 pub struct ClientAuth(pub Option<i32>);
 
 impl FromRequest for ClientAuth {
@@ -62,13 +96,69 @@ impl FromRequest for ClientAuth {
         ready(app_state(req).and_then(|state| {
             let known = bearer(req)
                 .and_then(|token| state.client_keys.get(&sha256_hex(token)).map(|id| *id));
+            let peer = req.peer_addr().map(|a| a.ip());
             match known {
                 Some(id) => Ok(ClientAuth(Some(id))),
-                None if !state.config.client_keys_required() => Ok(ClientAuth(None)),
+                None if loopback_exempt(&state.config, peer, req.headers()) => Ok(ClientAuth(None)),
                 None => Err(ApiError::Unauthorized(
                     "a valid client key is required: create one with POST /api/client_keys and send it as Authorization: Bearer <key>".into(),
                 )),
             }
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::http::header::{HeaderMap, HeaderValue};
+
+    fn config(pairs: &[(&str, &str)]) -> ServerConfig {
+        ServerConfig::from_lookup(|k| {
+            pairs
+                .iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn only_local_unforwarded_requests_are_exempt() {
+        let local: Option<IpAddr> = Some("127.0.0.1".parse().unwrap());
+        let plain = HeaderMap::new();
+        let c = config(&[]);
+        assert!(loopback_exempt(&c, local, &plain));
+        assert!(loopback_exempt(&c, Some("::1".parse().unwrap()), &plain));
+        assert!(loopback_exempt(
+            &c,
+            Some("::ffff:127.0.0.1".parse().unwrap()),
+            &plain
+        ));
+        assert!(!loopback_exempt(
+            &c,
+            Some("192.168.1.7".parse().unwrap()),
+            &plain
+        ));
+        assert!(!loopback_exempt(&c, None, &plain));
+        for name in ["forwarded", "x-forwarded-for", "x-real-ip", "via"] {
+            let mut forwarded = HeaderMap::new();
+            forwarded.insert(
+                header::HeaderName::from_static(name),
+                HeaderValue::from_static("203.0.113.9"),
+            );
+            assert!(!loopback_exempt(&c, local, &forwarded), "{name}");
+        }
+        for opened in [
+            ("ALLOWED_HOSTS", "proxy.lan"),
+            ("CORS_ORIGINS", "http://localhost:5173"),
+            ("REQUIRE_CLIENT_KEYS", "true"),
+            ("HOST", "0.0.0.0"),
+        ] {
+            assert!(
+                !loopback_exempt(&config(&[opened]), local, &plain),
+                "{opened:?}"
+            );
+        }
     }
 }

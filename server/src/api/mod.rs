@@ -4,6 +4,8 @@
 //! - `/api/chat/completions?provider=`, `/api/proxy/{provider}/chat/completions`: the seed's paths.
 //! - `/api/health`, `/api/openapi.json`: open.
 //! - everything else under `/api`: admin, `Authorization: Bearer <admin token>`.
+//!
+//! Both groups take JSON bodies only ([`json_only`]).
 
 pub mod auth;
 pub mod body;
@@ -12,6 +14,7 @@ pub mod client_keys;
 pub mod dashboard;
 pub mod guard;
 pub mod health;
+pub mod json_only;
 pub mod keys;
 pub mod live;
 pub mod logs;
@@ -23,6 +26,7 @@ pub mod runtime;
 pub mod settings;
 pub mod stats;
 
+use actix_web::middleware::from_fn;
 use actix_web::web::{self, delete, get, head, patch, post, put};
 use actix_web::HttpResponse;
 
@@ -83,14 +87,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     resource("/client_keys/{id}", "DELETE")
                         .route(delete().to(client_keys::delete_client_key)),
                 )
-                .default_service(web::to(not_found)),
+                .default_service(web::to(not_found))
+                .wrap(from_fn(json_only::require_json)),
         )
         .route("/", get().to(dashboard::serve))
         .route("/", head().to(dashboard::serve))
         .default_service(web::to(fallback));
 }
 
-fn openai_scope(path: &str) -> actix_web::Scope {
+fn openai_scope(path: &str) -> impl actix_web::dev::HttpServiceFactory {
     web::scope(path)
         .service(
             resource("/chat/completions", "POST").route(post().to(chat::post_chat_completions)),
@@ -98,6 +103,7 @@ fn openai_scope(path: &str) -> actix_web::Scope {
         .service(resource("/embeddings", "POST").route(post().to(chat::post_embeddings)))
         .service(resource("/models", "GET").route(get().to(models::list_models)))
         .default_service(web::to(not_found))
+        .wrap(from_fn(json_only::require_json))
 }
 
 /// A path whose other methods get a JSON 405 naming the ones it has (`allow`, which must list

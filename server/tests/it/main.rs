@@ -4,7 +4,9 @@
 mod admin;
 mod anthropic;
 mod bad_input;
+mod client_access;
 mod clients;
+mod cross_site;
 mod dashboard_api;
 mod faults;
 mod golden;

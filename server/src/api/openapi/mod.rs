@@ -24,13 +24,17 @@ use crate::error::ErrorEnvelope;
 const DESCRIPTION: &str = "\
 A local OpenAI-compatible LLM gateway: one endpoint in front of many provider keys.
 
-- `/v1/*` is OpenAI's API (also served under `/api/v1/*`). On a loopback address any client key, \
-or none, is accepted; beyond loopback, or with `REQUIRE_CLIENT_KEYS=true`, a client key from \
-`POST /api/client_keys` is required.
+- `/v1/*` is OpenAI's API (also served under `/api/v1/*`). A request from this machine (loopback \
+peer, no `Forwarded`, `X-Forwarded-For`, `X-Real-IP` or `Via` header) needs no client key while \
+api-proxy listens on loopback and neither `ALLOWED_HOSTS` nor `CORS_ORIGINS` is set; any other \
+request needs a client key from `POST /api/client_keys`, as does every request with \
+`REQUIRE_CLIENT_KEYS=true`.
 - `/api/*` is the admin API and needs the admin token, except `/api/health` and this document.
+- Both take JSON bodies only: a body without `Content-Type: application/json` gets 415.
 - Every error body has OpenAI's shape, `{\"error\": {\"message\", \"type\", \"param\", \"code\"}}`. \
 Besides the statuses listed per operation, any request can get 403 (`forbidden`: a `Host` or \
-`Origin` that is not this server's) or 431 (`headers_too_large`).";
+`Origin` that is not this server's, or a browser fetch from another site) or 431 \
+(`headers_too_large`).";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -117,7 +121,7 @@ impl Modify for BearerSchemes {
         );
         components.add_security_scheme(
             "client_key",
-            bearer("A client key from `POST /api/client_keys`; needed only beyond loopback or with `REQUIRE_CLIENT_KEYS=true`."),
+            bearer("A client key from `POST /api/client_keys`; not needed for requests from this machine that no forwarder touched (see the description)."),
         );
     }
 }
