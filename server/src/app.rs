@@ -151,6 +151,8 @@ pub async fn start_with_clock(
         clock,
         live,
         connections: ConnectionGauge::default(),
+        auth_throttle: Arc::default(),
+        live_tickets: Arc::default(),
     };
 
     let app_state = state.clone();

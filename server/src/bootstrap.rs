@@ -32,7 +32,15 @@ pub enum BootstrapError {
         path.display()
     )]
     MissingKeyFile { path: PathBuf },
+    #[error(
+        "ADMIN_TOKEN is {length} characters long; it must have at least {MIN_ADMIN_TOKEN_CHARS} \
+         (e.g. `openssl rand -base64 24`), or leave it unset to have one generated into the data folder"
+    )]
+    WeakAdminToken { length: usize },
 }
+
+/// The shortest admin token accepted (generated ones are 53 characters).
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 16;
 
 fn file_error(path: &Path) -> impl FnOnce(std::io::Error) -> BootstrapError + '_ {
     move |source| BootstrapError::File {
@@ -96,16 +104,22 @@ fn key_from_file(path: &Path, database_has_keys: bool) -> Result<[u8; 32], Boots
 /// The admin token: `ADMIN_TOKEN`, else the token file (generated on first start).
 pub fn resolve_admin_token(config: &ServerConfig) -> Result<Secret, BootstrapError> {
     if let Some(token) = &config.admin_token {
+        let length = token.expose().trim().chars().count();
+        if length < MIN_ADMIN_TOKEN_CHARS {
+            return Err(BootstrapError::WeakAdminToken { length });
+        }
         return Ok(token.clone());
     }
     let path = config.data_dir.join(ADMIN_TOKEN_FILE);
     if path.exists() {
         let text = std::fs::read_to_string(&path).map_err(file_error(&path))?;
         let token = text.trim();
-        if token.len() < 16 {
+        if token.chars().count() < MIN_ADMIN_TOKEN_CHARS {
             return Err(BootstrapError::BadFile {
                 path,
-                message: "the admin token must be at least 16 characters".into(),
+                message: format!(
+                    "the admin token must be at least {MIN_ADMIN_TOKEN_CHARS} characters"
+                ),
             });
         }
         tracing::info!(path = %path.display(), "admin token loaded from file");

@@ -7,12 +7,13 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 
+use super::auth_throttle::PeerId;
 use crate::config::ServerConfig;
 use crate::crypto::sha256_hex;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-fn bearer(req: &HttpRequest) -> Option<&str> {
+pub fn bearer(req: &HttpRequest) -> Option<&str> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
@@ -24,20 +25,31 @@ fn app_state(req: &HttpRequest) -> Result<&AppState, ApiError> {
         .ok_or_else(|| ApiError::Internal("application state missing".into()))
 }
 
-/// Checks the admin token from the `Authorization` header, or `fallback` (the websocket's
-/// `?token=`), in constant time.
-pub fn check_admin(
+/// Runs an admin credential check under the per-peer throttle of failed authentications: a
+/// blocked peer gets 429 before its credential is even looked at, and a failed check counts.
+pub fn throttled(
     req: &HttpRequest,
     state: &AppState,
-    fallback: Option<&str>,
+    check: impl FnOnce() -> Result<(), ApiError>,
 ) -> Result<(), ApiError> {
-    match bearer(req).or(fallback) {
+    let peer = PeerId::of(req.peer_addr().map(|a| a.ip()));
+    let now = state.clock.now_ms();
+    state
+        .auth_throttle
+        .check(peer, now)
+        .map_err(|retry_after_secs| ApiError::AuthThrottled { retry_after_secs })?;
+    check().inspect_err(|_| state.auth_throttle.record_failure(peer, now))
+}
+
+/// Checks the admin token from the `Authorization` header, in constant time, under the throttle.
+pub fn check_admin(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+    throttled(req, state, || match bearer(req) {
         Some(token) if state.admin_token.matches(token) => Ok(()),
         Some(_) => Err(ApiError::Unauthorized("invalid admin token".into())),
         None => Err(ApiError::Unauthorized(
             "missing admin token: send Authorization: Bearer <admin token>".into(),
         )),
-    }
+    })
 }
 
 /// Proof that the request carries the admin token (compared in constant time).
@@ -48,7 +60,7 @@ impl FromRequest for AdminAuth {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(app_state(req).and_then(|state| check_admin(req, state, None).map(|()| AdminAuth)))
+        ready(app_state(req).and_then(|state| check_admin(req, state).map(|()| AdminAuth)))
     }
 }
 

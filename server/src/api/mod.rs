@@ -8,6 +8,7 @@
 //! Both groups take JSON bodies only ([`json_only`]).
 
 pub mod auth;
+pub mod auth_throttle;
 pub mod body;
 pub mod chat;
 pub mod client_keys;
@@ -17,6 +18,7 @@ pub mod health;
 pub mod json_only;
 pub mod keys;
 pub mod live;
+pub mod live_tickets;
 pub mod logs;
 pub mod models;
 pub mod openapi;
@@ -64,6 +66,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     resource("/stats/timeseries", "GET").route(get().to(stats::get_timeseries)),
                 )
                 .service(resource("/live", "GET").route(get().to(live::get_live)))
+                .service(
+                    resource("/live/ticket", "POST").route(post().to(live::create_live_ticket)),
+                )
                 .service(resource("/logs", "GET").route(get().to(logs::list_logs)))
                 .service(resource("/logs/{id}", "GET").route(get().to(logs::get_log)))
                 .service(resource("/route", "GET").route(get().to(route::get_route)))

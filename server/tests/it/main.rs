@@ -2,6 +2,7 @@
 //! against mock upstreams on 127.0.0.1 speaking the vendors' wire formats.
 
 mod admin;
+mod admin_auth;
 mod anthropic;
 mod bad_input;
 mod client_access;

@@ -29,7 +29,10 @@ peer, no `Forwarded`, `X-Forwarded-For`, `X-Real-IP` or `Via` header) needs no c
 api-proxy listens on loopback and neither `ALLOWED_HOSTS` nor `CORS_ORIGINS` is set; any other \
 request needs a client key from `POST /api/client_keys`, as does every request with \
 `REQUIRE_CLIENT_KEYS=true`.
-- `/api/*` is the admin API and needs the admin token, except `/api/health` and this document.
+- `/api/*` is the admin API and needs the admin token, except `/api/health` and this document. \
+After 10 failed authentications within a minute, an address gets 429 \
+(`too_many_failed_authentications`, with `Retry-After`) on every admin request until the minute \
+is over.
 - Both take JSON bodies only: a body without `Content-Type: application/json` gets 415.
 - Every error body has OpenAI's shape, `{\"error\": {\"message\", \"type\", \"param\", \"code\"}}`. \
 Besides the statuses listed per operation, any request can get 403 (`forbidden`: a `Host` or \
@@ -60,6 +63,7 @@ Besides the statuses listed per operation, any request can get 403 (`forbidden`:
         route::get_route,
         runtime::get_runtime,
         live::get_live,
+        live::create_live_ticket,
         providers::list_providers,
         providers::list_capabilities,
         settings::get_settings,
@@ -69,7 +73,7 @@ Besides the statuses listed per operation, any request can get 403 (`forbidden`:
         client_keys::delete_client_key,
     ),
     components(
-        schemas(ErrorEnvelope, shared::live::LiveEvent),
+        schemas(ErrorEnvelope, shared::live::LiveEvent, shared::live::LiveTicket),
         responses(
             responses::ChatCompletionAnswer,
             responses::EmbeddingsAnswer,
@@ -79,6 +83,7 @@ Besides the statuses listed per operation, any request can get 403 (`forbidden`:
             responses::PayloadTooLarge,
             responses::UnsupportedMediaType,
             responses::AllKeysRateLimited,
+            responses::TooManyFailedAuthentications,
             responses::InternalError,
             responses::StorageUnavailable,
             responses::BadGateway,
