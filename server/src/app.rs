@@ -82,6 +82,7 @@ pub async fn start_with_clock(
     let config_aliases = Arc::new(load_aliases(config.model_aliases_file.as_deref())?);
 
     let boot_config = config.clone();
+    let boot_catalog = catalog.clone();
     let now = clock.now_ms();
     let (db, cipher, admin_token, settings, keys, clients, totals) =
         tokio::task::spawn_blocking(move || {
@@ -89,6 +90,7 @@ pub async fn start_with_clock(
             let mut conn = db.conn()?;
             let cipher = bootstrap::resolve_cipher(&boot_config, &mut conn)?;
             let admin_token = bootstrap::resolve_admin_token(&boot_config)?;
+            bootstrap::reseal_legacy_keys(&mut conn, &cipher, &boot_catalog)?;
             let settings = db::settings::load(&mut conn)?;
             let keys = api_keys::list(&mut conn)?;
             let clients = client_keys::list(&mut conn)?;
@@ -117,6 +119,7 @@ pub async fn start_with_clock(
         arbiter.handle(),
         KeyActorDeps {
             board: board.clone(),
+            cipher: cipher.clone(),
             db: db.clone(),
             writer: writer.handle(),
             clock: clock.clone(),

@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 use diesel::SqliteConnection;
 
-use crate::config::ServerConfig;
+use crate::config::{ProviderCatalog, ServerConfig};
 use crate::crypto::{self, CryptoError, KeyCipher, MasterKeyInput, Secret};
-use crate::db::{self, meta, DbError};
+use crate::db::{self, meta, DbError, StorageFault};
+use crate::key_seal;
 
 pub const MASTER_KEY_FILE: &str = "master.key";
 pub const ADMIN_TOKEN_FILE: &str = "admin.token";
@@ -99,6 +100,39 @@ fn key_from_file(path: &Path, database_has_keys: bool) -> Result<[u8; 32], Boots
     write_private(path, &crypto::b64(&key))?;
     tracing::info!(path = %path.display(), "generated a new master key file; back it up with the database");
     Ok(key)
+}
+
+/// Re-seals the keys stored before secrets were bound to where they may go (see
+/// [`crate::key_seal`]); idempotent. A database that cannot be written (read-only media) keeps
+/// them as they are: they then show as `sealed_mismatch` until it can.
+pub fn reseal_legacy_keys(
+    conn: &mut SqliteConnection,
+    cipher: &KeyCipher,
+    catalog: &ProviderCatalog,
+) -> Result<(), BootstrapError> {
+    match key_seal::reseal_legacy_rows(conn, cipher, catalog) {
+        Ok(report) => {
+            if report.resealed > 0 {
+                tracing::info!(
+                    keys = report.resealed,
+                    "stored keys re-sealed: each is now bound to its provider and base URL"
+                );
+            }
+            if !report.skipped.is_empty() {
+                tracing::warn!(
+                    key_ids = ?report.skipped,
+                    "some stored keys could not be re-sealed (provider not configured, or the \
+                     secret does not open): they are not served until entered again"
+                );
+            }
+            Ok(())
+        }
+        Err(e) if StorageFault::of(&e).is_some() => {
+            tracing::warn!(error = %e, "stored keys could not be re-sealed now (the database does not take writes)");
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The admin token: `ADMIN_TOKEN`, else the token file (generated on first start).

@@ -15,6 +15,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod error;
+pub mod key_seal;
 pub mod key_store;
 pub mod live_hub;
 pub mod metrics;

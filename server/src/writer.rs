@@ -365,6 +365,7 @@ mod tests {
             quota_reset: None,
             quota_reset_at: None,
             price_overrides: "{}".into(),
+            seal_version: 2,
         }
     }
 

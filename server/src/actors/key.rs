@@ -17,6 +17,7 @@ use actix::prelude::*;
 use shared::keys::{KeyState, KeyUsage};
 
 use crate::clock::Clock;
+use crate::crypto::KeyCipher;
 use crate::db::api_keys::{self, ApiKeyRow};
 use crate::db::Db;
 use crate::live_hub::LiveHub;
@@ -108,6 +109,8 @@ pub struct KeyActor {
 #[derive(Clone)]
 pub struct KeyActorDeps {
     pub board: BidBoard,
+    /// To check, when a key is started or edited, that its secret opens where it points.
+    pub cipher: KeyCipher,
     pub db: Db,
     pub writer: WriterHandle,
     pub clock: Clock,

@@ -11,7 +11,9 @@ use super::key::{
     ApplyEdit, DrainOutcomes, GetSnapshot, KeyActor, KeyActorDeps, KeySnapshot, Retire, Settle,
 };
 use crate::config::ProviderCatalog;
+use crate::crypto::KeyCipher;
 use crate::db::api_keys::ApiKeyRow;
+use crate::key_seal;
 use crate::routing::health::immediate_verdict;
 use crate::routing::key_live::{parse_quota_reset, parse_quota_unit};
 pub use crate::routing::EditEffects;
@@ -51,7 +53,7 @@ impl KeyRegistry {
 
     /// The settled part of a key, or why it cannot be served.
     pub fn profile(&self, row: &ApiKeyRow) -> Result<KeyProfile, String> {
-        build_profile(&self.inner.catalog, row)
+        build_profile(&self.inner.catalog, &self.inner.deps.cipher, row)
     }
 
     fn counters(&self, id: i32) -> Arc<KeyCounters> {
@@ -174,11 +176,27 @@ impl KeyRegistry {
     }
 }
 
-pub fn build_profile(catalog: &ProviderCatalog, row: &ApiKeyRow) -> Result<KeyProfile, String> {
+pub fn build_profile(
+    catalog: &ProviderCatalog,
+    cipher: &KeyCipher,
+    row: &ApiKeyRow,
+) -> Result<KeyProfile, String> {
     let provider = catalog
         .get(&row.provider)
         .ok_or_else(|| format!("provider {:?} is not configured", row.provider))?
         .clone();
+    let secret_aad = key_seal::binding(row, provider.spec.auth).aad();
+    let seal_mismatch = cipher
+        .open_secret(&row.secret_ciphertext, &secret_aad)
+        .is_err();
+    if seal_mismatch {
+        tracing::error!(
+            key_id = row.id,
+            "the key's stored secret does not open for its provider and base URL: the row was \
+             changed outside api-proxy, or another master key is in use; it is never sent \
+             anywhere until its api_key is entered again"
+        );
+    }
     let models: Vec<String> = serde_json::from_str(&row.models)
         .map_err(|e| format!("stored model list is invalid: {e}"))?;
     let azure_deployments: HashMap<String, String> =
@@ -188,7 +206,8 @@ pub fn build_profile(catalog: &ProviderCatalog, row: &ApiKeyRow) -> Result<KeyPr
         .map_err(|e| format!("stored price overrides are invalid: {e}"))?;
     Ok(KeyProfile {
         id: row.id,
-        uid: row.uid.clone(),
+        secret_aad,
+        seal_mismatch,
         name: row.name.clone(),
         base_url: row
             .base_url

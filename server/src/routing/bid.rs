@@ -56,8 +56,11 @@ impl ModelSet {
 #[derive(Debug)]
 pub struct KeyProfile {
     pub id: i32,
-    /// Bound into the secret's ciphertext as associated data.
-    pub uid: String,
+    /// Where the secret may go ([`crate::crypto::SecretBinding::aad`]), to open it with.
+    pub secret_aad: Vec<u8>,
+    /// The sealed secret does not open for this key's binding: its row was changed outside
+    /// api-proxy (or the master key is another). Never routed to; the admin enters the key again.
+    pub seal_mismatch: bool,
     pub name: String,
     pub provider: Arc<ProviderEntry>,
     pub base_url: String,
@@ -257,6 +260,9 @@ impl Bid {
     pub fn state_at(&self, now_ms: i64) -> (KeyState, Option<i64>) {
         if !self.profile.enabled {
             return (KeyState::Disabled, None);
+        }
+        if self.profile.seal_mismatch {
+            return (KeyState::SealedMismatch, None);
         }
         if self.quota_exhausted() {
             return (KeyState::QuotaExhausted, None);
@@ -485,7 +491,8 @@ mod tests {
         Bid {
             profile: Arc::new(KeyProfile {
                 id,
-                uid: format!("u{id}"),
+                secret_aad: vec![],
+                seal_mismatch: false,
                 name: format!("k{id}"),
                 provider: catalog.get("openai").unwrap().clone(),
                 base_url: "http://127.0.0.1:1".into(),

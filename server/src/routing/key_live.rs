@@ -372,6 +372,7 @@ mod tests {
             price_overrides: "{}".into(),
             quota_rejected: false,
             ttfb_ewma_ms: None,
+            seal_version: 2,
         }
     }
 

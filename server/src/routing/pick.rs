@@ -52,6 +52,8 @@ pub enum Filter {
     RateLimited {
         until_ms: i64,
     },
+    /// The stored secret does not open for where the key points.
+    SealMismatch,
 }
 
 impl fmt::Display for Filter {
@@ -67,6 +69,10 @@ impl fmt::Display for Filter {
             Self::Throttled { until_ms } => write!(f, "throttled until {until_ms}"),
             Self::Cooling { until_ms } => write!(f, "cooling down after failures until {until_ms}"),
             Self::RateLimited { until_ms } => write!(f, "rate limit used up until {until_ms}"),
+            Self::SealMismatch => f.write_str(
+                "its stored secret does not open for its provider and base URL (the row was \
+                 changed outside api-proxy): enter its api_key again",
+            ),
         }
     }
 }
@@ -118,6 +124,10 @@ impl<'a> PickQuery<'a> {
         };
         if self.exclude.contains(&bid.key_id()) {
             return Err(Filter::AlreadyTried);
+        }
+        // Before the admin's explicit test too: such a secret is sent nowhere.
+        if bid.profile.seal_mismatch {
+            return Err(Filter::SealMismatch);
         }
         if let Some(only) = self.only_key {
             return if bid.key_id() == only {
@@ -453,7 +463,8 @@ mod tests {
         Bid {
             profile: Arc::new(KeyProfile {
                 id,
-                uid: format!("u{id}"),
+                secret_aad: vec![],
+                seal_mismatch: false,
                 name: format!("k{id}"),
                 provider: catalog.get("openai").unwrap().clone(),
                 base_url: "http://127.0.0.1:1".into(),

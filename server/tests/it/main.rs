@@ -11,6 +11,7 @@ mod cross_site;
 mod dashboard_api;
 mod faults;
 mod golden;
+mod key_binding;
 mod key_recovery;
 mod openapi;
 mod persistence;
