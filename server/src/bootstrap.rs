@@ -69,7 +69,10 @@ pub fn resolve_cipher(
             };
             input.derive(&salt)?
         }
-        None => key_from_file(&config.data_dir.join(MASTER_KEY_FILE), check.is_some())?,
+        None => {
+            crate::key_rotation::recover_interrupted_rotation(&config.data_dir, check.as_deref())?;
+            key_from_file(&config.data_dir.join(MASTER_KEY_FILE), check.is_some())?
+        }
     };
     let cipher = KeyCipher::new(&key);
     match check {
@@ -79,17 +82,22 @@ pub fn resolve_cipher(
     Ok(cipher)
 }
 
+/// A master key file's 32 bytes.
+pub fn read_key_file(path: &Path) -> Result<[u8; 32], BootstrapError> {
+    let text = std::fs::read_to_string(path).map_err(file_error(path))?;
+    let bytes = crypto::unb64(&text).ok_or_else(|| BootstrapError::BadFile {
+        path: path.to_owned(),
+        message: "not base64".into(),
+    })?;
+    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| BootstrapError::BadFile {
+        path: path.to_owned(),
+        message: "must hold 32 bytes in base64".into(),
+    })
+}
+
 fn key_from_file(path: &Path, database_has_keys: bool) -> Result<[u8; 32], BootstrapError> {
     if path.exists() {
-        let text = std::fs::read_to_string(path).map_err(file_error(path))?;
-        let bytes = crypto::unb64(&text).ok_or_else(|| BootstrapError::BadFile {
-            path: path.to_owned(),
-            message: "not base64".into(),
-        })?;
-        return <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| BootstrapError::BadFile {
-            path: path.to_owned(),
-            message: "must hold 32 bytes in base64".into(),
-        });
+        return read_key_file(path);
     }
     if database_has_keys {
         return Err(BootstrapError::MissingKeyFile {

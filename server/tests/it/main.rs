@@ -13,6 +13,7 @@ mod faults;
 mod golden;
 mod key_binding;
 mod key_recovery;
+mod key_rotation;
 mod openapi;
 mod persistence;
 mod process;
