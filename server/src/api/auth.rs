@@ -64,13 +64,18 @@ impl FromRequest for AdminAuth {
     }
 }
 
-/// Headers a forwarder (nginx, cloudflared, ngrok, a load balancer) adds: a request carrying one
-/// came from somewhere else, whatever its peer address says.
-const FORWARDING_HEADERS: [header::HeaderName; 4] = [
+/// Headers a forwarder (nginx, Caddy, cloudflared, ngrok, a load balancer) adds: a request
+/// carrying one came from somewhere else, whatever its peer address says. (A TCP-level forwarder
+/// such as `ssh -R` adds none: behind one, set `REQUIRE_CLIENT_KEYS=true`.)
+const FORWARDING_HEADERS: [header::HeaderName; 8] = [
     header::FORWARDED,
     header::HeaderName::from_static("x-forwarded-for"),
     header::HeaderName::from_static("x-real-ip"),
     header::VIA,
+    header::HeaderName::from_static("x-forwarded-host"),
+    header::HeaderName::from_static("x-forwarded-proto"),
+    header::HeaderName::from_static("cf-connecting-ip"),
+    header::HeaderName::from_static("true-client-ip"),
 ];
 
 /// Whether a `/v1` request may go without a client key: only when keys are not required for
@@ -153,7 +158,16 @@ mod tests {
             &plain
         ));
         assert!(!loopback_exempt(&c, None, &plain));
-        for name in ["forwarded", "x-forwarded-for", "x-real-ip", "via"] {
+        for name in [
+            "forwarded",
+            "x-forwarded-for",
+            "x-real-ip",
+            "via",
+            "x-forwarded-host",
+            "x-forwarded-proto",
+            "cf-connecting-ip",
+            "true-client-ip",
+        ] {
             let mut forwarded = HeaderMap::new();
             forwarded.insert(
                 header::HeaderName::from_static(name),

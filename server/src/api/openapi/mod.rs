@@ -25,7 +25,8 @@ const DESCRIPTION: &str = "\
 A local OpenAI-compatible LLM gateway: one endpoint in front of many provider keys.
 
 - `/v1/*` is OpenAI's API (also served under `/api/v1/*`). A request from this machine (loopback \
-peer, no `Forwarded`, `X-Forwarded-For`, `X-Real-IP` or `Via` header) needs no client key while \
+peer, no forwarding header such as `Forwarded`, `X-Forwarded-For`, `X-Real-IP` or `Via`) needs \
+no client key while \
 api-proxy listens on loopback and neither `ALLOWED_HOSTS` nor `CORS_ORIGINS` is set; any other \
 request needs a client key from `POST /api/client_keys`, as does every request with \
 `REQUIRE_CLIENT_KEYS=true`.
