@@ -98,6 +98,8 @@ pub struct KeyActor {
     generation: u64,
     /// The newest outcome folded into `live` (numbered by the inbox).
     seq: u64,
+    /// The last publish gave up behind newer verdicts; the next drain publishes.
+    unpublished: bool,
     reload_on_start: bool,
     retired: bool,
     refill_timer: Option<SpawnHandle>,
@@ -137,6 +139,7 @@ impl KeyActor {
             hub: deps.live,
             generation: 0,
             seq: 0,
+            unpublished: false,
             reload_on_start: false,
             retired: false,
             refill_timer: None,
@@ -158,11 +161,14 @@ impl KeyActor {
     /// is folded in and the publish tried again.
     fn publish(&mut self) {
         for _ in 0..PUBLISH_TRIES {
-            if self.retired || self.board.publish(self.bid()) || !self.absorb_queued() {
+            if self.retired || self.board.publish(self.bid()) {
+                self.unpublished = false;
                 return;
             }
+            self.absorb_queued();
         }
-        // Still behind under a storm of verdicts: the drain those outcomes armed publishes soon.
+        // Still behind under a storm of verdicts: the drain the newest of them armed publishes.
+        self.unpublished = true;
     }
 
     fn live_hub_state(&self, state: KeyState, until: Option<i64>) {
@@ -219,9 +225,12 @@ impl KeyActor {
 
     /// Refills now if due, and arms a timer for the next refill.
     fn schedule_refill(&mut self, ctx: &mut Context<Self>) {
-        self.absorb_queued();
-        if self.refill_if_due(self.clock.now_ms()) {
+        let absorbed = self.absorb_queued();
+        let refilled = self.refill_if_due(self.clock.now_ms());
+        if refilled {
             self.reset_budget();
+        }
+        if absorbed || refilled {
             self.publish();
             self.persist();
         }
@@ -339,7 +348,7 @@ impl KeyActor {
 
     /// Applies every queued outcome, then publishes and persists once.
     fn settle(&mut self) {
-        if self.absorb_queued() {
+        if self.absorb_queued() || self.unpublished {
             self.publish();
             self.persist();
         }

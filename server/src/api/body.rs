@@ -18,7 +18,8 @@ pub async fn read_json_body(
     // not JSON is refused here too, whatever the route.
     if let Some(essence) = media_type(req.headers()).filter(|m| !is_json(m)) {
         return Err(ApiError::UnsupportedMediaType(format!(
-            "Content-Type must be application/json, not {essence:?}"
+            "Content-Type must be application/json, not {:?}",
+            essence.to_ascii_lowercase()
         )));
     }
     let too_large =

@@ -9,7 +9,8 @@
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::{header, Method};
+use actix_web::http::header::{self, HeaderName};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, Error, ResponseError};
 
@@ -92,6 +93,9 @@ pub fn foreign_fetch(
     foreign && !origin_ok && !navigation
 }
 
+const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
+const SEC_FETCH_MODE: HeaderName = HeaderName::from_static("sec-fetch-mode");
+
 /// Request headers larger than this in total are refused (431).
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 
@@ -107,8 +111,9 @@ pub async fn check_host_and_origin(
                 .headers()
                 .get(header::HOST)
                 .and_then(|h| h.to_str().ok());
-            let text = |name: &str| req.headers().get(name).and_then(|h| h.to_str().ok());
-            let origin = text("origin");
+            // By `HeaderName`: looking a non-standard name up by `&str` allocates it each time.
+            let text = |name: &HeaderName| req.headers().get(name).and_then(|h| h.to_str().ok());
+            let origin = text(&header::ORIGIN);
             let origin_ok = origin.is_some_and(|o| origin_allowed(config, o, host));
             let header_bytes: usize = req
                 .headers()
@@ -127,8 +132,8 @@ pub async fn check_host_and_origin(
             } else if (origin.is_some() && !origin_ok)
                 || foreign_fetch(
                     req.method(),
-                    text("sec-fetch-site"),
-                    text("sec-fetch-mode"),
+                    text(&SEC_FETCH_SITE),
+                    text(&SEC_FETCH_MODE),
                     origin_ok,
                 )
             {

@@ -28,7 +28,6 @@ pub mod runtime;
 pub mod settings;
 pub mod stats;
 
-use actix_web::middleware::from_fn;
 use actix_web::web::{self, delete, get, head, patch, post, put};
 use actix_web::HttpResponse;
 
@@ -93,7 +92,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(delete().to(client_keys::delete_client_key)),
                 )
                 .default_service(web::to(not_found))
-                .wrap(from_fn(json_only::require_json)),
+                .wrap(json_only::RequireJson),
         )
         .route("/", get().to(dashboard::serve))
         .route("/", head().to(dashboard::serve))
@@ -108,7 +107,7 @@ fn openai_scope(path: &str) -> impl actix_web::dev::HttpServiceFactory {
         .service(resource("/embeddings", "POST").route(post().to(chat::post_embeddings)))
         .service(resource("/models", "GET").route(get().to(models::list_models)))
         .default_service(web::to(not_found))
-        .wrap(from_fn(json_only::require_json))
+        .wrap(json_only::RequireJson)
 }
 
 /// A path whose other methods get a JSON 405 naming the ones it has (`allow`, which must list
