@@ -81,6 +81,19 @@ async fn failed_authentications_are_throttled_per_address() {
         StatusCode::TOO_MANY_REQUESTS
     );
 
+    // The description says so for every admin operation, and only for those.
+    let spec = app
+        .request("GET", "/api/openapi.json", None, None)
+        .await
+        .body;
+    let throttled = |method: &str, path: &str| {
+        spec["paths"][path][method]["responses"]["429"]["$ref"]
+            == "#/components/responses/TooManyFailedAuthentications"
+    };
+    assert!(throttled("get", "/api/keys") && throttled("patch", "/api/keys/{id}"));
+    assert!(throttled("get", "/api/live") && throttled("post", "/api/live/ticket"));
+    assert!(!throttled("get", "/api/health") && !throttled("post", "/v1/chat/completions"));
+
     // A minute after the first failure, the address may try again.
     clock.advance(WINDOW_MS / 2);
     assert_eq!(

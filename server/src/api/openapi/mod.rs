@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 
 use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{RefOr, Schema};
+use utoipa::openapi::{Ref, RefOr, Schema};
 use utoipa::{Modify, OpenApi};
 
 use super::{
@@ -93,7 +93,7 @@ Besides the statuses listed per operation, any request can get 403 (`forbidden`:
             responses::UpstreamError,
         )
     ),
-    modifiers(&BearerSchemes, &OpenProviderSpec),
+    modifiers(&BearerSchemes, &OpenProviderSpec, &ThrottledAdmin),
     security(("admin_token" = [])),
     tags(
         (name = "openai", description = "OpenAI-compatible endpoints, routed to the best usable key."),
@@ -145,6 +145,35 @@ impl Modify for OpenProviderSpec {
             .and_then(|c| c.schemas.get_mut("ProviderSpec"));
         if let Some(RefOr::T(Schema::Object(spec))) = spec {
             spec.additional_properties = None;
+        }
+    }
+}
+
+/// Every admin operation can answer 429 `too_many_failed_authentications` (the throttle runs
+/// before any handler), so each one lists it, without repeating it on every handler.
+struct ThrottledAdmin;
+
+impl Modify for ThrottledAdmin {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let not_admin = ["openai", "meta"];
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let tags = operation.tags.as_deref().unwrap_or_default();
+                if tags.iter().any(|t| not_admin.contains(&t.as_str())) {
+                    continue;
+                }
+                operation.responses.responses.insert(
+                    "429".to_owned(),
+                    RefOr::Ref(Ref::from_response_name("TooManyFailedAuthentications")),
+                );
+            }
         }
     }
 }
