@@ -649,12 +649,14 @@ test('a page on another site cannot spend the keys, not even from a sandboxed fr
         await page.waitForFunction(() => window.results.length === 2, null, { timeout: UI_TIMEOUT_MS });
         const results = (await page.evaluate(() => window.results)).sort();
         assert.deepEqual(results, ['frame:opaque', 'page:opaque'], 'both requests were sent and answered');
-        // The network events are reported on their own schedule.
+        // The network events are reported on their own schedule, and a sandboxed frame may run
+        // in its own process, whose requests Playwright does not always report: every answer it
+        // does report is a 403, and the server's counts below cover both requests. (Chromium
+        // sends the frame's request with `Origin: null`, no content type and `Sec-Fetch-Site:
+        // cross-site`; tests/it/cross_site.rs sends exactly that.)
         const deadline = Date.now() + UI_TIMEOUT_MS;
-        while (seen.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-        // Chromium sends the frame's request with `Origin: null`, no content type and
-        // `Sec-Fetch-Site: cross-site` (tests/it/cross_site.rs sends exactly that).
-        assert.deepEqual(seen, [403, 403]);
+        while (seen.length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        assert.ok(seen.length >= 1 && seen.every((status) => status === 403), JSON.stringify(seen));
     } finally {
         await page.close();
         server.close();
