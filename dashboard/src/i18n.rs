@@ -197,8 +197,9 @@ texts! {
     StateThrottled => "throttled", "限流中";
     StateCooling => "cooling down", "冷却中";
     StateProbing => "probing", "探测中";
+    StateSealedMismatch => "secret does not open", "密钥无法解密";
     ApiKey => "API key", "API 密钥";
-    ApiKeyKeep => "Leave empty to keep the current key.", "留空则保留当前密钥。";
+    ApiKeyKeep => "Leave empty to keep the current key; needed again when the base URL changes.", "留空则保留当前密钥；修改 Base URL 时需重新填写。";
     BaseUrl => "Base URL", "Base URL";
     BaseUrlHint => "Optional: the provider's address by default.", "可选：默认使用服务商的地址。";
     Models => "Models", "模型";
@@ -338,6 +339,7 @@ impl Text {
             KeyState::Throttled => Text::StateThrottled,
             KeyState::Cooling => Text::StateCooling,
             KeyState::Probing => Text::StateProbing,
+            KeyState::SealedMismatch => Text::StateSealedMismatch,
         }
     }
 

@@ -71,7 +71,8 @@ fn board(n: i32) -> BidBoard {
         board.publish(Bid {
             profile: Arc::new(KeyProfile {
                 id,
-                uid: format!("u{id}"),
+                secret_aad: vec![],
+                seal_mismatch: false,
                 name: format!("k{id}"),
                 provider: openai.clone(),
                 base_url: "http://127.0.0.1:1/v1".into(),
@@ -100,7 +101,9 @@ fn board(n: i32) -> BidBoard {
                 at_ms: 0,
             }),
             rate_limit: RateLimitInfo::default(),
+            last_failure_ms: None,
             generation: 0,
+            seq: 0,
         });
     }
     board

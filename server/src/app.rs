@@ -1,6 +1,7 @@
 //! Start-up and shutdown: open the database, resolve secrets, start the batch writer and one
 //! supervised actor per key, then serve HTTP. Shutdown drains in-flight requests (up to
-//! `SHUTDOWN_TIMEOUT_SECS`) and then writes the last batch of logs.
+//! `SHUTDOWN_TIMEOUT_SECS`), lets every key actor fold in its last outcomes, and then writes the
+//! last batch of logs and counters.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -81,6 +82,7 @@ pub async fn start_with_clock(
     let config_aliases = Arc::new(load_aliases(config.model_aliases_file.as_deref())?);
 
     let boot_config = config.clone();
+    let boot_catalog = catalog.clone();
     let now = clock.now_ms();
     let (db, cipher, admin_token, settings, keys, clients, totals) =
         tokio::task::spawn_blocking(move || {
@@ -88,6 +90,7 @@ pub async fn start_with_clock(
             let mut conn = db.conn()?;
             let cipher = bootstrap::resolve_cipher(&boot_config, &mut conn)?;
             let admin_token = bootstrap::resolve_admin_token(&boot_config)?;
+            bootstrap::reseal_legacy_keys(&mut conn, &cipher, &boot_catalog)?;
             let settings = db::settings::load(&mut conn)?;
             let keys = api_keys::list(&mut conn)?;
             let clients = client_keys::list(&mut conn)?;
@@ -116,6 +119,7 @@ pub async fn start_with_clock(
         arbiter.handle(),
         KeyActorDeps {
             board: board.clone(),
+            cipher: cipher.clone(),
             db: db.clone(),
             writer: writer.handle(),
             clock: clock.clone(),
@@ -150,6 +154,8 @@ pub async fn start_with_clock(
         clock,
         live,
         connections: ConnectionGauge::default(),
+        auth_throttle: Arc::default(),
+        live_tickets: Arc::default(),
     };
 
     let app_state = state.clone();
@@ -290,9 +296,12 @@ impl RunningApp {
         self.wait().await;
     }
 
+    /// After the last request: every key actor folds in its last outcomes and hands its counters
+    /// to the writer, whose last batch then holds every answered call's log row and counters.
     async fn finish(mut self) {
         self.sweeper.abort();
         self.ticker.abort();
+        self.state.keys.settle_all().await;
         if let Some(writer) = self.writer.take() {
             let _ = tokio::task::spawn_blocking(move || writer.shutdown()).await;
         }

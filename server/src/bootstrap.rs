@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 use diesel::SqliteConnection;
 
-use crate::config::ServerConfig;
+use crate::config::{ProviderCatalog, ServerConfig};
 use crate::crypto::{self, CryptoError, KeyCipher, MasterKeyInput, Secret};
-use crate::db::{self, meta, DbError};
+use crate::db::{self, meta, DbError, StorageFault};
+use crate::key_seal;
 
 pub const MASTER_KEY_FILE: &str = "master.key";
 pub const ADMIN_TOKEN_FILE: &str = "admin.token";
@@ -32,7 +33,15 @@ pub enum BootstrapError {
         path.display()
     )]
     MissingKeyFile { path: PathBuf },
+    #[error(
+        "ADMIN_TOKEN is {length} characters long; it must have at least {MIN_ADMIN_TOKEN_CHARS} \
+         (e.g. `openssl rand -base64 24`), or leave it unset to have one generated into the data folder"
+    )]
+    WeakAdminToken { length: usize },
 }
+
+/// The shortest admin token accepted (generated ones are 53 characters).
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 16;
 
 fn file_error(path: &Path) -> impl FnOnce(std::io::Error) -> BootstrapError + '_ {
     move |source| BootstrapError::File {
@@ -60,7 +69,10 @@ pub fn resolve_cipher(
             };
             input.derive(&salt)?
         }
-        None => key_from_file(&config.data_dir.join(MASTER_KEY_FILE), check.is_some())?,
+        None => {
+            crate::key_rotation::recover_interrupted_rotation(&config.data_dir, check.as_deref())?;
+            key_from_file(&config.data_dir.join(MASTER_KEY_FILE), check.is_some())?
+        }
     };
     let cipher = KeyCipher::new(&key);
     match check {
@@ -70,17 +82,22 @@ pub fn resolve_cipher(
     Ok(cipher)
 }
 
+/// A master key file's 32 bytes.
+pub fn read_key_file(path: &Path) -> Result<[u8; 32], BootstrapError> {
+    let text = std::fs::read_to_string(path).map_err(file_error(path))?;
+    let bytes = crypto::unb64(&text).ok_or_else(|| BootstrapError::BadFile {
+        path: path.to_owned(),
+        message: "not base64".into(),
+    })?;
+    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| BootstrapError::BadFile {
+        path: path.to_owned(),
+        message: "must hold 32 bytes in base64".into(),
+    })
+}
+
 fn key_from_file(path: &Path, database_has_keys: bool) -> Result<[u8; 32], BootstrapError> {
     if path.exists() {
-        let text = std::fs::read_to_string(path).map_err(file_error(path))?;
-        let bytes = crypto::unb64(&text).ok_or_else(|| BootstrapError::BadFile {
-            path: path.to_owned(),
-            message: "not base64".into(),
-        })?;
-        return <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| BootstrapError::BadFile {
-            path: path.to_owned(),
-            message: "must hold 32 bytes in base64".into(),
-        });
+        return read_key_file(path);
     }
     if database_has_keys {
         return Err(BootstrapError::MissingKeyFile {
@@ -93,19 +110,58 @@ fn key_from_file(path: &Path, database_has_keys: bool) -> Result<[u8; 32], Boots
     Ok(key)
 }
 
+/// Re-seals the keys stored before secrets were bound to where they may go (see
+/// [`crate::key_seal`]); idempotent. A database that cannot be written (read-only media) keeps
+/// them as they are: they then show as `sealed_mismatch` until it can.
+pub fn reseal_legacy_keys(
+    conn: &mut SqliteConnection,
+    cipher: &KeyCipher,
+    catalog: &ProviderCatalog,
+) -> Result<(), BootstrapError> {
+    match key_seal::reseal_legacy_rows(conn, cipher, catalog) {
+        Ok(report) => {
+            if report.resealed > 0 {
+                tracing::info!(
+                    keys = report.resealed,
+                    "stored keys re-sealed: each is now bound to its provider and base URL"
+                );
+            }
+            if !report.skipped.is_empty() {
+                tracing::warn!(
+                    key_ids = ?report.skipped,
+                    "some stored keys could not be re-sealed (provider not configured, or the \
+                     secret does not open): they are not served until entered again"
+                );
+            }
+            Ok(())
+        }
+        Err(e) if StorageFault::of(&e).is_some() => {
+            tracing::warn!(error = %e, "stored keys could not be re-sealed now (the database does not take writes)");
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The admin token: `ADMIN_TOKEN`, else the token file (generated on first start).
 pub fn resolve_admin_token(config: &ServerConfig) -> Result<Secret, BootstrapError> {
     if let Some(token) = &config.admin_token {
+        let length = token.expose().trim().chars().count();
+        if length < MIN_ADMIN_TOKEN_CHARS {
+            return Err(BootstrapError::WeakAdminToken { length });
+        }
         return Ok(token.clone());
     }
     let path = config.data_dir.join(ADMIN_TOKEN_FILE);
     if path.exists() {
         let text = std::fs::read_to_string(&path).map_err(file_error(&path))?;
         let token = text.trim();
-        if token.len() < 16 {
+        if token.chars().count() < MIN_ADMIN_TOKEN_CHARS {
             return Err(BootstrapError::BadFile {
                 path,
-                message: "the admin token must be at least 16 characters".into(),
+                message: format!(
+                    "the admin token must be at least {MIN_ADMIN_TOKEN_CHARS} characters"
+                ),
             });
         }
         tracing::info!(path = %path.display(), "admin token loaded from file");

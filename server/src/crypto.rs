@@ -1,6 +1,8 @@
 //! Secrets at rest: provider keys are sealed with AES-256-GCM-SIV under a 256-bit master key, a
-//! fresh random nonce per value, and the row's identity as associated data (so a ciphertext copied
-//! into another row does not open). [`Secret`] keeps plaintext out of logs and responses.
+//! fresh random nonce per value, and where the secret may go as associated data
+//! ([`SecretBinding`]: the row's identity, provider, base URL and auth style), so a ciphertext
+//! copied into another row, or a row pointed elsewhere behind api-proxy's back, does not open.
+//! [`Secret`] keeps plaintext out of logs and responses.
 
 use std::fmt;
 
@@ -9,6 +11,7 @@ use aes_gcm_siv::{Aes256GcmSiv, Nonce};
 use base64::Engine as _;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use shared::providers::AuthStyle;
 use subtle::ConstantTimeEq;
 
 const NONCE_LEN: usize = 12;
@@ -141,12 +144,13 @@ impl KeyCipher {
             .map_err(|_| CryptoError::Decrypt)
     }
 
-    pub fn seal_secret(&self, secret: &Secret, row_uid: &str) -> Vec<u8> {
-        self.seal(secret.expose().as_bytes(), &secret_aad(row_uid))
+    /// Seals a provider key for where `aad` ([`SecretBinding::aad`]) says it may go.
+    pub fn seal_secret(&self, secret: &Secret, aad: &[u8]) -> Vec<u8> {
+        self.seal(secret.expose().as_bytes(), aad)
     }
 
-    pub fn open_secret(&self, sealed: &[u8], row_uid: &str) -> Result<Secret, CryptoError> {
-        let bytes = self.open(sealed, &secret_aad(row_uid))?;
+    pub fn open_secret(&self, sealed: &[u8], aad: &[u8]) -> Result<Secret, CryptoError> {
+        let bytes = self.open(sealed, aad)?;
         String::from_utf8(bytes)
             .map(Secret::new)
             .map_err(|_| CryptoError::Decrypt)
@@ -165,7 +169,53 @@ impl KeyCipher {
     }
 }
 
-fn secret_aad(row_uid: &str) -> Vec<u8> {
+/// Where a stored provider key may be sent: bound into its ciphertext as associated data. A row
+/// whose provider, base URL or auth style was changed outside api-proxy (a direct database
+/// write pointing `base_url` at another host) no longer opens, so its key is never sent there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecretBinding<'a> {
+    /// The row's identity: a ciphertext copied into another row does not open.
+    pub uid: &'a str,
+    pub provider: &'a str,
+    /// The row's own base URL; `None` is the provider's.
+    pub base_url: Option<&'a str>,
+    pub auth: AuthStyle,
+}
+
+impl SecretBinding<'_> {
+    /// The associated data: a version tag, then each field length-prefixed (so no two bindings
+    /// share bytes).
+    pub fn aad(&self) -> Vec<u8> {
+        let auth = match self.auth {
+            AuthStyle::Bearer => "bearer",
+            AuthStyle::XApiKey => "x-api-key",
+            AuthStyle::ApiKey => "api-key",
+        };
+        let mut aad = Vec::with_capacity(64 + self.uid.len() + self.base_url.map_or(0, str::len));
+        aad.extend_from_slice(SECRET_AAD_V2);
+        for field in [
+            Some(self.uid),
+            Some(self.provider),
+            self.base_url,
+            Some(auth),
+        ] {
+            match field {
+                Some(text) => {
+                    aad.extend_from_slice(&(text.len() as u32).to_be_bytes());
+                    aad.extend_from_slice(text.as_bytes());
+                }
+                None => aad.extend_from_slice(&u32::MAX.to_be_bytes()),
+            }
+        }
+        aad
+    }
+}
+
+const SECRET_AAD_V2: &[u8] = b"api-proxy/api_keys/v2";
+
+/// The associated data of secrets sealed before the binding covered more than the row
+/// (seal version 1): read once, by the start-up re-seal.
+pub fn legacy_secret_aad(row_uid: &str) -> Vec<u8> {
     format!("api-proxy/api_keys/{row_uid}").into_bytes()
 }
 
@@ -244,25 +294,83 @@ pub fn unb64(text: &str) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
 
+    fn binding(uid: &str) -> SecretBinding<'_> {
+        SecretBinding {
+            uid,
+            provider: "openai",
+            base_url: None,
+            auth: AuthStyle::Bearer,
+        }
+    }
+
     #[test]
     fn seal_open_round_trip_with_fresh_nonces() {
         let cipher = KeyCipher::new(&random_key());
         let secret = Secret::new("sk-test-1234567890abcdef");
-        let a = cipher.seal_secret(&secret, "row-1");
-        let b = cipher.seal_secret(&secret, "row-1");
+        let aad = binding("row-1").aad();
+        let a = cipher.seal_secret(&secret, &aad);
+        let b = cipher.seal_secret(&secret, &aad);
         assert_ne!(a, b, "every seal uses a fresh nonce");
-        assert_eq!(cipher.open_secret(&a, "row-1").unwrap(), secret);
+        assert_eq!(cipher.open_secret(&a, &aad).unwrap(), secret);
         assert!(!a.windows(8).any(|w| w == b"sk-test-"));
     }
 
     #[test]
-    fn ciphertext_is_bound_to_its_row() {
+    fn ciphertext_is_bound_to_its_row_and_where_it_may_go() {
         let cipher = KeyCipher::new(&random_key());
-        let sealed = cipher.seal_secret(&Secret::new("sk-abc"), "row-1");
-        assert!(matches!(
-            cipher.open_secret(&sealed, "row-2"),
-            Err(CryptoError::Decrypt)
-        ));
+        let sealed = cipher.seal_secret(&Secret::new("sk-abc"), &binding("row-1").aad());
+        let elsewhere = [
+            binding("row-2"),
+            SecretBinding {
+                provider: "deepseek",
+                ..binding("row-1")
+            },
+            SecretBinding {
+                base_url: Some("https://attacker.example/v1"),
+                ..binding("row-1")
+            },
+            SecretBinding {
+                auth: AuthStyle::XApiKey,
+                ..binding("row-1")
+            },
+        ];
+        for other in elsewhere {
+            assert!(
+                matches!(
+                    cipher.open_secret(&sealed, &other.aad()),
+                    Err(CryptoError::Decrypt)
+                ),
+                "{other:?}"
+            );
+        }
+        assert!(cipher
+            .open_secret(&sealed, &legacy_secret_aad("row-1"))
+            .is_err());
+    }
+
+    #[test]
+    fn bindings_never_share_bytes() {
+        // Length prefixes: moving a character from one field to the next changes the data.
+        let a = SecretBinding {
+            uid: "ab",
+            provider: "c",
+            ..binding("")
+        };
+        let b = SecretBinding {
+            uid: "a",
+            provider: "bc",
+            ..binding("")
+        };
+        assert_ne!(a.aad(), b.aad());
+        let empty = SecretBinding {
+            base_url: Some(""),
+            ..binding("u")
+        };
+        assert_ne!(
+            empty.aad(),
+            binding("u").aad(),
+            "no base URL is not an empty one"
+        );
     }
 
     #[test]

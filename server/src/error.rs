@@ -35,6 +35,9 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     NoKeyAvailable(String),
+    /// Too many failed admin authentications from this peer; it may try again after this long.
+    #[error("too many failed authentications from this address; retry in {retry_after_secs} s")]
+    AuthThrottled { retry_after_secs: u64 },
     /// Every key that could serve is rate-limited; the earliest recovers after this long.
     #[error("every key that can serve this model is rate-limited; retry in {retry_after_secs} s")]
     AllKeysThrottled { retry_after_secs: u64 },
@@ -78,6 +81,9 @@ impl ApiError {
             }
             Self::NoKeyAvailable(_) => ("service_unavailable", Some("no_available_key")),
             Self::AllKeysThrottled { .. } => ("rate_limit_error", Some("all_keys_rate_limited")),
+            Self::AuthThrottled { .. } => {
+                ("rate_limit_error", Some("too_many_failed_authentications"))
+            }
             Self::UpstreamTimeout(_) => ("timeout", Some("upstream_timeout")),
             Self::UpstreamConnect(_) => ("api_error", Some("upstream_unreachable")),
             Self::UpstreamInvalid(_) => ("api_error", Some("upstream_invalid_response")),
@@ -174,6 +180,7 @@ impl ResponseError for ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NoKeyAvailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::AllKeysThrottled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::AuthThrottled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::UpstreamConnect(_) => StatusCode::BAD_GATEWAY,
             Self::UpstreamInvalid(_) => StatusCode::BAD_GATEWAY,
@@ -199,7 +206,9 @@ impl ResponseError for ApiError {
         if let Self::MethodNotAllowed { allow, .. } = self {
             response.insert_header((header::ALLOW, *allow));
         }
-        if let Self::AllKeysThrottled { retry_after_secs } = self {
+        if let Self::AllKeysThrottled { retry_after_secs }
+        | Self::AuthThrottled { retry_after_secs } = self
+        {
             response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
         }
         if let Self::Storage(StorageFault::Busy) = self {

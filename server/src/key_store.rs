@@ -11,14 +11,16 @@ use crate::actors::key::KeySnapshot;
 use crate::actors::registry::EditEffects;
 use crate::adapters::openai;
 use crate::config::base_url_problem;
-use crate::crypto::{self, Secret};
+use crate::crypto::{self, Secret, SecretBinding};
 use crate::db::api_keys::{self, ApiKeyChanges, ApiKeyRow, NewApiKey};
 use crate::db::now_ms;
 use crate::error::ApiError;
+use crate::key_seal;
 use crate::proxy::{proxy_call, Call};
 use crate::routing::key_live::{
     parse_quota_reset, parse_quota_unit, quota_reset_name, quota_unit_name, KeyLive,
 };
+use crate::routing::pick::Filter;
 use crate::routing::quota::next_reset;
 use crate::routing::ratelimit::RateLimitInfo;
 use crate::state::AppState;
@@ -121,8 +123,16 @@ pub async fn create_key(state: &AppState, new: NewKey) -> Result<KeyView, ApiErr
     let price_overrides = check_prices(&new.price_overrides.unwrap_or_default())?;
     let uid = crypto::random_token("");
     let now = state.clock.now_ms();
+    let aad = SecretBinding {
+        uid: &uid,
+        provider: &new.provider,
+        base_url: base_url.as_deref(),
+        auth: provider.spec.auth,
+    }
+    .aad();
     let row = NewApiKey {
-        secret_ciphertext: state.cipher.seal_secret(&secret, &uid),
+        secret_ciphertext: state.cipher.seal_secret(&secret, &aad),
+        seal_version: key_seal::SEAL_VERSION,
         secret_hint: secret.masked(),
         uid,
         provider: new.provider.clone(),
@@ -165,17 +175,48 @@ pub async fn update_key(state: &AppState, id: i32, patch: KeyPatch) -> Result<Ke
     if let Some(name) = &patch.name {
         changes.name = Some(check_name(name)?);
     }
+    // Where the stored secret goes changes only with the secret itself: with the admin token
+    // alone, a new base_url and a key test would send the secret to any host.
+    let base_url = match &patch.base_url {
+        Some(url) => Some(check_base_url(url.as_deref())?),
+        None => None,
+    };
+    if base_url
+        .as_ref()
+        .is_some_and(|url| *url != current.base_url)
+        && patch.api_key.is_none()
+    {
+        return Err(invalid(
+            "base_url",
+            "changing base_url needs the key's api_key in the same request: a stored key is only \
+             sent where it was entered for",
+        ));
+    }
     if let Some(key) = &patch.api_key {
         let secret = check_secret(key)?;
-        changes.secret_ciphertext = Some(state.cipher.seal_secret(&secret, &current.uid));
+        let provider = state.catalog.get(&current.provider).ok_or_else(|| {
+            invalid(
+                "provider",
+                format!("provider {:?} is not configured", current.provider),
+            )
+        })?;
+        let aad = SecretBinding {
+            uid: &current.uid,
+            provider: &current.provider,
+            base_url: base_url.as_ref().unwrap_or(&current.base_url).as_deref(),
+            auth: provider.spec.auth,
+        }
+        .aad();
+        changes.secret_ciphertext = Some(state.cipher.seal_secret(&secret, &aad));
+        changes.seal_version = Some(key_seal::SEAL_VERSION);
         changes.secret_hint = Some(secret.masked());
         // A new secret deserves a new chance.
         changes.auth_dead = Some(false);
         changes.quota_rejected = Some(false);
         effects.reset_health = true;
     }
-    if let Some(url) = &patch.base_url {
-        changes.base_url = Some(check_base_url(url.as_deref())?);
+    if let Some(url) = base_url {
+        changes.base_url = Some(url);
         // A new address deserves a new chance too.
         effects.reset_health = true;
     }
@@ -242,6 +283,7 @@ pub async fn update_key(state: &AppState, id: i32, patch: KeyPatch) -> Result<Ke
     state
         .keys
         .apply_edit(&row, effects)
+        .await
         .map_err(ApiError::Internal)?;
     let snapshot = state.keys.snapshot(id).await;
     Ok(view(&row, snapshot.as_ref()))
@@ -297,6 +339,16 @@ pub async fn test_key(
                 .is_none_or(|spec| spec.max_output_tokens > 0)
         })
         .ok_or_else(|| invalid("models", "this key lists no model to test with"))?;
+    if bid.profile.seal_mismatch {
+        // Its secret is sent nowhere, not even by an explicit test.
+        return Ok(KeyTestResult {
+            ok: false,
+            status: None,
+            latency_ms: 0,
+            model,
+            message: Filter::SealMismatch.to_string(),
+        });
+    }
     let body = serde_json::json!({
         "model": model,
         "messages": [{"role": "user", "content": "Reply with the single word: ok"}],
@@ -350,6 +402,7 @@ pub async fn test_key(
                     quota_edited: false,
                 },
             )
+            .await
             .map_err(ApiError::Internal)?;
     }
     Ok(KeyTestResult {

@@ -1,8 +1,10 @@
 //! `api-proxy`: reads `.env` and the environment, starts the server, and stops it gracefully on
-//! SIGTERM or Ctrl-C.
+//! SIGTERM or Ctrl-C. `api-proxy rotate-master-key` rotates the master key instead (`cli`).
 
 use anyhow::Context as _;
+use api_proxy::cli::{self, Command};
 use api_proxy::config::ServerConfig;
+use api_proxy::crypto::Secret;
 use tracing_subscriber::EnvFilter;
 
 /// jemalloc instead of the system allocator. actix allocates 16 KB of buffers per connection; glibc
@@ -35,6 +37,18 @@ async fn main() -> anyhow::Result<()> {
         if !e.not_found() {
             tracing::warn!(error = %e, ".env could not be read");
         }
+    }
+    if cli::parse(std::env::args().skip(1)) == Command::RotateMasterKey {
+        let new_key = std::env::var("NEW_ENCRYPTION_KEY")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .map(Secret::new);
+        let done = tokio::task::spawn_blocking(move || cli::rotate_master_key(&config, new_key))
+            .await
+            .context("rotate-master-key")?
+            .context("the master key was not rotated")?;
+        println!("{done}");
+        return Ok(());
     }
 
     let open_files = api_proxy::open_files::raise_to_hard_limit();

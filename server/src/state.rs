@@ -8,6 +8,8 @@ use dashmap::DashMap;
 use shared::settings::Settings;
 
 use crate::actors::KeyRegistry;
+use crate::api::auth_throttle::AuthThrottle;
+use crate::api::live_tickets::LiveTickets;
 use crate::clock::Clock;
 use crate::config::{ProviderCatalog, ServerConfig};
 use crate::crypto::{KeyCipher, Secret};
@@ -38,6 +40,10 @@ pub struct AppState {
     pub live: LiveHub,
     /// Open client connections, for `GET /api/runtime`.
     pub connections: ConnectionGauge,
+    /// Failed admin authentications per peer.
+    pub auth_throttle: Arc<AuthThrottle>,
+    /// Tickets for the live feed's websocket.
+    pub live_tickets: Arc<LiveTickets>,
 }
 
 impl AppState {

@@ -41,6 +41,9 @@ pub enum KeyState {
     Cooling,
     /// The cool-down passed; the next request probes the key.
     Probing,
+    /// The stored secret does not open for the key's provider and base URL: its row was changed
+    /// outside api-proxy (or the master key is another). It is never sent; enter the key again.
+    SealedMismatch,
 }
 
 /// When a key's quota refills to `quota_total`.

@@ -25,6 +25,17 @@ pub enum LiveEvent {
     Resync { reason: String },
 }
 
+/// `POST /api/live/ticket`: opens one live-feed websocket (`GET /api/live?ticket=…`) within
+/// 30 seconds, so the admin token never travels in a URL.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LiveTicket {
+    /// Single use.
+    pub ticket: String,
+    /// Unix milliseconds; unused tickets expire then.
+    pub expires_at: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LiveCall {

@@ -21,6 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import { createServer } from 'node:http';
 import { chromium } from 'playwright-core';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -614,4 +615,68 @@ test('signing out forgets the token', async () => {
     assert.equal(await page.evaluate(() => sessionStorage.getItem('api-proxy.admin-token')), null);
     await page.reload();
     await page.locator('#sign-in-form').waitFor();
+});
+
+/** Serves `html` on a loopback port and returns the server and the port. */
+async function servePage(html) {
+    const server = createServer((req, res) => {
+        res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+        res.end(html);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return { server, port: server.address().port };
+}
+
+test('a page on another site cannot spend the keys, not even from a sandboxed frame', async () => {
+    // A key the attack could spend: if a request got through, a call would be logged.
+    const created = await fetch(`${state.proxyUrl}/api/keys`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ provider: 'openai', name: 'attack-target', api_key: UPSTREAM_SECRET, base_url: `${state.mockUrl}/v1` }),
+    });
+    assert.equal(created.status, 201, await created.text());
+    const callsBefore = await serverCallsTotal();
+    const target = `${state.proxyUrl}/v1/chat/completions`;
+    const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'spend it' }] });
+    // The attack from the issue: `no-cors` fetches with a Blob body (no content type), from the
+    // page itself and from a sandboxed frame (Origin: null).
+    const attack = `fetch(${JSON.stringify(target)}, { method: 'POST', mode: 'no-cors', body: new Blob([${JSON.stringify(body)}]) })`;
+    const html = `<!doctype html><title>elsewhere</title><script>
+        window.results = [];
+        window.addEventListener('message', (e) => results.push(e.data));
+        ${attack}.then((r) => results.push('page:' + r.type), (e) => results.push('page:error ' + e));
+        const frame = document.createElement('iframe');
+        frame.sandbox = 'allow-scripts';
+        frame.srcdoc = '<script>' + ${JSON.stringify(`${attack}.then((r) => parent.postMessage('frame:' + r.type, '*'), (e) => parent.postMessage('frame:error ' + e, '*'))`)} + '<' + '/script>';
+        document.documentElement.append(frame);
+    </script>`;
+    const { server, port } = await servePage(html);
+    const page = await state.context.newPage();
+    const seen = [];
+    page.on('response', (response) => {
+        if (response.url() === target) seen.push(response.status());
+    });
+    try {
+        // `localhost` is another site than `127.0.0.1`, where api-proxy listens.
+        await page.goto(`http://localhost:${port}/`);
+        await page.waitForFunction(() => window.results.length === 2, null, { timeout: UI_TIMEOUT_MS });
+        const results = (await page.evaluate(() => window.results)).sort();
+        assert.deepEqual(results, ['frame:opaque', 'page:opaque'], 'both requests were sent and answered');
+        // The network events are reported on their own schedule, and a sandboxed frame may run
+        // in its own process, whose requests Playwright does not always report: every answer it
+        // does report is a 403, and the server's counts below cover both requests. (Chromium
+        // sends the frame's request with `Origin: null`, no content type and `Sec-Fetch-Site:
+        // cross-site`; tests/it/cross_site.rs sends exactly that.)
+        const deadline = Date.now() + UI_TIMEOUT_MS;
+        while (seen.length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        assert.ok(seen.length >= 1 && seen.every((status) => status === 403), JSON.stringify(seen));
+    } finally {
+        await page.close();
+        server.close();
+    }
+    assert.equal(await serverCallsTotal(), callsBefore, 'nothing was proxied');
+    const keys = await admin('/api/keys');
+    const key = keys.data.find((k) => k.name === 'attack-target');
+    assert.equal(key.usage.calls, 0, 'the key was never used');
 });

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use gloo_net::http::{Method, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use shared::live::LiveTicket;
 use yew::Callback;
 
 use crate::i18n::{Lang, Text};
@@ -84,6 +85,22 @@ impl Api {
             .map_err(|e| ApiError::Network(e.to_string()))?;
         match response.status() {
             200..=299 => Ok(()),
+            401 => Err(ApiError::Unauthorized),
+            _ => Err(error_of(&response).await),
+        }
+    }
+
+    /// A single-use ticket for the live feed's websocket (`POST /api/live/ticket` with `token`),
+    /// so the token itself never travels in a URL. A 401 signs nobody out here: the REST calls
+    /// of the same session do.
+    pub async fn live_ticket(token: &str) -> Result<LiveTicket, ApiError> {
+        let builder = RequestBuilder::new("/api/live/ticket").method(Method::POST);
+        let response = authorized(builder, token)
+            .send()
+            .await
+            .map_err(|e| ApiError::Network(e.to_string()))?;
+        match response.status() {
+            200..=299 => read_json(&response).await,
             401 => Err(ApiError::Unauthorized),
             _ => Err(error_of(&response).await),
         }

@@ -1,6 +1,8 @@
-//! The live feed: one websocket to `GET /api/live?token=…` per signed-in tab. Each text message
-//! is a `shared::live::LiveEvent`. When the socket closes (server restart, network) it reconnects
-//! after [`crate::backoff::delay_ms`]; the attempt counter resets once a message arrives.
+//! The live feed: one websocket to `GET /api/live?ticket=…` per signed-in tab, each connection
+//! with a fresh single-use ticket from `POST /api/live/ticket` (the admin token never goes into a
+//! URL). Each text message is a `shared::live::LiveEvent`. When the socket closes (server
+//! restart, network) it reconnects after [`crate::backoff::delay_ms`]; the attempt counter resets
+//! once a message arrives.
 
 use std::time::Duration;
 
@@ -12,6 +14,7 @@ use shared::live::LiveEvent;
 use yew::platform::spawn_local;
 use yew::Callback;
 
+use super::api::Api;
 use super::browser::{now_ms, random, websocket_url};
 use crate::backoff;
 use crate::query::encode;
@@ -30,19 +33,25 @@ impl Drop for LiveFeed {
 
 /// Starts the feed; every change is reported through `dispatch`.
 pub fn start(token: &str, dispatch: Callback<LiveAction>) -> LiveFeed {
-    let path = format!("/api/live?token={}", encode(token));
-    let (task, abort) = abortable(run(path, dispatch));
+    let (task, abort) = abortable(run(token.to_owned(), dispatch));
     spawn_local(async move {
         let _ = task.await;
     });
     LiveFeed { abort }
 }
 
-async fn run(path: String, dispatch: Callback<LiveAction>) {
+/// The feed's URL with a fresh ticket, if one could be had.
+async fn ticketed_url(token: &str) -> Option<String> {
+    let ticket = Api::live_ticket(token).await.ok()?;
+    websocket_url(&format!("/api/live?ticket={}", encode(&ticket.ticket)))
+}
+
+async fn run(token: String, dispatch: Callback<LiveAction>) {
     let mut attempt: u32 = 0;
     loop {
         dispatch.emit(LiveAction::Connecting);
-        if let Some(mut socket) = websocket_url(&path).and_then(|url| WebSocket::open(&url).ok()) {
+        let url = ticketed_url(&token).await;
+        if let Some(mut socket) = url.and_then(|url| WebSocket::open(&url).ok()) {
             while let Some(Ok(message)) = socket.next().await {
                 let Message::Text(text) = message else {
                     continue;

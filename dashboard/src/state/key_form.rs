@@ -103,7 +103,9 @@ impl KeyForm {
         })
     }
 
-    /// What changed against `key`, as a patch (`KeyPatch::default()` when nothing did).
+    /// What changed against `key`, as a patch (`KeyPatch::default()` when nothing did). A new
+    /// base URL needs the secret again (the server sends a stored key only where it was entered
+    /// for).
     pub fn to_patch(&self, key: &KeyView) -> Result<KeyPatch, KeyField> {
         let name = required(&self.name, KeyField::Name)?;
         let priority: Option<i32> = parse(&self.priority, KeyField::Priority)?;
@@ -113,10 +115,15 @@ impl KeyForm {
         let quota_remaining: Option<f64> = parse(&self.quota_remaining, KeyField::QuotaRemaining)?;
         let deployments = deployments(&self.azure_deployments)?;
         let models = models(&self.models);
+        let base_url = changed(optional(&self.base_url), key.base_url.clone());
+        let api_key = optional(&self.api_key);
+        if base_url.is_some() && api_key.is_none() {
+            return Err(KeyField::ApiKey);
+        }
         Ok(KeyPatch {
             name: changed(name, key.name.clone()),
-            api_key: optional(&self.api_key),
-            base_url: changed(optional(&self.base_url), key.base_url.clone()),
+            api_key,
+            base_url,
             models: changed(models, key.models.clone()),
             priority: changed(priority, key.priority),
             enabled: changed(self.enabled, key.enabled),
@@ -302,5 +309,23 @@ mod tests {
         // What the server reads back is the same patch.
         let back: KeyPatch = serde_json::from_value(json).unwrap();
         assert_eq!(back, patch);
+    }
+
+    #[test]
+    fn a_new_base_url_needs_the_secret_again() {
+        let mut k = key(1, "openai", &[]);
+        k.base_url = Some("http://old/v1".into());
+        let mut form = KeyForm::from_view(&k);
+        form.base_url = "http://new/v1".into();
+        assert_eq!(form.to_patch(&k), Err(KeyField::ApiKey));
+        form.base_url.clear();
+        assert_eq!(
+            form.to_patch(&k),
+            Err(KeyField::ApiKey),
+            "back to the provider's"
+        );
+        form.base_url = "http://old/v1".into();
+        form.name = "renamed".into();
+        assert!(form.to_patch(&k).is_ok(), "other changes keep the secret");
     }
 }

@@ -54,7 +54,7 @@ pub fn state_class(state: KeyState) -> &'static str {
         KeyState::Active => "good",
         KeyState::Probing => "info",
         KeyState::Throttled | KeyState::Cooling => "warn",
-        KeyState::QuotaExhausted | KeyState::AuthDead => "bad",
+        KeyState::QuotaExhausted | KeyState::AuthDead | KeyState::SealedMismatch => "bad",
         KeyState::Disabled => "muted",
     }
 }

@@ -5,6 +5,10 @@
 //!
 //! Nothing is lost between a push and a drain: `drain` re-arms the wake-up *before* taking the
 //! queue, so an outcome queued after the take always sends a new wake-up.
+//!
+//! The inbox also numbers the outcomes (under the same lock as the queue), which is what the bid
+//! board's rule rests on: a drain takes exactly the outcomes numbered up to the [`Drained::seq`]
+//! it reports, so a bid built from them reflects everything up to that number and nothing after.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -13,24 +17,57 @@ use crate::routing::Outcome;
 
 #[derive(Default)]
 pub struct OutcomeInbox {
-    queue: Mutex<Vec<Outcome>>,
+    queue: Mutex<Queue>,
     wake_pending: AtomicBool,
 }
 
+#[derive(Default)]
+struct Queue {
+    outcomes: Vec<Outcome>,
+    /// The number of the newest outcome pushed.
+    seq: u64,
+}
+
+/// What [`OutcomeInbox::push`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pushed {
+    /// The outcome's number.
+    pub seq: u64,
+    /// The caller must wake the actor.
+    pub wake: bool,
+}
+
+/// What a drain took: the outcomes, oldest first, and the number of the newest one pushed so far
+/// (every outcome up to it has now been taken).
+#[derive(Debug, Default)]
+pub struct Drained {
+    pub outcomes: Vec<Outcome>,
+    pub seq: u64,
+}
+
 impl OutcomeInbox {
-    /// Queues an outcome; `true` when the caller must wake the actor.
-    pub fn push(&self, outcome: Outcome) -> bool {
-        self.queue
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(outcome);
-        !self.wake_pending.swap(true, Ordering::AcqRel)
+    /// Queues an outcome and numbers it.
+    pub fn push(&self, outcome: Outcome) -> Pushed {
+        let seq = {
+            let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            queue.seq += 1;
+            queue.outcomes.push(outcome);
+            queue.seq
+        };
+        Pushed {
+            seq,
+            wake: !self.wake_pending.swap(true, Ordering::AcqRel),
+        }
     }
 
     /// Everything queued, oldest first; the next push wakes the actor again.
-    pub fn drain(&self) -> Vec<Outcome> {
+    pub fn drain(&self) -> Drained {
         self.wake_pending.store(false, Ordering::Release);
-        std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()))
+        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        Drained {
+            outcomes: std::mem::take(&mut queue.outcomes),
+            seq: queue.seq,
+        }
     }
 }
 
@@ -54,16 +91,25 @@ mod tests {
     #[test]
     fn one_wake_up_per_batch_and_none_lost() {
         let inbox = OutcomeInbox::default();
-        assert!(inbox.push(outcome(1)), "the first outcome wakes the actor");
-        assert!(!inbox.push(outcome(2)), "a wake-up is already on its way");
-        let batch: Vec<i64> = inbox.drain().iter().map(|o| o.at_ms).collect();
-        assert_eq!(batch, [1, 2]);
         assert!(
-            inbox.push(outcome(3)),
-            "after a drain, the next outcome wakes again"
+            inbox.push(outcome(1)).wake,
+            "the first outcome wakes the actor"
         );
-        assert_eq!(inbox.drain().len(), 1);
-        assert!(inbox.drain().is_empty());
+        assert!(
+            !inbox.push(outcome(2)).wake,
+            "a wake-up is already on its way"
+        );
+        let drained = inbox.drain();
+        let batch: Vec<i64> = drained.outcomes.iter().map(|o| o.at_ms).collect();
+        assert_eq!(batch, [1, 2]);
+        assert_eq!(drained.seq, 2);
+        let third = inbox.push(outcome(3));
+        assert!(third.wake, "after a drain, the next outcome wakes again");
+        assert_eq!(third.seq, 3, "numbers go on across drains");
+        assert_eq!(inbox.drain().outcomes.len(), 1);
+        let empty = inbox.drain();
+        assert!(empty.outcomes.is_empty());
+        assert_eq!(empty.seq, 3);
     }
 
     #[test]
@@ -74,7 +120,7 @@ mod tests {
                 let inbox = inbox.clone();
                 std::thread::spawn(move || {
                     (0..1000)
-                        .map(|i| usize::from(inbox.push(outcome(t * 1000 + i))))
+                        .map(|i| usize::from(inbox.push(outcome(t * 1000 + i)).wake))
                         .sum::<usize>()
                 })
             })
@@ -84,8 +130,10 @@ mod tests {
         for t in threads {
             wakes += t.join().unwrap();
         }
-        drained += inbox.drain().len();
+        let last = inbox.drain();
+        drained += last.outcomes.len();
         assert_eq!(drained, 4000);
+        assert_eq!(last.seq, 4000, "every outcome got its own number");
         assert!((1..=4000).contains(&wakes));
     }
 }

@@ -17,12 +17,13 @@ use actix::prelude::*;
 use shared::keys::{KeyState, KeyUsage};
 
 use crate::clock::Clock;
+use crate::crypto::KeyCipher;
 use crate::db::api_keys::{self, ApiKeyRow};
 use crate::db::Db;
 use crate::live_hub::LiveHub;
 use crate::routing::health::HealthMachine;
 use crate::routing::ratelimit::RateLimitInfo;
-use crate::routing::{BidBoard, KeyCounters, KeyLive, KeyProfile};
+use crate::routing::{Bid, BidBoard, EditEffects, KeyCounters, KeyLive, KeyProfile};
 
 use super::inbox::OutcomeInbox;
 use crate::writer::WriterHandle;
@@ -33,17 +34,21 @@ use crate::writer::WriterHandle;
 #[rtype(result = "()")]
 pub struct DrainOutcomes;
 
-/// The key was edited: adopt the new profile and settings from its row.
+/// The key was edited: adopt the new profile and settings from its row. Answered once the new
+/// bid is on the board.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct ApplyEdit {
     pub profile: Arc<KeyProfile>,
     pub row: ApiKeyRow,
-    /// The edit clears verdicts (new secret, re-enabled).
-    pub reset_health: bool,
-    /// The edit set the quota: take it from the row (else the actor's own count stands).
-    pub quota_edited: bool,
+    pub effects: EditEffects,
 }
+
+/// Fold in every outcome queued so far and hand the counters to the batch writer now (shutdown:
+/// answered once they are on their way to the database).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Settle;
 
 /// The key was deleted: withdraw the bid and stop for good.
 #[derive(Message)]
@@ -91,6 +96,10 @@ pub struct KeyActor {
     clock: Clock,
     hub: LiveHub,
     generation: u64,
+    /// The newest outcome folded into `live` (numbered by the inbox).
+    seq: u64,
+    /// The last publish gave up behind newer verdicts; the next drain publishes.
+    unpublished: bool,
     reload_on_start: bool,
     retired: bool,
     refill_timer: Option<SpawnHandle>,
@@ -102,6 +111,8 @@ pub struct KeyActor {
 #[derive(Clone)]
 pub struct KeyActorDeps {
     pub board: BidBoard,
+    /// To check, when a key is started or edited, that its secret opens where it points.
+    pub cipher: KeyCipher,
     pub db: Db,
     pub writer: WriterHandle,
     pub clock: Clock,
@@ -127,6 +138,8 @@ impl KeyActor {
             clock: deps.clock,
             hub: deps.live,
             generation: 0,
+            seq: 0,
+            unpublished: false,
             reload_on_start: false,
             retired: false,
             refill_timer: None,
@@ -134,15 +147,28 @@ impl KeyActor {
         }
     }
 
-    fn publish(&self) {
-        if self.retired {
-            return;
-        }
-        self.board.publish(self.live.bid(
+    fn bid(&self) -> Bid {
+        self.live.bid(
             self.profile.clone(),
             self.counters.clone(),
             self.generation,
-        ));
+            self.seq,
+        )
+    }
+
+    /// Puts the current state on the board. The board drops it when the request path has
+    /// meanwhile amended the bid for a newer outcome; that outcome is then already queued, so it
+    /// is folded in and the publish tried again.
+    fn publish(&mut self) {
+        for _ in 0..PUBLISH_TRIES {
+            if self.retired || self.board.publish(self.bid()) {
+                self.unpublished = false;
+                return;
+            }
+            self.absorb_queued();
+        }
+        // Still behind under a storm of verdicts: the drain the newest of them armed publishes.
+        self.unpublished = true;
     }
 
     fn live_hub_state(&self, state: KeyState, until: Option<i64>) {
@@ -157,10 +183,7 @@ impl KeyActor {
 
     fn snapshot(&self) -> KeySnapshot {
         let now = self.clock.now_ms();
-        let bid = self
-            .live
-            .bid(self.profile.clone(), self.counters.clone(), self.generation);
-        let (state, state_until) = bid.state_at(now);
+        let (state, state_until) = self.bid().state_at(now);
         KeySnapshot {
             state,
             state_until,
@@ -178,23 +201,46 @@ impl KeyActor {
         }
     }
 
-    /// Refills now if due, and arms a timer for the next refill.
-    fn schedule_refill(&mut self, ctx: &mut Context<Self>) {
-        let now = self.clock.now_ms();
-        if self
-            .live
-            .refill_if_due(self.profile.quota_total, self.profile.quota_reset, now)
-        {
+    /// Refills the quota if its period turned by `now_ms`; returns whether it did. The caller
+    /// resets the lease budget (after folding in the outcomes at hand).
+    fn refill_if_due(&mut self, now_ms: i64) -> bool {
+        let refilled =
+            self.live
+                .refill_if_due(self.profile.quota_total, self.profile.quota_reset, now_ms);
+        if refilled {
             tracing::info!(
                 key_id = self.profile.id,
                 "quota refilled for the new period"
             );
-            self.persist();
+        }
+        refilled
+    }
+
+    /// The lease budget from the quota left: after a refill or an edit of the quota, or a key
+    /// whose request quota came back would still refuse every lease.
+    fn reset_budget(&self) {
+        self.counters
+            .set_budget(self.profile.quota_unit, self.live.quota_remaining);
+    }
+
+    /// Refills now if due, and arms a timer for the next refill.
+    fn schedule_refill(&mut self, ctx: &mut Context<Self>) {
+        let absorbed = self.absorb_queued();
+        let refilled = self.refill_if_due(self.clock.now_ms());
+        if refilled {
+            self.reset_budget();
+        }
+        if absorbed || refilled {
             self.publish();
+            self.persist();
         }
         if let Some(handle) = self.refill_timer.take() {
             ctx.cancel_future(handle);
         }
+        if self.retired {
+            return;
+        }
+        let now = self.clock.now_ms();
         if let Some(at) = self.live.quota_reset_at {
             let wait = Duration::from_millis((at - now).clamp(0, i64::from(i32::MAX)) as u64);
             self.refill_timer = Some(ctx.notify_later(RefillQuota, wait));
@@ -257,8 +303,7 @@ impl Actor for KeyActor {
                     Err(e) => tracing::error!(key_id = act.profile.id, error = %e, "could not reload key state"),
                 }
                 // Outcomes queued meanwhile (their drain timer died with the old context).
-                act.apply_queued_outcomes();
-                act.publish();
+                act.settle();
                 act.schedule_refill(ctx);
             }),
         );
@@ -276,32 +321,42 @@ impl Supervised for KeyActor {
 }
 
 impl KeyActor {
-    /// Applies every queued outcome, then publishes and persists once.
-    fn apply_queued_outcomes(&mut self) {
-        let outcomes = self.inbox.drain();
-        if outcomes.is_empty() {
-            return;
+    /// Folds every queued outcome into the state, without publishing; returns whether there
+    /// were any.
+    fn absorb_queued(&mut self) -> bool {
+        let drained = self.inbox.drain();
+        self.seq = self.seq.max(drained.seq);
+        if drained.outcomes.is_empty() {
+            return false;
         }
-        for outcome in &outcomes {
-            self.live.refill_if_due(
-                self.profile.quota_total,
-                self.profile.quota_reset,
-                outcome.at_ms,
-            );
+        let mut refilled = false;
+        for outcome in &drained.outcomes {
+            refilled |= self.refill_if_due(outcome.at_ms);
             if let Some(health) = self.live.apply(outcome, self.profile.quota_unit) {
                 self.counters.rearm_probe();
                 tracing::info!(key_id = self.profile.id, key = %self.profile.name, ?health, "key state changed");
-                let bid =
-                    self.live
-                        .bid(self.profile.clone(), self.counters.clone(), self.generation);
-                let (state, until) = bid.state_at(self.clock.now_ms());
+                let (state, until) = self.bid().state_at(self.clock.now_ms());
                 self.live_hub_state(state, until);
             }
         }
-        self.publish();
-        self.persist();
+        if refilled {
+            // From the quota left once the whole batch is counted.
+            self.reset_budget();
+        }
+        true
+    }
+
+    /// Applies every queued outcome, then publishes and persists once.
+    fn settle(&mut self) {
+        if self.absorb_queued() || self.unpublished {
+            self.publish();
+            self.persist();
+        }
     }
 }
+
+/// How many times a publish is retried at once after the board dropped it as stale.
+const PUBLISH_TRIES: usize = 4;
 
 /// How long a key actor lets outcomes gather before folding them in. The request path never
 /// waits for this (the board's bid, quota budget and immediate verdicts are already up to date);
@@ -319,7 +374,7 @@ impl Handler<DrainOutcomes> for KeyActor {
         self.drain_scheduled = true;
         ctx.run_later(OUTCOME_BATCH_WINDOW, |act, ctx| {
             act.drain_scheduled = false;
-            act.guarded(ctx, |act| act.apply_queued_outcomes());
+            act.guarded(ctx, |act| act.settle());
         });
     }
 }
@@ -338,24 +393,28 @@ impl Handler<ApplyEdit> for KeyActor {
 
     fn handle(&mut self, msg: ApplyEdit, ctx: &mut Self::Context) {
         self.guarded(ctx, |act| {
+            // Calls that finished before the edit count under the old settings.
+            act.absorb_queued();
             act.profile = msg.profile;
-            if msg.quota_edited {
-                act.live.quota_remaining = msg.row.quota_remaining;
-                act.live.quota_reset_at = msg.row.quota_reset_at;
-                act.counters
-                    .set_budget(act.profile.quota_unit, act.live.quota_remaining);
+            act.live.apply_edit(&msg.row, msg.effects);
+            if msg.effects.quota_edited {
+                act.reset_budget();
             }
-            if msg.reset_health {
-                act.live.health.reset();
+            if msg.effects.reset_health {
                 act.counters.rearm_probe();
-            } else if msg.quota_edited && act.live.quota_remaining.is_none_or(|q| q > 0.0) {
-                // Topped up (or the limit removed): the provider's "out of credit" no longer holds.
-                act.live.health.quota_restored();
             }
             act.publish();
             act.persist();
         });
         self.schedule_refill(ctx);
+    }
+}
+
+impl Handler<Settle> for KeyActor {
+    type Result = ();
+
+    fn handle(&mut self, _msg: Settle, ctx: &mut Self::Context) {
+        self.guarded(ctx, |act| act.settle());
     }
 }
 
@@ -374,7 +433,7 @@ impl Handler<GetSnapshot> for KeyActor {
 
     fn handle(&mut self, _msg: GetSnapshot, ctx: &mut Self::Context) -> Self::Result {
         // Whatever finished before the question is part of the answer.
-        self.guarded(ctx, |act| act.apply_queued_outcomes());
+        self.guarded(ctx, |act| act.settle());
         MessageResult(self.snapshot())
     }
 }

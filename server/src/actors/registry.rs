@@ -8,13 +8,16 @@ use actix::prelude::*;
 
 use super::inbox::OutcomeInbox;
 use super::key::{
-    ApplyEdit, DrainOutcomes, GetSnapshot, KeyActor, KeyActorDeps, KeySnapshot, Retire,
+    ApplyEdit, DrainOutcomes, GetSnapshot, KeyActor, KeyActorDeps, KeySnapshot, Retire, Settle,
 };
 use crate::config::ProviderCatalog;
+use crate::crypto::KeyCipher;
 use crate::db::api_keys::ApiKeyRow;
+use crate::key_seal;
 use crate::routing::health::immediate_verdict;
 use crate::routing::key_live::{parse_quota_reset, parse_quota_unit};
-use crate::routing::{Health, IdMap, KeyCounters, KeyLive, KeyProfile, ModelSet, Outcome};
+pub use crate::routing::EditEffects;
+use crate::routing::{Health, IdMap, KeyCounters, KeyLive, KeyProfile, ModelSet, Outcome, Signal};
 
 #[derive(Clone)]
 pub struct KeyRegistry {
@@ -35,13 +38,6 @@ struct Inner {
     catalog: Arc<ProviderCatalog>,
 }
 
-/// What an admin edit changes besides the profile.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct EditEffects {
-    pub reset_health: bool,
-    pub quota_edited: bool,
-}
-
 impl KeyRegistry {
     pub fn new(arbiter: ArbiterHandle, deps: KeyActorDeps, catalog: Arc<ProviderCatalog>) -> Self {
         Self {
@@ -57,7 +53,7 @@ impl KeyRegistry {
 
     /// The settled part of a key, or why it cannot be served.
     pub fn profile(&self, row: &ApiKeyRow) -> Result<KeyProfile, String> {
-        build_profile(&self.inner.catalog, row)
+        build_profile(&self.inner.catalog, &self.inner.deps.cipher, row)
     }
 
     fn counters(&self, id: i32) -> Arc<KeyCounters> {
@@ -72,8 +68,9 @@ impl KeyRegistry {
         let deps = self.inner.deps.clone();
         let live = KeyLive::from_row(row, deps.clock.now_ms());
         counters.set_budget(profile.quota_unit, live.quota_remaining);
+        // The key's first bid, before its actor exists: the only bid not published by the actor.
         deps.board
-            .publish(live.bid(profile.clone(), counters.clone(), 0));
+            .publish(live.bid(profile.clone(), counters.clone(), 0, 0));
         let id = row.id;
         let inbox = Arc::new(OutcomeInbox::default());
         let actor_inbox = inbox.clone();
@@ -84,53 +81,50 @@ impl KeyRegistry {
         Ok(())
     }
 
-    /// Adopts an admin edit; the new settings are visible to routing before this returns.
-    pub fn apply_edit(&self, row: &ApiKeyRow, effects: EditEffects) -> Result<(), String> {
+    /// Adopts an admin edit. The key's actor applies it (the edit rules live in
+    /// [`KeyLive::apply_edit`]) and publishes the new bid before this returns, so the next request
+    /// is routed with the new settings.
+    pub async fn apply_edit(&self, row: &ApiKeyRow, effects: EditEffects) -> Result<(), String> {
         let profile = Arc::new(self.profile(row)?);
         let Some(addr) = self.inner.actors.get(&row.id).map(|a| a.addr.clone()) else {
             return self.spawn(row);
         };
-        if let Some(mut bid) = self.inner.deps.board.get(row.id) {
-            bid.profile = profile.clone();
-            if effects.reset_health {
-                bid.health = crate::routing::Health::Active;
-            }
-            if effects.quota_edited {
-                bid.quota_remaining = row.quota_remaining;
-                bid.counters
-                    .set_budget(profile.quota_unit, row.quota_remaining);
-                if bid.health == crate::routing::Health::QuotaExhausted
-                    && row.quota_remaining.is_none_or(|q| q > 0.0)
-                {
-                    bid.health = crate::routing::Health::Active;
-                }
-            }
-            self.inner.deps.board.publish(bid);
-        }
-        addr.do_send(ApplyEdit {
+        addr.send(ApplyEdit {
             profile,
             row: row.clone(),
-            reset_health: effects.reset_health,
-            quota_edited: effects.quota_edited,
-        });
-        Ok(())
+            effects,
+        })
+        .await
+        .map_err(|e| format!("key {}'s actor did not take the edit: {e}", row.id))
     }
 
+    /// Stops serving with a deleted key: its bid leaves the board before this returns, and no
+    /// publish still on its way can bring it back.
     pub fn retire(&self, id: i32) {
+        if let Some((_, counters)) = self.inner.counters.remove(&id) {
+            counters.retire();
+        }
         if let Some((_, mailbox)) = self.inner.actors.remove(&id) {
             mailbox.addr.do_send(Retire);
         }
-        self.inner.counters.remove(&id);
         self.inner.deps.board.withdraw(id);
     }
 
     /// Fire-and-forget accounting from the request path. A verdict that must hold for the very
-    /// next request (429, 401, out of credit, rate limit used up) is also written to the board now.
+    /// next request (429, 401, out of credit, rate limit used up, "overloaded, retry after") is
+    /// also written to the board now, as an amendment numbered like the outcome; a failure marks
+    /// the key as just failed, so the next request prefers its healthy tier-mates.
     pub fn record(&self, id: i32, outcome: Outcome) {
+        let Some(mailbox) = self.inner.actors.get(&id) else {
+            return;
+        };
         let verdict = immediate_verdict(outcome.signal, outcome.at_ms);
         let dry = outcome.rate_limit.filter(|r| r.exhausted_until().is_some());
-        if verdict.is_some() || dry.is_some() {
-            self.inner.deps.board.amend(id, |bid| {
+        let failed = matches!(outcome.signal, Signal::Failure | Signal::Overloaded { .. });
+        let at_ms = outcome.at_ms;
+        let pushed = mailbox.inbox.push(outcome);
+        if verdict.is_some() || dry.is_some() || failed {
+            self.inner.deps.board.amend(id, pushed.seq, |bid| {
                 if let Some(health) = verdict {
                     if !matches!(bid.health, Health::AuthDead | Health::QuotaExhausted) {
                         bid.health = health;
@@ -139,12 +133,27 @@ impl KeyRegistry {
                 if let Some(info) = dry {
                     bid.rate_limit = info;
                 }
+                if failed {
+                    bid.last_failure_ms = Some(at_ms);
+                }
             });
         }
-        if let Some(mailbox) = self.inner.actors.get(&id) {
-            if mailbox.inbox.push(outcome) {
-                mailbox.addr.do_send(DrainOutcomes);
-            }
+        if pushed.wake {
+            mailbox.addr.do_send(DrainOutcomes);
+        }
+    }
+
+    /// Every key actor folds in the outcomes queued so far and hands its counters to the batch
+    /// writer (shutdown: before the writer's last batch).
+    pub async fn settle_all(&self) {
+        let addrs: Vec<Addr<KeyActor>> = self
+            .inner
+            .actors
+            .iter()
+            .map(|entry| entry.value().addr.clone())
+            .collect();
+        for addr in addrs {
+            let _ = addr.send(Settle).await;
         }
     }
 
@@ -167,11 +176,27 @@ impl KeyRegistry {
     }
 }
 
-pub fn build_profile(catalog: &ProviderCatalog, row: &ApiKeyRow) -> Result<KeyProfile, String> {
+pub fn build_profile(
+    catalog: &ProviderCatalog,
+    cipher: &KeyCipher,
+    row: &ApiKeyRow,
+) -> Result<KeyProfile, String> {
     let provider = catalog
         .get(&row.provider)
         .ok_or_else(|| format!("provider {:?} is not configured", row.provider))?
         .clone();
+    let secret_aad = key_seal::binding(row, provider.spec.auth).aad();
+    let seal_mismatch = cipher
+        .open_secret(&row.secret_ciphertext, &secret_aad)
+        .is_err();
+    if seal_mismatch {
+        tracing::error!(
+            key_id = row.id,
+            "the key's stored secret does not open for its provider and base URL: the row was \
+             changed outside api-proxy, or another master key is in use; it is never sent \
+             anywhere until its api_key is entered again"
+        );
+    }
     let models: Vec<String> = serde_json::from_str(&row.models)
         .map_err(|e| format!("stored model list is invalid: {e}"))?;
     let azure_deployments: HashMap<String, String> =
@@ -181,7 +206,8 @@ pub fn build_profile(catalog: &ProviderCatalog, row: &ApiKeyRow) -> Result<KeyPr
         .map_err(|e| format!("stored price overrides are invalid: {e}"))?;
     Ok(KeyProfile {
         id: row.id,
-        uid: row.uid.clone(),
+        secret_aad,
+        seal_mismatch,
         name: row.name.clone(),
         base_url: row
             .base_url

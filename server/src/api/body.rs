@@ -6,6 +6,7 @@ use actix_web::{web, HttpRequest};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 
+use super::json_only::{is_json, media_type};
 use crate::error::ApiError;
 
 pub async fn read_json_body(
@@ -13,20 +14,13 @@ pub async fn read_json_body(
     mut payload: web::Payload,
     limit: usize,
 ) -> Result<Bytes, ApiError> {
-    if let Some(content_type) = req.headers().get(header::CONTENT_TYPE) {
-        let essence = content_type
-            .to_str()
-            .unwrap_or("")
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        if essence != "application/json" && !essence.ends_with("+json") {
-            return Err(ApiError::UnsupportedMediaType(format!(
-                "Content-Type must be application/json, not {essence:?}"
-            )));
-        }
+    // The route group already refused a body that is not declared JSON; a declared type that is
+    // not JSON is refused here too, whatever the route.
+    if let Some(essence) = media_type(req.headers()).filter(|m| !is_json(m)) {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "Content-Type must be application/json, not {:?}",
+            essence.to_ascii_lowercase()
+        )));
     }
     let too_large =
         || ApiError::PayloadTooLarge(format!("the request body is larger than {limit} bytes"));

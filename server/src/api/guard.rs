@@ -1,10 +1,16 @@
 //! Cross-site protection for every route: a request whose `Host` is not one of the server's own
-//! names (DNS rebinding) or whose `Origin` is foreign gets 403. Browsers on other sites therefore
-//! cannot drive the admin API or spend the keys; CORS stays off unless `CORS_ORIGINS` lists them.
+//! names (DNS rebinding), whose `Origin` is foreign (`null` included: sandboxed frames, `file:`
+//! pages and some redirects send it), or that the browser marks as coming from another site
+//! (`Sec-Fetch-Site`, which browsers send even where they send no `Origin`) gets 403. Browsers on
+//! other sites therefore cannot drive the admin API or spend the keys; CORS stays off unless
+//! `CORS_ORIGINS` lists them. The proxy routes and admin writes also take JSON only (see
+//! [`super::json_only`]), so even a request that slipped past these checks could not be one a
+//! page sends without a CORS preflight.
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderName};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, Error, ResponseError};
 
@@ -49,7 +55,12 @@ pub fn host_allowed(config: &ServerConfig, host_header: &str) -> bool {
 }
 
 /// Same-origin: the origin's authority is the request's `Host`; or it is listed in `CORS_ORIGINS`.
+/// The opaque origin `null` is never the server's own, and `*` does not cover it: only a
+/// `CORS_ORIGINS` entry of exactly `null` admits it.
 pub fn origin_allowed(config: &ServerConfig, origin: &str, host_header: Option<&str>) -> bool {
+    if origin == "null" {
+        return config.cors_origins.iter().any(|o| o == "null");
+    }
     if config
         .cors_origins
         .iter()
@@ -63,6 +74,27 @@ pub fn origin_allowed(config: &ServerConfig, origin: &str, host_header: Option<&
         .unwrap_or("");
     host_header.is_some_and(|h| h.eq_ignore_ascii_case(authority))
 }
+
+/// Whether the browser's `Sec-Fetch-*` headers mark a request from another site (or another
+/// port of this host: `same-site`) that no allowed `Origin` vouches for. A top-level navigation
+/// (`GET`/`HEAD` with `Sec-Fetch-Mode: navigate`: a link to the dashboard followed from another
+/// site) is let through: its answer is shown to the user, never to the page that linked.
+pub fn foreign_fetch(
+    method: &Method,
+    fetch_site: Option<&str>,
+    fetch_mode: Option<&str>,
+    origin_ok: bool,
+) -> bool {
+    let foreign = fetch_site.is_some_and(|site| {
+        site.eq_ignore_ascii_case("cross-site") || site.eq_ignore_ascii_case("same-site")
+    });
+    let navigation = (method == Method::GET || method == Method::HEAD)
+        && fetch_mode.is_some_and(|m| m.eq_ignore_ascii_case("navigate"));
+    foreign && !origin_ok && !navigation
+}
+
+const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
+const SEC_FETCH_MODE: HeaderName = HeaderName::from_static("sec-fetch-mode");
 
 /// Request headers larger than this in total are refused (431).
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
@@ -79,10 +111,10 @@ pub async fn check_host_and_origin(
                 .headers()
                 .get(header::HOST)
                 .and_then(|h| h.to_str().ok());
-            let origin = req
-                .headers()
-                .get(header::ORIGIN)
-                .and_then(|h| h.to_str().ok());
+            // By `HeaderName`: looking a non-standard name up by `&str` allocates it each time.
+            let text = |name: &HeaderName| req.headers().get(name).and_then(|h| h.to_str().ok());
+            let origin = text(&header::ORIGIN);
+            let origin_ok = origin.is_some_and(|o| origin_allowed(config, o, host));
             let header_bytes: usize = req
                 .headers()
                 .iter()
@@ -97,7 +129,14 @@ pub async fn check_host_and_origin(
                     "this Host is not one of api-proxy's names (set ALLOWED_HOSTS to add it)"
                         .into(),
                 ))
-            } else if origin.is_some_and(|o| o != "null" && !origin_allowed(config, o, host)) {
+            } else if (origin.is_some() && !origin_ok)
+                || foreign_fetch(
+                    req.method(),
+                    text(&SEC_FETCH_SITE),
+                    text(&SEC_FETCH_MODE),
+                    origin_ok,
+                )
+            {
                 Some(ApiError::Forbidden(
                     "cross-site requests are refused (set CORS_ORIGINS to allow an origin)".into(),
                 ))
@@ -164,5 +203,45 @@ mod tests {
             "http://localhost:5173",
             Some("127.0.0.1:3000")
         ));
+    }
+
+    #[test]
+    fn the_opaque_origin_is_never_same_origin() {
+        let mut c = config("127.0.0.1", &[]);
+        assert!(!origin_allowed(&c, "null", Some("127.0.0.1:3000")));
+        assert!(
+            !origin_allowed(&c, "null", Some("null")),
+            "not even as a Host"
+        );
+        c.cors_origins = vec!["*".into()];
+        assert!(!origin_allowed(&c, "null", Some("127.0.0.1:3000")));
+        c.cors_origins = vec!["null".into()];
+        assert!(origin_allowed(&c, "null", Some("127.0.0.1:3000")));
+    }
+
+    #[test]
+    fn fetches_from_other_sites_are_foreign_unless_their_origin_is_allowed() {
+        let post = Method::POST;
+        for site in ["cross-site", "same-site"] {
+            assert!(
+                foreign_fetch(&post, Some(site), Some("no-cors"), false),
+                "{site}"
+            );
+            assert!(
+                !foreign_fetch(&post, Some(site), Some("cors"), true),
+                "{site}: allowed"
+            );
+            // A followed link opens the dashboard; a POST form is no navigation that is let in.
+            assert!(!foreign_fetch(
+                &Method::GET,
+                Some(site),
+                Some("navigate"),
+                false
+            ));
+            assert!(foreign_fetch(&post, Some(site), Some("navigate"), false));
+        }
+        for site in [Some("same-origin"), Some("none"), None] {
+            assert!(!foreign_fetch(&post, site, Some("cors"), false), "{site:?}");
+        }
     }
 }

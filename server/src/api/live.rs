@@ -1,7 +1,10 @@
 //! `GET /api/live`: the dashboard's websocket. Authenticated like the REST API (the admin token as
-//! `Authorization: Bearer` or, since browsers cannot set headers on websockets, `?token=`).
-//! Each connection gets `hello`, then every event; one that falls behind the hub's backlog gets a
-//! `resync`, and one that stops reading is dropped rather than buffered without bound.
+//! `Authorization: Bearer`) or, since browsers cannot set headers on websockets, with a
+//! single-use ticket from `POST /api/live/ticket` (see [`super::live_tickets`]); the token itself
+//! is refused in the URL, where access logs would keep it. Failed attempts count towards the
+//! admin throttle. Each connection gets `hello`, then every event; one that falls behind the
+//! hub's backlog gets a `resync`, and one that stops reading is dropped rather than buffered
+//! without bound.
 
 use std::time::Duration;
 
@@ -9,12 +12,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::Message;
 use futures_util::StreamExt;
 use serde::Deserialize;
-use shared::live::LiveEvent;
+use shared::live::{LiveEvent, LiveTicket};
 use tokio::sync::broadcast::error::RecvError;
 use utoipa::IntoParams;
 
-use super::auth::check_admin;
-use super::openapi::responses::{BadRequest, Unauthorized};
+use super::auth::{bearer, check_admin, throttled, AdminAuth};
+use super::openapi::responses::{BadRequest, TooManyFailedAuthentications, Unauthorized};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -25,7 +28,10 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LiveQuery {
-    /// The admin token, when it cannot be sent as `Authorization: Bearer`.
+    /// A ticket from `POST /api/live/ticket`, when the admin token cannot be sent as
+    /// `Authorization: Bearer` (browsers).
+    ticket: Option<String>,
+    /// Refused (400): the admin token does not belong in a URL.
     token: Option<String>,
 }
 
@@ -33,16 +39,18 @@ pub struct LiveQuery {
 ///
 /// `hello`, then every finished `call`, `key_state` changes and a `snapshot` every second, each
 /// one JSON text message (`LiveEvent`). A client that falls behind gets `resync`. Browsers, which
-/// cannot set headers on websockets, pass the admin token as `?token=`.
+/// cannot set headers on websockets, pass a ticket from `POST /api/live/ticket` as `?ticket=`.
 #[utoipa::path(
     get,
     path = "/api/live",
     tag = "observability",
+    security(("admin_token" = []), ()),
     params(LiveQuery),
     responses(
         (status = 101, description = "Switched to the websocket; each message is a `LiveEvent`"),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 429, response = TooManyFailedAuthentications),
     )
 )]
 pub async fn get_live(
@@ -51,7 +59,28 @@ pub async fn get_live(
     state: web::Data<AppState>,
     query: web::Query<LiveQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    check_admin(&req, &state, query.token.as_deref())?;
+    if query.token.is_some() {
+        return Err(ApiError::BadRequest {
+            message: "the admin token is not accepted in the URL, where logs would keep it: send \
+                      it as Authorization: Bearer, or open the feed with a ticket from POST \
+                      /api/live/ticket (?ticket=)"
+                .into(),
+            param: Some("token".into()),
+        });
+    }
+    match (bearer(&req), query.ticket.as_deref()) {
+        (None, Some(ticket)) => throttled(&req, &state, || {
+            if state.live_tickets.redeem(ticket, state.clock.now_ms()) {
+                Ok(())
+            } else {
+                Err(ApiError::Unauthorized(
+                    "invalid, used or expired ticket: get a new one from POST /api/live/ticket"
+                        .into(),
+                ))
+            }
+        })?,
+        _ => check_admin(&req, &state)?,
+    }
     let (response, mut session, mut incoming) = actix_ws::handle(&req, body)
         .map_err(|e| ApiError::bad_request(format!("websocket handshake failed: {e}")))?;
     let mut events = state.live.subscribe();
@@ -103,4 +132,27 @@ pub async fn get_live(
         let _ = session.close(None).await;
     });
     Ok(response)
+}
+
+/// Gets a ticket for the live feed.
+///
+/// The ticket opens one websocket (`GET /api/live?ticket=`) within 30 seconds; browsers use it
+/// because they cannot send `Authorization` on a websocket, and the admin token must not travel
+/// in a URL.
+#[utoipa::path(
+    post,
+    path = "/api/live/ticket",
+    tag = "observability",
+    responses(
+        (status = 200, description = "A single-use ticket", body = LiveTicket),
+        (status = 401, response = Unauthorized),
+        (status = 429, response = TooManyFailedAuthentications),
+    )
+)]
+pub async fn create_live_ticket(
+    state: web::Data<AppState>,
+    _: AdminAuth,
+) -> Result<HttpResponse, ApiError> {
+    let (ticket, expires_at) = state.live_tickets.issue(state.clock.now_ms());
+    Ok(HttpResponse::Ok().json(LiveTicket { ticket, expires_at }))
 }

@@ -5,16 +5,21 @@
 //! - `/api/chat/completions?provider=`, `/api/proxy/{provider}/chat/completions`: the seed's paths.
 //! - `/api/health`, `/api/openapi.json`: open.
 //! - everything else under `/api`: admin, `Authorization: Bearer <admin token>`.
+//!
+//! Both groups take JSON bodies only ([`json_only`]).
 
 pub mod auth;
+pub mod auth_throttle;
 pub mod body;
 pub mod chat;
 pub mod client_keys;
 pub mod dashboard;
 pub mod guard;
 pub mod health;
+pub mod json_only;
 pub mod keys;
 pub mod live;
+pub mod live_tickets;
 pub mod logs;
 pub mod messages;
 pub mod models;
@@ -63,6 +68,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     resource("/stats/timeseries", "GET").route(get().to(stats::get_timeseries)),
                 )
                 .service(resource("/live", "GET").route(get().to(live::get_live)))
+                .service(
+                    resource("/live/ticket", "POST").route(post().to(live::create_live_ticket)),
+                )
                 .service(resource("/logs", "GET").route(get().to(logs::list_logs)))
                 .service(resource("/logs/{id}", "GET").route(get().to(logs::get_log)))
                 .service(resource("/route", "GET").route(get().to(route::get_route)))
@@ -86,14 +94,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     resource("/client_keys/{id}", "DELETE")
                         .route(delete().to(client_keys::delete_client_key)),
                 )
-                .default_service(web::to(not_found)),
+                .default_service(web::to(not_found))
+                .wrap(json_only::RequireJson),
         )
         .route("/", get().to(dashboard::serve))
         .route("/", head().to(dashboard::serve))
         .default_service(web::to(fallback));
 }
 
-fn openai_scope(path: &str) -> actix_web::Scope {
+fn openai_scope(path: &str) -> impl actix_web::dev::HttpServiceFactory {
     web::scope(path)
         .service(
             resource("/chat/completions", "POST").route(post().to(chat::post_chat_completions)),
@@ -111,6 +120,7 @@ fn openai_scope(path: &str) -> actix_web::Scope {
         )
         .service(resource("/models", "GET").route(get().to(models::list_models)))
         .default_service(web::to(not_found))
+        .wrap(json_only::RequireJson)
 }
 
 /// A path whose other methods get a JSON 405 naming the ones it has (`allow`, which must list

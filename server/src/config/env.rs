@@ -101,9 +101,15 @@ impl ServerConfig {
         }
     }
 
-    /// `/v1` needs a client key when anyone but this machine can reach it, or when forced.
+    /// Whether every `/v1` request needs a client key. Otherwise a request is exempt only when it
+    /// comes from this machine with no forwarding header (see `api::auth::ClientAuth`). Always
+    /// required when anyone but this machine can reach the listener, when forced, and when
+    /// `ALLOWED_HOSTS` or `CORS_ORIGINS` is set: those are set to serve other hosts or pages.
     pub fn client_keys_required(&self) -> bool {
-        self.require_client_keys || !self.is_loopback()
+        self.require_client_keys
+            || !self.is_loopback()
+            || !self.allowed_hosts.is_empty()
+            || !self.cors_origins.is_empty()
     }
 
     pub fn bind_address(&self) -> String {
@@ -189,6 +195,13 @@ mod tests {
             .unwrap()
             .client_keys_required());
         assert!(!config(&[("HOST", "::1")]).unwrap().client_keys_required());
+        // Opened up to other names or pages: no exemption even on loopback.
+        assert!(config(&[("ALLOWED_HOSTS", "proxy.lan")])
+            .unwrap()
+            .client_keys_required());
+        assert!(config(&[("CORS_ORIGINS", "http://localhost:5173")])
+            .unwrap()
+            .client_keys_required());
     }
 
     #[test]

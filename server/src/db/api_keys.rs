@@ -48,6 +48,8 @@ pub struct ApiKeyRow {
     /// The provider said the account is out of credit.
     pub quota_rejected: bool,
     pub ttfb_ewma_ms: Option<f64>,
+    /// How `secret_ciphertext` is sealed (see `key_seal`).
+    pub seal_version: i32,
 }
 
 #[derive(Debug, Insertable)]
@@ -74,6 +76,7 @@ pub struct NewApiKey {
     pub quota_reset: Option<String>,
     pub quota_reset_at: Option<i64>,
     pub price_overrides: String,
+    pub seal_version: i32,
 }
 
 /// An admin edit; `None` leaves a column alone, `Some(None)` sets it to NULL.
@@ -99,6 +102,7 @@ pub struct ApiKeyChanges {
     pub quota_reset: Option<Option<String>>,
     pub quota_reset_at: Option<Option<i64>>,
     pub price_overrides: Option<String>,
+    pub seal_version: Option<i32>,
     pub updated_at: i64,
 }
 
@@ -167,4 +171,20 @@ pub fn save_usage(
 /// Returns whether a row was deleted.
 pub fn delete(conn: &mut SqliteConnection, id: i32) -> Result<bool, DbError> {
     Ok(diesel::delete(api_keys::table.find(id)).execute(conn)? > 0)
+}
+
+/// Replaces a row's sealed secret (the start-up re-seal, master-key rotation).
+pub fn reseal(
+    conn: &mut SqliteConnection,
+    id: i32,
+    ciphertext: &[u8],
+    seal_version: i32,
+) -> Result<(), DbError> {
+    diesel::update(api_keys::table.find(id))
+        .set((
+            api_keys::secret_ciphertext.eq(ciphertext),
+            api_keys::seal_version.eq(seal_version),
+        ))
+        .execute(conn)?;
+    Ok(())
 }

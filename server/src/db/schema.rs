@@ -33,6 +33,7 @@ diesel::table! {
         price_overrides -> Text,
         quota_rejected -> Bool,
         ttfb_ewma_ms -> Nullable<Double>,
+        seal_version -> Integer,
     }
 }
 

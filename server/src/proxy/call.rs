@@ -21,7 +21,7 @@ use crate::adapters::{
     self, canonical, snippet, ClientDialect, RenderContext, StreamTranslator, UpstreamContext,
 };
 use crate::error::ApiError;
-use crate::routing::{pick, ratelimit, Bid, PickQuery, PickResult, Signal, TokenUsage};
+use crate::routing::{health, pick, ratelimit, Bid, PickQuery, PickResult, Signal, TokenUsage};
 use crate::state::AppState;
 use crate::upstream::{self, UpstreamError, MAX_RESPONSE_BYTES};
 
@@ -223,6 +223,7 @@ pub async fn proxy_call(
 
         if !upstream_status.is_success() {
             let retry_at = ratelimit::retry_at(header, now);
+            let retry_after = ratelimit::retry_after(header, now);
             let raw = read_body(&mut response, MAX_ERROR_BODY, first_byte)
                 .await
                 .unwrap_or_default();
@@ -234,6 +235,8 @@ pub async fn proxy_call(
             };
             let body = scrub_bytes(body, scrub.as_deref());
             let signal = upstream.classify_failure(upstream_status, &raw, retry_at);
+            // A 5xx or 529 that says "retry after N s" keeps the key out until then.
+            let signal = health::with_retry_after(signal, retry_after);
             tracing::warn!(key_id = bid.key_id(), request_id = %record.request_id, %upstream_status, ?signal, "upstream answered with an error");
             record.attempt_failed(signal, Some(upstream_status.as_u16()), snippet(&body));
             let error = ApiError::Upstream { status, body };

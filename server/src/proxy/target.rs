@@ -16,7 +16,7 @@ pub fn upstream_target(
     url: String,
 ) -> Result<UpstreamTarget, ApiError> {
     let secret = cipher
-        .open_secret(&profile.sealed_secret, &profile.uid)
+        .open_secret(&profile.sealed_secret, &profile.secret_aad)
         .map_err(|e| ApiError::Internal(format!("key {}: {e}", profile.id)))?;
     let (name, value) = match profile.provider.spec.auth {
         AuthStyle::Bearer => (AUTHORIZATION, ["Bearer ", secret.expose()].concat()),

@@ -3,17 +3,26 @@
 //! mailbox. Per-key atomics ([`KeyCounters`]) live beside the bids for what must be exact under
 //! concurrency: requests in flight (so a request quota is never overdrawn by more than those) and
 //! the single half-open probe.
+//!
+//! One rule decides what the board holds: every bid carries the sequence number of the newest
+//! call outcome it reflects ([`Bid::seq`], numbered by the key's outcome inbox). A key's actor
+//! publishes whole bids; the request path only amends one with the verdict of a call it just
+//! finished (a 429, a 401), stamped with that call's number. The board keeps whichever reflects
+//! the newer outcome, so an actor's publish computed before that call (a *stale* publish) is
+//! dropped instead of wiping the verdict, and an amendment the actor has already folded in is
+//! ignored instead of undoing a later recovery.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
+use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 use shared::keys::{KeyState, QuotaReset, QuotaUnit};
 use shared::providers::{ModelPricing, ProviderFormat};
 
 use super::ewma::DecayingAverage;
-use super::health::Health;
+use super::health::{Health, FAILURE_WINDOW_MS};
 use super::ratelimit::RateLimitInfo;
 use crate::config::ProviderEntry;
 
@@ -47,8 +56,11 @@ impl ModelSet {
 #[derive(Debug)]
 pub struct KeyProfile {
     pub id: i32,
-    /// Bound into the secret's ciphertext as associated data.
-    pub uid: String,
+    /// Where the secret may go ([`crate::crypto::SecretBinding::aad`]), to open it with.
+    pub secret_aad: Vec<u8>,
+    /// The sealed secret does not open for this key's binding: its row was changed outside
+    /// api-proxy (or the master key is another). Never routed to; the admin enters the key again.
+    pub seal_mismatch: bool,
     pub name: String,
     pub provider: Arc<ProviderEntry>,
     pub base_url: String,
@@ -117,6 +129,8 @@ pub struct KeyCounters {
     /// ([`UNLIMITED`] when the quota is not counted in requests).
     budget: AtomicI64,
     probe_taken: AtomicBool,
+    /// The key was deleted: the board takes no more bids for it.
+    retired: AtomicBool,
 }
 
 const UNLIMITED: i64 = i64::MAX;
@@ -127,6 +141,7 @@ impl Default for KeyCounters {
             in_flight: AtomicI64::new(0),
             budget: AtomicI64::new(UNLIMITED),
             probe_taken: AtomicBool::new(false),
+            retired: AtomicBool::new(false),
         }
     }
 }
@@ -185,6 +200,15 @@ impl KeyCounters {
     pub fn rearm_probe(&self) {
         self.probe_taken.store(false, Ordering::Release);
     }
+
+    /// The key was deleted: any publish still on its way is refused by the board.
+    pub fn retire(&self) {
+        self.retired.store(true, Ordering::Release);
+    }
+
+    fn is_retired(&self) -> bool {
+        self.retired.load(Ordering::Acquire)
+    }
 }
 
 /// One key's current offer.
@@ -198,8 +222,13 @@ pub struct Bid {
     pub ttfb: Option<DecayingAverage>,
     pub total_latency: Option<DecayingAverage>,
     pub rate_limit: RateLimitInfo,
+    /// When the key last failed (5xx, timeout, connection), if no success came since: it then
+    /// ranks below its tier-mates for a while (see [`Bid::recently_failed`]).
+    pub last_failure_ms: Option<i64>,
     /// Bumped each time the key's actor restarts.
     pub generation: u64,
+    /// The newest call outcome this bid reflects (see the module docs).
+    pub seq: u64,
 }
 
 impl Bid {
@@ -220,10 +249,20 @@ impl Bid {
         self.quota_remaining.is_some_and(|q| q <= 0.0)
     }
 
+    /// A failure without a success since, within the health machine's failure window: the key
+    /// still serves (one failure never takes a key out) but goes after its healthy tier-mates.
+    pub fn recently_failed(&self, now_ms: i64) -> bool {
+        self.last_failure_ms
+            .is_some_and(|at| now_ms - at <= FAILURE_WINDOW_MS)
+    }
+
     /// The state shown to people.
     pub fn state_at(&self, now_ms: i64) -> (KeyState, Option<i64>) {
         if !self.profile.enabled {
             return (KeyState::Disabled, None);
+        }
+        if self.profile.seal_mismatch {
+            return (KeyState::SealedMismatch, None);
         }
         if self.quota_exhausted() {
             return (KeyState::QuotaExhausted, None);
@@ -340,19 +379,45 @@ impl Default for BidBoard {
 const MAX_AFFINITIES: usize = 100_000;
 
 impl BidBoard {
-    pub fn publish(&self, bid: Bid) {
-        self.bids.insert(bid.key_id(), bid);
+    /// Puts a key's bid on the board, unless the board already holds one that reflects a newer
+    /// outcome (`seq`) or the key was retired: returns whether it landed. Only the key's actor
+    /// publishes (and the registry, once, when the key is born).
+    pub fn publish(&self, bid: Bid) -> bool {
+        let entry = self.bids.entry(bid.key_id());
+        // Checked under the entry's lock, which `withdraw` takes too: a publish that raced the
+        // retirement either lands before the withdrawal (and is removed by it) or sees the flag.
+        if bid.counters.is_retired() {
+            return false;
+        }
+        match entry {
+            Entry::Occupied(held) if held.get().seq > bid.seq => false,
+            Entry::Occupied(mut held) => {
+                held.insert(bid);
+                true
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(bid);
+                true
+            }
+        }
     }
 
+    /// Takes a retired key's bid off the board (see [`KeyCounters::retire`]).
     pub fn withdraw(&self, key_id: i32) {
         self.bids.remove(&key_id);
     }
 
-    /// Changes a published bid in place (the request path's immediate verdicts; the key's actor
-    /// publishes the authoritative state right after).
-    pub fn amend(&self, key_id: i32, change: impl FnOnce(&mut Bid)) {
-        if let Some(mut bid) = self.bids.get_mut(&key_id) {
-            change(&mut bid);
+    /// The request path's immediate verdict on a published bid, for the call numbered `seq`:
+    /// applied only if the bid does not reflect that call yet (returns whether it was). The
+    /// key's actor folds the same call in and publishes the authoritative state soon after.
+    pub fn amend(&self, key_id: i32, seq: u64, change: impl FnOnce(&mut Bid)) -> bool {
+        match self.bids.get_mut(&key_id) {
+            Some(mut bid) if bid.seq < seq => {
+                change(&mut bid);
+                bid.seq = seq;
+                true
+            }
+            _ => false,
         }
     }
 
@@ -413,5 +478,148 @@ impl BidBoard {
             .entry(model.to_owned())
             .or_default()
             .fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ProviderCatalog;
+
+    fn bid(id: i32, seq: u64, counters: Arc<KeyCounters>) -> Bid {
+        let catalog = ProviderCatalog::load(None).unwrap();
+        Bid {
+            profile: Arc::new(KeyProfile {
+                id,
+                secret_aad: vec![],
+                seal_mismatch: false,
+                name: format!("k{id}"),
+                provider: catalog.get("openai").unwrap().clone(),
+                base_url: "http://127.0.0.1:1".into(),
+                sealed_secret: vec![],
+                models: ModelSet::Provider,
+                priority: None,
+                weight: 1,
+                enabled: true,
+                cost_per_request: 0.0,
+                quota_unit: QuotaUnit::Requests,
+                quota_total: None,
+                quota_reset: None,
+                price_overrides: Default::default(),
+                azure_api_version: None,
+                azure_deployments: Default::default(),
+            }),
+            counters,
+            health: Health::Active,
+            quota_remaining: None,
+            ttfb: None,
+            total_latency: None,
+            rate_limit: RateLimitInfo::default(),
+            last_failure_ms: None,
+            generation: 0,
+            seq,
+        }
+    }
+
+    fn budget(counters: &KeyCounters) -> i64 {
+        counters.budget.load(Ordering::Acquire)
+    }
+
+    #[test]
+    fn the_budget_is_taken_atomically_and_never_overdrawn() {
+        let counters = Arc::new(KeyCounters::default());
+        counters.set_budget(QuotaUnit::Requests, Some(1_000.0));
+        let b = bid(1, 0, counters.clone());
+        let leases = std::sync::Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for _ in 0..400 {
+                        if let Some(lease) = b.try_lease(0) {
+                            leases.lock().unwrap().push(lease);
+                        }
+                    }
+                });
+            }
+        });
+        let leases = leases.into_inner().unwrap();
+        assert_eq!(leases.len(), 1_000, "exactly the quota, from 1,600 tries");
+        assert_eq!(budget(&counters), 0);
+        assert_eq!(counters.in_flight(), 1_000);
+        assert!(b.try_lease(0).is_none());
+        // The budget counts requests in flight as spent: a reset keeps them out of it.
+        counters.set_budget(QuotaUnit::Requests, Some(1_200.0));
+        assert_eq!(budget(&counters), 200);
+        // Quotas in tokens or USD are not leased per request.
+        counters.set_budget(QuotaUnit::Tokens, Some(0.0));
+        assert!(b.try_lease(0).is_some());
+    }
+
+    #[test]
+    fn a_dropped_lease_refunds_its_budget_and_a_spent_one_does_not() {
+        let counters = Arc::new(KeyCounters::default());
+        counters.set_budget(QuotaUnit::Requests, Some(2.0));
+        let b = bid(1, 0, counters.clone());
+        let failed = b.try_lease(0).unwrap();
+        let served = b.try_lease(0).unwrap();
+        assert!(
+            b.try_lease(0).is_none(),
+            "both requests of the quota are out"
+        );
+        drop(failed);
+        assert_eq!(
+            budget(&counters),
+            1,
+            "a failed request gives its share back"
+        );
+        served.spend();
+        assert_eq!(budget(&counters), 1, "a served one keeps it");
+        assert_eq!(counters.in_flight(), 0, "both slots are free again");
+        // The admin's test of a key takes no budget and gives none back.
+        drop(b.force_lease());
+        assert_eq!(budget(&counters), 1);
+        // Unlimited stays unlimited through refunds (no overflow).
+        let unlimited = Arc::new(KeyCounters::default());
+        drop(bid(2, 0, unlimited.clone()).try_lease(0).unwrap());
+        assert_eq!(budget(&unlimited), UNLIMITED);
+    }
+
+    #[test]
+    fn a_stale_publish_does_not_wipe_a_newer_verdict() {
+        let board = BidBoard::default();
+        let counters = Arc::new(KeyCounters::default());
+        assert!(board.publish(bid(1, 4, counters.clone())));
+        // A call numbered 5 answered 429: the request path throttles the key at once.
+        let throttled = Health::Throttled { until_ms: 9_000 };
+        assert!(board.amend(1, 5, |b| b.health = throttled));
+        // The key's actor publishes a state it computed before call 5 (outcomes up to 4).
+        assert!(!board.publish(bid(1, 4, counters.clone())), "dropped");
+        assert_eq!(board.get(1).unwrap().health, throttled);
+        // Once it has folded call 5 in, its publish lands.
+        let mut current = bid(1, 5, counters.clone());
+        current.health = throttled;
+        assert!(board.publish(current));
+        // An amendment the actor already reflects is ignored: it cannot undo a later recovery.
+        assert!(board.publish(bid(1, 6, counters.clone())));
+        assert!(!board.amend(1, 5, |b| b.health = throttled));
+        assert_eq!(board.get(1).unwrap().health, Health::Active);
+        assert_eq!(board.get(1).unwrap().seq, 6);
+        // Amending a key that is not on the board does nothing.
+        assert!(!board.amend(2, 1, |b| b.health = throttled));
+        assert!(board.get(2).is_none());
+    }
+
+    #[test]
+    fn a_retired_key_stays_off_the_board() {
+        let board = BidBoard::default();
+        let counters = Arc::new(KeyCounters::default());
+        assert!(board.publish(bid(1, 0, counters.clone())));
+        counters.retire();
+        board.withdraw(1);
+        assert!(
+            !board.publish(bid(1, 9, counters)),
+            "a publish still on its way"
+        );
+        assert!(board.is_empty());
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! active --429 / rate-limit headers--> throttled(until) --until passes--> active
+//! active --5xx/529 with Retry-After--> throttled(until) (and counts as a failure)
 //! active --quota spent / billing error--> quota_exhausted --reset or top-up--> active
 //! active --401/403--> auth_dead --the key is edited--> active
 //! active --N failures (5xx, timeouts, connection) within WINDOW--> cooling(until)
@@ -33,6 +34,11 @@ pub enum Signal {
     },
     /// 5xx, 529, timeout, connection failure, broken stream.
     Failure,
+    /// A failure whose upstream said when to come back (`Retry-After` on a 500, 503 or 529:
+    /// "overloaded, retry after N s"). Unix ms.
+    Overloaded {
+        until_ms: i64,
+    },
     /// 401/403.
     AuthRejected,
     /// The provider says the account is out of credit.
@@ -57,7 +63,8 @@ pub enum Health {
 }
 
 /// The verdict a signal forces at once, before the key's actor has applied it: routing must not
-/// send the next request to a key that just answered 429 or 401.
+/// send the next request to a key that just answered 429 or 401, or said "overloaded, retry
+/// after N s".
 pub fn immediate_verdict(signal: Signal, now_ms: i64) -> Option<Health> {
     match signal {
         Signal::RateLimited { until_ms } => Some(Health::Throttled {
@@ -67,9 +74,22 @@ pub fn immediate_verdict(signal: Signal, now_ms: i64) -> Option<Health> {
                     u.min(now_ms + MAX_THROTTLE_MS)
                 }),
         }),
+        Signal::Overloaded { until_ms } => (until_ms > now_ms).then_some(Health::Throttled {
+            until_ms: until_ms.min(now_ms + MAX_THROTTLE_MS),
+        }),
         Signal::AuthRejected => Some(Health::AuthDead),
         Signal::QuotaRejected => Some(Health::QuotaExhausted),
         Signal::Success | Signal::Failure | Signal::ClientError => None,
+    }
+}
+
+/// A failure whose upstream gave an explicit `Retry-After` (`retry_after`, Unix ms) is
+/// [`Signal::Overloaded`]: the key is not tried again before then. Other signals are unchanged
+/// (a 429's own recovery time is already in [`Signal::RateLimited`]).
+pub fn with_retry_after(signal: Signal, retry_after: Option<i64>) -> Signal {
+    match (signal, retry_after) {
+        (Signal::Failure, Some(until_ms)) => Signal::Overloaded { until_ms },
+        (other, _) => other,
     }
 }
 
@@ -132,6 +152,14 @@ impl HealthMachine {
                     self.state = immediate_verdict(signal, now_ms).unwrap_or(before);
                 }
             }
+            Signal::Overloaded { .. } => {
+                self.failures.push_back(now_ms);
+                if !matches!(before, Health::AuthDead | Health::QuotaExhausted) {
+                    if let Some(throttle) = immediate_verdict(signal, now_ms) {
+                        self.state = throttle;
+                    }
+                }
+            }
             Signal::Failure => {
                 self.failures.push_back(now_ms);
                 let trip = before == Health::HalfOpen || self.failures.len() >= FAILURES_TO_COOL;
@@ -173,6 +201,12 @@ impl HealthMachine {
 
     pub fn raw(&self) -> Health {
         self.state
+    }
+
+    /// The latest failure counted towards cooling (none after a success or a cool-down); how
+    /// recent it must be to matter is the reader's call ([`crate::routing::Bid::recently_failed`]).
+    pub fn last_failure(&self) -> Option<i64> {
+        self.failures.back().copied()
     }
 }
 
@@ -255,6 +289,55 @@ mod tests {
         assert_eq!(h.at(1), Health::QuotaExhausted);
         h.quota_restored();
         assert_eq!(h.at(1), Health::Active);
+    }
+
+    #[test]
+    fn retry_after_on_a_failure_throttles_until_then() {
+        assert_eq!(
+            with_retry_after(Signal::Failure, Some(31_000)),
+            Signal::Overloaded { until_ms: 31_000 }
+        );
+        assert_eq!(with_retry_after(Signal::Failure, None), Signal::Failure);
+        assert_eq!(
+            with_retry_after(Signal::ClientError, Some(31_000)),
+            Signal::ClientError,
+            "only failures become overloads"
+        );
+        let mut h = HealthMachine::default();
+        assert_eq!(
+            h.apply(Signal::Overloaded { until_ms: 31_000 }, 1_000),
+            Some(Health::Throttled { until_ms: 31_000 })
+        );
+        assert_eq!(h.at(30_999), Health::Throttled { until_ms: 31_000 });
+        assert_eq!(h.at(31_000), Health::Active);
+        assert_eq!(
+            h.last_failure(),
+            Some(1_000),
+            "it still counts as a failure"
+        );
+        // A Retry-After already past (or a bogus one) leaves only the failure.
+        let mut h = HealthMachine::default();
+        assert_eq!(h.apply(Signal::Overloaded { until_ms: 500 }, 1_000), None);
+        assert_eq!(
+            immediate_verdict(Signal::Overloaded { until_ms: i64::MAX }, 0),
+            Some(Health::Throttled {
+                until_ms: MAX_THROTTLE_MS
+            }),
+            "capped like a 429's"
+        );
+        // It never revives a dead key.
+        let mut h = HealthMachine::new(Health::AuthDead);
+        h.apply(Signal::Overloaded { until_ms: 5_000 }, 0);
+        assert_eq!(h.at(1), Health::AuthDead);
+    }
+
+    #[test]
+    fn a_success_forgets_the_last_failure() {
+        let mut h = HealthMachine::default();
+        h.apply(Signal::Failure, 7);
+        assert_eq!(h.last_failure(), Some(7));
+        h.apply(Signal::Success, 8);
+        assert_eq!(h.last_failure(), None);
     }
 
     #[test]

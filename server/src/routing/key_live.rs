@@ -35,6 +35,15 @@ impl Outcome {
     }
 }
 
+/// What an admin edit changes besides the key's settled profile.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EditEffects {
+    /// The edit clears every verdict (a new secret or address, re-enabled, a passing test).
+    pub reset_health: bool,
+    /// The edit set the quota: it is taken from the row (else the actor's own count stands).
+    pub quota_edited: bool,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyLive {
     pub health: HealthMachine,
@@ -89,12 +98,13 @@ impl KeyLive {
         live
     }
 
-    /// The bid this state makes for `profile`.
+    /// The bid this state makes for `profile`, reflecting the outcomes up to `seq`.
     pub fn bid(
         &self,
         profile: Arc<KeyProfile>,
         counters: Arc<KeyCounters>,
         generation: u64,
+        seq: u64,
     ) -> Bid {
         Bid {
             profile,
@@ -104,7 +114,23 @@ impl KeyLive {
             ttfb: self.ttfb,
             total_latency: self.total_latency,
             rate_limit: self.rate_limit,
+            last_failure_ms: self.health.last_failure(),
             generation,
+            seq,
+        }
+    }
+
+    /// Adopts an admin edit of the key's row: the one place the edit rules live.
+    pub fn apply_edit(&mut self, row: &ApiKeyRow, effects: EditEffects) {
+        if effects.quota_edited {
+            self.quota_remaining = row.quota_remaining;
+            self.quota_reset_at = row.quota_reset_at;
+        }
+        if effects.reset_health {
+            self.health.reset();
+        } else if effects.quota_edited && self.quota_remaining.is_none_or(|q| q > 0.0) {
+            // Topped up (or the limit removed): the provider's "out of credit" no longer holds.
+            self.health.quota_restored();
         }
     }
 
@@ -311,6 +337,81 @@ mod tests {
             QuotaUnit::Requests,
         );
         assert_eq!(k.rate_limit.requests_remaining, Some(3.0));
+    }
+
+    fn row(quota_remaining: Option<f64>) -> ApiKeyRow {
+        ApiKeyRow {
+            id: 1,
+            uid: "u".into(),
+            provider: "openai".into(),
+            name: "k".into(),
+            secret_ciphertext: vec![],
+            secret_hint: String::new(),
+            base_url: None,
+            models: "[]".into(),
+            priority: None,
+            enabled: true,
+            cost_per_request: 0.0,
+            quota_total: Some(10.0),
+            quota_remaining,
+            quota_unit: "requests".into(),
+            azure_api_version: None,
+            azure_deployments: "{}".into(),
+            auth_dead: false,
+            total_calls: 0,
+            total_errors: 0,
+            total_tokens: 0,
+            total_cost_usd: 0.0,
+            latency_ewma_ms: None,
+            last_used_at: None,
+            created_at: 0,
+            updated_at: 0,
+            weight: 1,
+            quota_reset: None,
+            quota_reset_at: None,
+            price_overrides: "{}".into(),
+            quota_rejected: false,
+            ttfb_ewma_ms: None,
+            seal_version: 2,
+        }
+    }
+
+    #[test]
+    fn edits_follow_one_set_of_rules() {
+        // A top-up lifts "out of credit" but not a dead key.
+        let mut k = live(Some(0.0));
+        k.health.apply(Signal::QuotaRejected, 0);
+        let top_up = EditEffects {
+            quota_edited: true,
+            ..Default::default()
+        };
+        k.apply_edit(&row(Some(5.0)), top_up);
+        assert_eq!(
+            (k.quota_remaining, k.health.raw()),
+            (Some(5.0), Health::Active)
+        );
+        k.health.apply(Signal::AuthRejected, 1);
+        k.apply_edit(&row(Some(7.0)), top_up);
+        assert_eq!(k.health.raw(), Health::AuthDead);
+        // Emptying the quota is no top-up.
+        let mut k = live(Some(3.0));
+        k.health.apply(Signal::QuotaRejected, 0);
+        k.apply_edit(&row(Some(0.0)), top_up);
+        assert_eq!(k.health.raw(), Health::QuotaExhausted);
+        // A new secret clears every verdict and leaves the quota count alone.
+        let mut k = live(Some(3.0));
+        k.health.apply(Signal::AuthRejected, 0);
+        k.apply_edit(
+            &row(Some(9.0)),
+            EditEffects {
+                reset_health: true,
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            (k.quota_remaining, k.health.raw()),
+            (Some(3.0), Health::Active)
+        );
     }
 
     #[test]

@@ -15,5 +15,5 @@ pub mod score;
 pub use bid::{Bid, BidBoard, IdMap, KeyCounters, KeyProfile, Lease, ModelIds, ModelSet};
 pub use cost::{call_cost, TokenUsage};
 pub use health::{Health, Signal};
-pub use key_live::{KeyLive, Outcome};
+pub use key_live::{EditEffects, KeyLive, Outcome};
 pub use pick::{pick, PickQuery, PickResult, Picked};

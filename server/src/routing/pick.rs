@@ -1,6 +1,6 @@
 //! Picking a key: hard filters, the best priority tier that has a usable key (1 first, keys
-//! without a priority last), then the strategy's order inside it; the first key that grants a
-//! lease wins. When every key of that tier refuses a lease (its request quota is all reserved by
+//! without a priority last), then the strategy's order inside it, keys that just failed after
+//! their healthy tier-mates; the first key that grants a lease wins. When every key of that tier refuses a lease (its request quota is all reserved by
 //! requests in flight, or its half-open probe is out), the next tier is tried. Reads the board
 //! only: no mailbox, no lock held across keys.
 
@@ -52,6 +52,8 @@ pub enum Filter {
     RateLimited {
         until_ms: i64,
     },
+    /// The stored secret does not open for where the key points.
+    SealMismatch,
 }
 
 impl fmt::Display for Filter {
@@ -67,6 +69,10 @@ impl fmt::Display for Filter {
             Self::Throttled { until_ms } => write!(f, "throttled until {until_ms}"),
             Self::Cooling { until_ms } => write!(f, "cooling down after failures until {until_ms}"),
             Self::RateLimited { until_ms } => write!(f, "rate limit used up until {until_ms}"),
+            Self::SealMismatch => f.write_str(
+                "its stored secret does not open for its provider and base URL (the row was \
+                 changed outside api-proxy): enter its api_key again",
+            ),
         }
     }
 }
@@ -119,6 +125,10 @@ impl<'a> PickQuery<'a> {
         if self.exclude.contains(&bid.key_id()) {
             return Err(Filter::AlreadyTried);
         }
+        // Before the admin's explicit test too: such a secret is sent nowhere.
+        if bid.profile.seal_mismatch {
+            return Err(Filter::SealMismatch);
+        }
         if let Some(only) = self.only_key {
             return if bid.key_id() == only {
                 Ok(model)
@@ -154,7 +164,18 @@ struct Candidate {
     /// its equivalent) first, then by priority tier.
     rank: (bool, i32),
     weight: u64,
+    /// It failed recently ([`Bid::recently_failed`]): after its healthy tier-mates.
+    demoted: bool,
     inputs: ScoreInputs,
+}
+
+/// One usable key of the tier being ranked.
+#[derive(Debug, Clone, Copy)]
+struct Ranked {
+    id: i32,
+    score: Score,
+    weight: u64,
+    demoted: bool,
 }
 
 /// The ids of the usable keys of the best tier, in the strategy's order, with their scores.
@@ -169,7 +190,7 @@ pub fn ranked_ids(
     ranked_tier(board, query, advance_cursor, best_first_only, None)
         .1
         .into_iter()
-        .map(|(id, score, _)| (id, score))
+        .map(|r| (r.id, r.score))
         .collect()
 }
 
@@ -183,7 +204,7 @@ fn ranked_tier(
     advance_cursor: bool,
     best_first_only: bool,
     after_tier: Option<i32>,
-) -> (i32, Vec<(i32, Score, u64)>) {
+) -> (i32, Vec<Ranked>) {
     let mut usable: Vec<Candidate> = Vec::with_capacity(board.len());
     let mut best_rank = (true, i32::MAX);
     board.for_each(|bid| {
@@ -201,6 +222,7 @@ fn ranked_tier(
             id: bid.key_id(),
             rank,
             weight: u64::from(bid.profile.weight.max(1)),
+            demoted: bid.recently_failed(query.now_ms),
             inputs: ScoreInputs::of(bid, model, query.stream, query.now_ms),
         });
     });
@@ -214,9 +236,14 @@ fn ranked_tier(
         usable.sort_unstable_by_key(|c| c.id);
     }
     let best = TierBest::of(usable.iter().map(|c| &c.inputs));
-    let mut ranked: Vec<(i32, Score, u64)> = usable
+    let mut ranked: Vec<Ranked> = usable
         .iter()
-        .map(|c| (c.id, best.score(&c.inputs, query.strategy), c.weight))
+        .map(|c| Ranked {
+            id: c.id,
+            score: best.score(&c.inputs, query.strategy),
+            weight: c.weight,
+            demoted: c.demoted,
+        })
         .collect();
     if rotates {
         let weight = |w: u64| {
@@ -226,7 +253,7 @@ fn ranked_tier(
                 1
             }
         };
-        let sum: u64 = ranked.iter().map(|(_, _, w)| weight(*w)).sum();
+        let sum: u64 = ranked.iter().map(|r| weight(r.weight)).sum();
         let turn = if advance_cursor {
             board.next_turn(query.model)
         } else {
@@ -235,12 +262,16 @@ fn ranked_tier(
         let mut acc = 0;
         let first = ranked
             .iter()
-            .position(|(_, _, w)| {
-                acc += weight(*w);
+            .position(|r| {
+                acc += weight(r.weight);
                 turn < acc
             })
             .unwrap_or(0);
         ranked.rotate_left(first);
+        // Stable: the turn order holds among the healthy keys and among those that just failed.
+        if ranked.iter().any(|r| r.demoted) {
+            ranked.sort_by_key(|r| r.demoted);
+        }
     } else if best_first_only {
         if let Some(best) = (0..ranked.len()).min_by(|&i, &j| by_score(&ranked[i], &ranked[j])) {
             ranked.swap(0, best);
@@ -260,9 +291,13 @@ fn rotates(strategy: RoutingStrategy) -> bool {
     )
 }
 
-/// Higher total first; the lower key id breaks ties, so the order is stable.
-fn by_score((a, sa, _): &(i32, Score, u64), (b, sb, _): &(i32, Score, u64)) -> std::cmp::Ordering {
-    sb.total.total_cmp(&sa.total).then_with(|| a.cmp(b))
+/// Keys that just failed last; then higher total first; the lower key id breaks ties, so the
+/// order is stable.
+fn by_score(a: &Ranked, b: &Ranked) -> std::cmp::Ordering {
+    a.demoted
+        .cmp(&b.demoted)
+        .then_with(|| b.score.total.total_cmp(&a.score.total))
+        .then_with(|| a.id.cmp(&b.id))
 }
 
 /// The usable keys of the best tier, in the strategy's order, with their scores.
@@ -339,16 +374,12 @@ pub fn pick(board: &BidBoard, query: &PickQuery<'_>) -> PickResult {
 }
 
 /// The first key of one tier's ranking that grants a lease.
-fn lease_first(
-    board: &BidBoard,
-    query: &PickQuery<'_>,
-    mut ranked: Vec<(i32, Score, u64)>,
-) -> Option<Picked> {
+fn lease_first(board: &BidBoard, query: &PickQuery<'_>, mut ranked: Vec<Ranked>) -> Option<Picked> {
     let scored = !rotates(query.strategy);
     // Affinity: the conversation's previous key goes first, if it is still among the usable keys
     // of the best tier (so a throttled or dead key breaks the affinity at once).
     if let Some(sticky) = query.conversation.and_then(|c| board.affinity(c)) {
-        if let Some(pos) = ranked.iter().position(|(id, _, _)| *id == sticky) {
+        if let Some(pos) = ranked.iter().position(|r| r.id == sticky) {
             let entry = ranked.remove(pos);
             ranked.insert(0, entry);
         }
@@ -358,7 +389,7 @@ fn lease_first(
             // Only the best was put in place; it refused a lease, so the rest go in order.
             ranked[1..].sort_by(by_score);
         }
-        let id = ranked[i].0;
+        let id = ranked[i].id;
         let Some(bid) = board.get(id) else { continue };
         let lease = if query.only_key.is_some() {
             Some(bid.force_lease())
@@ -432,7 +463,8 @@ mod tests {
         Bid {
             profile: Arc::new(KeyProfile {
                 id,
-                uid: format!("u{id}"),
+                secret_aad: vec![],
+                seal_mismatch: false,
                 name: format!("k{id}"),
                 provider: catalog.get("openai").unwrap().clone(),
                 base_url: "http://127.0.0.1:1".into(),
@@ -459,7 +491,9 @@ mod tests {
             ttfb: None,
             total_latency: latency.map(|v| DecayingAverage { value: v, at_ms: 0 }),
             rate_limit: RateLimitInfo::default(),
+            last_failure_ms: None,
             generation: 0,
+            seq: 0,
         }
     }
 
@@ -514,7 +548,7 @@ mod tests {
         }
         // When the best refuses a lease, the next is the next id, not the next in the map.
         let board = board(bids());
-        board.amend(4, |b| b.health = Health::HalfOpen);
+        board.amend(4, 1, |b| b.health = Health::HalfOpen);
         let _probe = board.get(4).unwrap().try_lease(0).expect("the probe");
         match pick(&board, &query(RoutingStrategy::Balanced, &[])) {
             PickResult::Picked(p) => assert_eq!(p.bid.key_id(), 13),
@@ -658,6 +692,52 @@ mod tests {
         let mut other = bid(6, None, None, 0.0, None);
         Arc::get_mut(&mut other.profile).unwrap().models = ModelSet::from_list(&["mistral".into()]);
         assert_eq!(q.filter(&other), Some(Filter::ModelNotServed));
+    }
+
+    #[test]
+    fn a_key_that_just_failed_goes_after_its_healthy_tier_mates() {
+        // Key 1 is the better key (cheaper) but failed a moment ago.
+        let mut failed = bid(1, Some(1), None, 0.0, None);
+        failed.last_failure_ms = Some(0);
+        let fresh = || bid(2, Some(1), None, 0.01, None);
+        let worse_tier = bid(3, Some(2), None, 0.0, None);
+        for strategy in [
+            RoutingStrategy::Balanced,
+            RoutingStrategy::Cost,
+            RoutingStrategy::RoundRobin,
+        ] {
+            let board = board(vec![failed.clone(), fresh(), worse_tier.clone()]);
+            let order: Vec<i32> = rank(&board, &query(strategy, &[]), false)
+                .iter()
+                .map(|(b, _)| b.key_id())
+                .collect();
+            assert_eq!(
+                order,
+                [2, 1],
+                "{strategy:?}: still in its tier, after key 2"
+            );
+            for _ in 0..4 {
+                match pick(&board, &query(strategy, &[])) {
+                    PickResult::Picked(p) => assert_eq!(p.bid.key_id(), 2, "{strategy:?}"),
+                    PickResult::Unavailable { .. } => panic!("key 2 is free"),
+                }
+            }
+        }
+        // Alone in its tier it still serves (one failure never takes a key out) ...
+        let board = board(vec![failed.clone(), worse_tier]);
+        match pick(&board, &query(RoutingStrategy::Balanced, &[])) {
+            PickResult::Picked(p) => assert_eq!(p.bid.key_id(), 1),
+            PickResult::Unavailable { .. } => panic!(),
+        }
+        // ... and once the failure window has passed it is back in front.
+        let later = PickQuery {
+            now_ms: crate::routing::health::FAILURE_WINDOW_MS + 1,
+            ..query(RoutingStrategy::Cost, &[])
+        };
+        match pick(&super::tests::board(vec![failed, fresh()]), &later) {
+            PickResult::Picked(p) => assert_eq!(p.bid.key_id(), 1),
+            PickResult::Unavailable { .. } => panic!(),
+        }
     }
 
     #[test]

@@ -91,18 +91,21 @@ pub fn read_headers<'a>(get: impl Fn(&str) -> Option<&'a str>, now_ms: i64) -> R
 /// When a 429 says to come back (Unix ms): `retry-after-ms`, `Retry-After` (seconds or an HTTP
 /// date), or the rate-limit reset headers.
 pub fn retry_at<'a>(get: impl Fn(&str) -> Option<&'a str> + Copy, now_ms: i64) -> Option<i64> {
+    retry_after(get, now_ms).or_else(|| read_headers(get, now_ms).reset_at_ms)
+}
+
+/// When the upstream explicitly said to come back (Unix ms): `retry-after-ms`, or `Retry-After`
+/// in seconds or as an HTTP date. Unlike [`retry_at`], not the rate-limit reset headers, which
+/// OpenAI sends on every answer and which say nothing about a 5xx.
+pub fn retry_after<'a>(get: impl Fn(&str) -> Option<&'a str>, now_ms: i64) -> Option<i64> {
     if let Some(ms) = get("retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok()) {
         return Some(now_ms + ms.max(0.0) as i64);
     }
-    if let Some(value) = get("retry-after") {
-        if let Ok(secs) = value.trim().parse::<f64>() {
-            return Some(now_ms + (secs.max(0.0) * 1000.0) as i64);
-        }
-        if let Some(at) = parse_http_date_ms(value) {
-            return Some(at);
-        }
+    let value = get("retry-after")?;
+    if let Ok(secs) = value.trim().parse::<f64>() {
+        return Some(now_ms + (secs.max(0.0) * 1000.0) as i64);
     }
-    read_headers(get, now_ms).reset_at_ms
+    parse_http_date_ms(value)
 }
 
 /// OpenAI's reset durations: `1s`, `6m0s`, `20ms`, `1h2m3.5s`.
@@ -238,6 +241,18 @@ mod tests {
         assert_eq!(retry_at(|k| h.get(k).map(String::as_str), 0), Some(5_000));
         let h = headers(&[]);
         assert_eq!(retry_at(|k| h.get(k).map(String::as_str), 0), None);
+        // A reset header is a 429's recovery time, not an explicit "come back then".
+        let h = headers(&[
+            ("x-ratelimit-remaining-requests", "0"),
+            ("x-ratelimit-reset-requests", "2s"),
+        ]);
+        assert_eq!(retry_at(|k| h.get(k).map(String::as_str), 0), Some(2_000));
+        assert_eq!(retry_after(|k| h.get(k).map(String::as_str), 0), None);
+        let h = headers(&[("retry-after", "7")]);
+        assert_eq!(
+            retry_after(|k| h.get(k).map(String::as_str), 0),
+            Some(7_000)
+        );
     }
 
     #[test]

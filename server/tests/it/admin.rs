@@ -98,7 +98,10 @@ async fn keys_crud_never_returns_the_secret() {
 
 #[actix_web::test]
 async fn admin_api_requires_the_token() {
-    let app = TestApp::start().await;
+    // Twelve failures: past the throttle's ten a minute, so the clock moves a minute per path
+    // (admin_auth.rs tests the throttle itself).
+    let clock = api_proxy::clock::Clock::manual(1_800_000_000_000);
+    let app = TestApp::start_with_clock(clock.clone()).await;
     for path in [
         "/api/keys",
         "/api/stats",
@@ -114,6 +117,7 @@ async fn admin_api_requires_the_token() {
             .request("GET", path, Some("test-admin-token-0123456789abcdeX"), None)
             .await;
         assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{path}");
+        clock.advance(api_proxy::api::auth_throttle::WINDOW_MS);
     }
     let health = app.request("GET", "/api/health", None, None).await;
     assert_eq!(health.status, StatusCode::OK);

@@ -166,13 +166,17 @@ async fn the_live_feed_pushes_calls_key_states_and_snapshots() {
     let ws_url = format!("{}/api/live", app.base.replace("http://", "ws://"));
 
     let refused = awc::Client::new()
-        .ws(format!("{ws_url}?token=wrong"))
+        .ws(format!("{ws_url}?ticket=wrong"))
         .connect()
         .await;
-    assert!(refused.is_err(), "a wrong token is refused");
+    assert!(refused.is_err(), "a wrong ticket is refused");
 
+    // As the dashboard does: a ticket from an authenticated POST, then the websocket.
+    let ticket = app.admin("POST", "/api/live/ticket", None).await;
+    assert_eq!(ticket.status, StatusCode::OK, "{}", ticket.text);
+    let ticket = ticket.body["ticket"].as_str().unwrap().to_owned();
     let (_, mut conn) = awc::Client::new()
-        .ws(format!("{ws_url}?token={ADMIN_TOKEN}"))
+        .ws(format!("{ws_url}?ticket={ticket}"))
         .connect()
         .await
         .expect("websocket connects");

@@ -2,12 +2,18 @@
 //! against mock upstreams on 127.0.0.1 speaking the vendors' wire formats.
 
 mod admin;
+mod admin_auth;
 mod anthropic;
 mod bad_input;
+mod client_access;
 mod clients;
+mod cross_site;
 mod dashboard_api;
 mod faults;
 mod golden;
+mod key_binding;
+mod key_recovery;
+mod key_rotation;
 mod messages;
 mod openapi;
 mod persistence;

@@ -287,7 +287,8 @@ async fn upstream_failures_map_to_502_and_504_and_the_server_keeps_serving() {
         .admin(
             "PATCH",
             &format!("/api/keys/{key}"),
-            Some(json!({"base_url": dead_url})),
+            // A new base URL needs the key's secret in the same request.
+            Some(json!({"base_url": dead_url, "api_key": SECRET})),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);
@@ -300,7 +301,7 @@ async fn upstream_failures_map_to_502_and_504_and_the_server_keeps_serving() {
     app.admin(
         "PATCH",
         &format!("/api/keys/{key}"),
-        Some(json!({"base_url": mock.openai_base()})),
+        Some(json!({"base_url": mock.openai_base(), "api_key": SECRET})),
     )
     .await;
     assert_eq!(app.chat(chat_body("gpt-4o")).await.status, StatusCode::OK);

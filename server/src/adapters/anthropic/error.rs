@@ -139,7 +139,7 @@ pub fn render_error(error: &ApiError) -> (StatusCode, Bytes) {
         ApiError::Forbidden(_) => ErrorKind::Permission,
         ApiError::NotFound(_) | ApiError::ModelNotFound(_) => ErrorKind::NotFound,
         ApiError::PayloadTooLarge(_) => ErrorKind::RequestTooLarge,
-        ApiError::AllKeysThrottled { .. } => ErrorKind::RateLimit,
+        ApiError::AllKeysThrottled { .. } | ApiError::AuthThrottled { .. } => ErrorKind::RateLimit,
         // No key can take the call now: Anthropic's clients retry an overloaded API.
         ApiError::NoKeyAvailable(_) => ErrorKind::Overloaded,
         ApiError::UpstreamTimeout(_) => ErrorKind::Timeout,

@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 
 use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{RefOr, Schema};
+use utoipa::openapi::{Ref, RefOr, Schema};
 use utoipa::{Modify, OpenApi};
 
 use super::{
@@ -26,15 +26,23 @@ use crate::error::ErrorEnvelope;
 const DESCRIPTION: &str = "\
 A local OpenAI-compatible LLM gateway: one endpoint in front of many provider keys.
 
-- `/v1/*` is OpenAI's API (also served under `/api/v1/*`). On a loopback address any client key, \
-or none, is accepted; beyond loopback, or with `REQUIRE_CLIENT_KEYS=true`, a client key from \
-`POST /api/client_keys` is required.
-- `/api/*` is the admin API and needs the admin token, except `/api/health` and this document.
+- `/v1/*` is OpenAI's API (also served under `/api/v1/*`). A request from this machine (loopback \
+peer, no forwarding header such as `Forwarded`, `X-Forwarded-For`, `X-Real-IP` or `Via`) needs \
+no client key while \
+api-proxy listens on loopback and neither `ALLOWED_HOSTS` nor `CORS_ORIGINS` is set; any other \
+request needs a client key from `POST /api/client_keys`, as does every request with \
+`REQUIRE_CLIENT_KEYS=true`.
+- `/api/*` is the admin API and needs the admin token, except `/api/health` and this document. \
+After 10 failed authentications within a minute, an address gets 429 \
+(`too_many_failed_authentications`, with `Retry-After`) on every admin request until the minute \
+is over.
 - `/v1/messages` is Anthropic's Messages API; its errors have Anthropic's shape, \
 `{\"type\": \"error\", \"error\": {\"type\", \"message\"}}`, and statuses (529 for overloaded).
+- `/v1/*` and `/api/*` take JSON bodies only: a body without `Content-Type: application/json` gets 415.
 - Every other error body has OpenAI's shape, `{\"error\": {\"message\", \"type\", \"param\", \"code\"}}`. \
 Besides the statuses listed per operation, any request can get 403 (`forbidden`: a `Host` or \
-`Origin` that is not this server's) or 431 (`headers_too_large`).";
+`Origin` that is not this server's, or a browser fetch from another site) or 431 \
+(`headers_too_large`).";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -62,6 +70,7 @@ Besides the statuses listed per operation, any request can get 403 (`forbidden`:
         route::get_route,
         runtime::get_runtime,
         live::get_live,
+        live::create_live_ticket,
         providers::list_providers,
         providers::list_capabilities,
         settings::get_settings,
@@ -71,7 +80,7 @@ Besides the statuses listed per operation, any request can get 403 (`forbidden`:
         client_keys::delete_client_key,
     ),
     components(
-        schemas(ErrorEnvelope, shared::live::LiveEvent, anthropic::AnthropicErrorEnvelope),
+        schemas(ErrorEnvelope, shared::live::LiveEvent, shared::live::LiveTicket, anthropic::AnthropicErrorEnvelope),
         responses(
             responses::ChatCompletionAnswer,
             responses::EmbeddingsAnswer,
@@ -81,6 +90,7 @@ Besides the statuses listed per operation, any request can get 403 (`forbidden`:
             responses::PayloadTooLarge,
             responses::UnsupportedMediaType,
             responses::AllKeysRateLimited,
+            responses::TooManyFailedAuthentications,
             responses::InternalError,
             responses::StorageUnavailable,
             responses::BadGateway,
@@ -92,7 +102,7 @@ Besides the statuses listed per operation, any request can get 403 (`forbidden`:
             anthropic::AnthropicError,
         )
     ),
-    modifiers(&BearerSchemes, &OpenProviderSpec),
+    modifiers(&BearerSchemes, &OpenProviderSpec, &ThrottledAdmin),
     security(("admin_token" = [])),
     tags(
         (name = "openai", description = "OpenAI-compatible endpoints, routed to the best usable key."),
@@ -136,7 +146,7 @@ impl Modify for BearerSchemes {
         );
         components.add_security_scheme(
             "client_key",
-            bearer("A client key from `POST /api/client_keys`; needed only beyond loopback or with `REQUIRE_CLIENT_KEYS=true`."),
+            bearer("A client key from `POST /api/client_keys`; not needed for requests from this machine that no forwarder touched (see the description)."),
         );
     }
 }
@@ -154,6 +164,35 @@ impl Modify for OpenProviderSpec {
             .and_then(|c| c.schemas.get_mut("ProviderSpec"));
         if let Some(RefOr::T(Schema::Object(spec))) = spec {
             spec.additional_properties = None;
+        }
+    }
+}
+
+/// Every admin operation can answer 429 `too_many_failed_authentications` (the throttle runs
+/// before any handler), so each one lists it, without repeating it on every handler.
+struct ThrottledAdmin;
+
+impl Modify for ThrottledAdmin {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let not_admin = ["openai", "anthropic", "meta"];
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let tags = operation.tags.as_deref().unwrap_or_default();
+                if tags.iter().any(|t| not_admin.contains(&t.as_str())) {
+                    continue;
+                }
+                operation.responses.responses.insert(
+                    "429".to_owned(),
+                    RefOr::Ref(Ref::from_response_name("TooManyFailedAuthentications")),
+                );
+            }
         }
     }
 }

@@ -62,6 +62,12 @@ pub struct UnsupportedMediaType(pub ErrorEnvelope<'static>);
 #[response(headers(("Retry-After" = u64, description = "Seconds until the first of those keys recovers")))]
 pub struct AllKeysRateLimited(pub ErrorEnvelope<'static>);
 
+/// Too many failed admin authentications from this address within a minute
+/// (`too_many_failed_authentications`); whatever the token, wait for `Retry-After`.
+#[derive(ToResponse)]
+#[response(headers(("Retry-After" = u64, description = "Seconds until this address may try again")))]
+pub struct TooManyFailedAuthentications(pub ErrorEnvelope<'static>);
+
 /// An internal failure (`internal_error`); the details go to the server's log, not to the client.
 #[derive(ToResponse)]
 pub struct InternalError(pub ErrorEnvelope<'static>);
