@@ -22,7 +22,7 @@ use crate::db::{self, api_keys, call_logs, client_keys, rollups, Db, DbError};
 use crate::error::{json_extractor_error, path_extractor_error, query_extractor_error};
 use crate::live_hub::LiveHub;
 use crate::metrics::{ConnectionGauge, LiveStats};
-use crate::routing::BidBoard;
+use crate::routing::{BidBoard, ResponseOwners};
 use crate::state::AppState;
 use crate::writer::BatchWriter;
 use crate::{api, upstream};
@@ -150,6 +150,7 @@ pub async fn start_with_clock(
         clock,
         live,
         connections: ConnectionGauge::default(),
+        response_owners: ResponseOwners::default(),
     };
 
     let app_state = state.clone();

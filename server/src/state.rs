@@ -15,7 +15,7 @@ use crate::db::Db;
 use crate::live_hub::LiveHub;
 use crate::metrics::ConnectionGauge;
 use crate::proxy::record::Accounting;
-use crate::routing::BidBoard;
+use crate::routing::{BidBoard, ResponseOwners};
 use crate::writer::WriterHandle;
 
 #[derive(Clone)]
@@ -38,6 +38,8 @@ pub struct AppState {
     pub live: LiveHub,
     /// Open client connections, for `GET /api/runtime`.
     pub connections: ConnectionGauge,
+    /// The key that made each stored Responses API answer (for `previous_response_id`).
+    pub response_owners: ResponseOwners,
 }
 
 impl AppState {
@@ -48,6 +50,7 @@ impl AppState {
             writer: self.writer.clone(),
             live: self.live.clone(),
             clock: self.clock.clone(),
+            response_owners: self.response_owners.clone(),
         }
     }
 

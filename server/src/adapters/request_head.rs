@@ -20,6 +20,9 @@ pub struct RequestHead<'a> {
     pub stream: bool,
     /// The client asked for the final usage chunk (OpenAI's `stream_options.include_usage`).
     pub include_usage: bool,
+    /// The id of an answer the upstream stored that this request continues (the Responses
+    /// API's `previous_response_id`): only the key that made it can serve this request.
+    pub continues: Option<String>,
 }
 
 /// What to change when forwarding.
@@ -58,6 +61,7 @@ impl<'a> RequestHead<'a> {
             model,
             stream: false,
             include_usage: false,
+            continues: None,
         })
     }
 

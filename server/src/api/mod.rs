@@ -18,6 +18,7 @@ pub mod logs;
 pub mod models;
 pub mod openapi;
 pub mod providers;
+pub mod responses;
 pub mod route;
 pub mod runtime;
 pub mod settings;
@@ -96,6 +97,7 @@ fn openai_scope(path: &str) -> actix_web::Scope {
             resource("/chat/completions", "POST").route(post().to(chat::post_chat_completions)),
         )
         .service(resource("/embeddings", "POST").route(post().to(chat::post_embeddings)))
+        .service(resource("/responses", "POST").route(post().to(responses::post_responses)))
         .service(resource("/models", "GET").route(get().to(models::list_models)))
         .default_service(web::to(not_found))
 }

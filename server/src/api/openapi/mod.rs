@@ -17,7 +17,8 @@ use utoipa::openapi::{RefOr, Schema};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    chat, client_keys, health, keys, live, logs, models, providers, route, runtime, settings, stats,
+    chat, client_keys, health, keys, live, logs, models, providers, responses as responses_api,
+    route, runtime, settings, stats,
 };
 use crate::error::ErrorEnvelope;
 
@@ -38,6 +39,7 @@ Besides the statuses listed per operation, any request can get 403 (`forbidden`:
     paths(
         chat::post_chat_completions,
         chat::post_embeddings,
+        responses_api::post_responses,
         models::list_models,
         chat::post_chat_completions_seed,
         chat::post_chat_completions_for_provider,
@@ -68,6 +70,7 @@ Besides the statuses listed per operation, any request can get 403 (`forbidden`:
         schemas(ErrorEnvelope, shared::live::LiveEvent),
         responses(
             responses::ChatCompletionAnswer,
+            responses::ResponsesAnswer,
             responses::EmbeddingsAnswer,
             responses::BadRequest,
             responses::Unauthorized,
