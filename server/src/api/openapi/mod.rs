@@ -67,7 +67,16 @@ Besides the statuses listed per operation, any request can get 403 (`forbidden`:
         client_keys::delete_client_key,
     ),
     components(
-        schemas(ErrorEnvelope, shared::live::LiveEvent),
+        schemas(
+            ErrorEnvelope,
+            shared::live::LiveEvent,
+            // The proxied answers' bodies, which the `responses` below refer to.
+            openai::OpenAiChatCompletion,
+            openai::OpenAiChatStreamEvent,
+            openai::OpenAiEmbeddingList,
+            openai::OpenAiResponse,
+            openai::OpenAiResponsesStreamEvent,
+        ),
         responses(
             responses::ChatCompletionAnswer,
             responses::ResponsesAnswer,
