@@ -682,3 +682,57 @@ async fn answers_have_what_the_description_requires() {
         }
     }
 }
+
+#[actix_web::test]
+async fn quotas_tiers_and_costs_hold_on_this_surface() {
+    let (first, second) = (
+        MockUpstream::start(MockConfig::default()),
+        MockUpstream::start(MockConfig::default()),
+    );
+    let app = TestApp::start().await;
+    let tier1 = openai_key(
+        &app,
+        "tier1",
+        &first,
+        json!({"priority": 1, "quota_total": 2, "cost_per_request": 0.01}),
+    )
+    .await;
+    openai_key(&app, "tier2", &second, json!({"priority": 2})).await;
+    let mut served = Vec::new();
+    for _ in 0..3 {
+        let r = create(&app, json!({"model": "gpt-4o", "input": "Hi"})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        served.push(r.header("x-api-proxy-key").unwrap().to_owned());
+    }
+    assert_eq!(
+        served,
+        ["tier1", "tier1", "tier2"],
+        "tier 1 until its quota is spent"
+    );
+    let key = app
+        .admin("GET", &format!("/api/keys/{tier1}"), None)
+        .await
+        .body;
+    assert_eq!(key["quota_remaining"], 0.0);
+    assert_eq!(key["state"], "quota_exhausted");
+    // The per-request fee is charged on top of the tokens.
+    let logs = app.logs().await;
+    let usage = TokenUsage {
+        prompt: 12,
+        completion: 5,
+        cached: 0,
+        cache_write: 0,
+    };
+    let tokens = cost(&app, "openai", "gpt-4o", usage);
+    let by_key = |name: &str| {
+        logs.iter()
+            .filter(|l| l["key_name"] == name)
+            .map(|l| l["cost_usd"].as_f64().unwrap())
+            .collect::<Vec<_>>()
+    };
+    for charged in by_key("tier1") {
+        assert!((charged - (tokens + 0.01)).abs() < 1e-9, "{charged}");
+    }
+    assert!((by_key("tier2")[0] - tokens).abs() < 1e-9);
+    app.stop().await;
+}
