@@ -1,14 +1,13 @@
 //! A mock LLM upstream speaking the exact wire formats of OpenAI (chat completions, embeddings,
-//! the Responses API),
-//! Azure OpenAI (deployment URLs, `api-key`, content-filter annotations) and Anthropic (Messages
-//! API), HTTP and SSE, for api-proxy's tests and benchmarks. It records what it receives so tests
+//! the Responses API), Azure OpenAI (deployment URLs, `api-key`, content-filter annotations) and
+//! Anthropic (Messages API), HTTP and SSE, for api-proxy's tests and benchmarks. It records what it receives so tests
 //! can check what api-proxy sent, validates requests the way the vendors do (so a translation bug
 //! in api-proxy shows up as the vendor's own 400), and can misbehave on purpose (error statuses,
 //! stalls, garbage, resets, mid-stream errors).
 //!
 //! Routing is by path: `…/messages` is Anthropic, `/openai/deployments/…` is Azure, `…/embeddings`,
-//! `…/chat/completions` and `…/responses` are OpenAI. Each instance runs its own actix system on its own thread,
-//! so it works from any test runtime and from the `mock-upstream` binary alike.
+//! `…/chat/completions` and `…/responses` are OpenAI. Each instance runs its own actix system on
+//! its own thread, so it works from any test runtime and from the `mock-upstream` binary alike.
 
 mod anthropic;
 mod azure;

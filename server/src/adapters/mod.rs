@@ -2,8 +2,8 @@
 //! [`canonical`] model, with their tests beside them. Wire types stay private to their dialect.
 //!
 //! - A [`ClientDialect`] is what a client speaks on one surface (`/v1/chat/completions`,
-//!   `/v1/embeddings`, `/v1/messages`, `/v1/responses`): it parses the request into the canonical model and
-//!   renders canonical answers, stream events and errors back in its own words.
+//!   `/v1/embeddings`, `/v1/messages`, `/v1/responses`): it parses the request into the canonical
+//!   model and renders canonical answers, stream events and errors back in its own words.
 //! - An [`UpstreamDialect`] is what a provider's keys speak (OpenAI, Azure, Anthropic and every
 //!   vendor file that names one of those formats): it builds its request from the canonical one,
 //!   parses its answers, stream events and errors into the canonical model, and says what a

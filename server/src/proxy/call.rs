@@ -1,8 +1,9 @@
 //! One proxied call, whatever its dialect: `POST /v1/chat/completions` (and the seed's twins),
-//! `/v1/embeddings`, `/v1/messages` and `/v1/responses`. One loop serves every client dialect and every provider:
-//! pick a key, build that key's request (the client's bytes when the key speaks the client's
-//! wire, a translation through the canonical model otherwise), send it, and on a retryable
-//! failure try the next-best *different* key, all before the first byte reaches the client.
+//! `/v1/embeddings`, `/v1/messages` and `/v1/responses`. One loop serves every client dialect and
+//! every provider: pick a key, build that key's request (the client's bytes when the key speaks
+//! the client's wire, a translation through the canonical model otherwise), send it, and on a
+//! retryable failure try the next-best *different* key, all before the first byte reaches the
+//! client.
 //! The dialects ([`crate::adapters`]) do every conversion, error rendering and failure
 //! classification; this loop only routes, retries, accounts and logs.
 

@@ -215,7 +215,7 @@ async fn an_alias_rewrites_only_the_model() {
         .await;
     let body = json!({"model": "fast", "input": "Hi", "metadata": {"k": "v"}, "store": false,
         "x_new_field_openai_added_yesterday": {"a": [1, 2]}});
-    // The mock rejects fields OpenAI does not know: the unknown one is forwarded, and refused there.
+    // The mock rejects fields OpenAI does not know: the unknown one is forwarded, refused there.
     let r = create(&app, body.clone()).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.body["error"]["code"], "unknown_parameter");
