@@ -736,3 +736,38 @@ async fn quotas_tiers_and_costs_hold_on_this_surface() {
     assert!((by_key("tier2")[0] - tokens).abs() < 1e-9);
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn the_live_feed_shows_responses_calls() {
+    let mock = MockUpstream::start(MockConfig::default());
+    let app = TestApp::start().await;
+    openai_key(&app, "main", &mock, json!({})).await;
+    let (_, mut feed) = awc::Client::new()
+        .ws(format!(
+            "{}/api/live?token={ADMIN_TOKEN}",
+            app.base.replace("http://", "ws://")
+        ))
+        .connect()
+        .await
+        .expect("the live feed connects");
+    let r = create(&app, json!({"model": "gpt-4o", "input": "Hi"})).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let call = loop {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(10), feed.next())
+            .await
+            .expect("a call event within 10 s")
+            .expect("the feed is open")
+            .expect("a frame");
+        if let awc::ws::Frame::Text(bytes) = frame {
+            let event: Value = serde_json::from_slice(&bytes).unwrap();
+            if event["type"] == "call" {
+                break event;
+            }
+        }
+    };
+    assert_eq!(call["endpoint"], "responses");
+    assert_eq!(call["key_name"], "main");
+    assert_eq!(call["request_id"], r.header("x-request-id").unwrap());
+    assert_eq!(call["completion_tokens"], 5);
+    app.stop().await;
+}

@@ -35,9 +35,9 @@ pub(super) fn read(body: &[u8]) -> Result<ResponsesRequest, AdapterError> {
 /// OpenAI stores (earlier responses, conversations, prompts, uploaded files) or runs (hosted
 /// tools, background mode).
 pub(super) fn requires_native(request: &ResponsesRequest) -> Option<AdapterError> {
-    const WHY: &str = "only OpenAI's own Responses API has it, and the keys that serve this \
-                       model here translate the request for another provider (api-proxy stores \
-                       no prompts)";
+    const WHY: &str = "only OpenAI's own Responses API can serve that, and the keys that serve \
+                       this model here translate the request for another provider (api-proxy \
+                       stores no prompts)";
     if request.previous_response_id.is_some() {
         return Some(invalid(
             format!(
