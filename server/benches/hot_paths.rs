@@ -225,6 +225,7 @@ fn bench_streams(c: &mut Criterion) {
                         model: "claude-sonnet-4-5".into(),
                         created: 1_700_000_000,
                         include_usage: false,
+                        request: Default::default(),
                     })),
                 );
                 run_stream(&mut t, &events, &mut out);

@@ -23,7 +23,7 @@ use crate::db::{self, api_keys, call_logs, client_keys, rollups, Db, DbError};
 use crate::error::{json_extractor_error, path_extractor_error, query_extractor_error};
 use crate::live_hub::LiveHub;
 use crate::metrics::{ConnectionGauge, LiveStats};
-use crate::routing::BidBoard;
+use crate::routing::{BidBoard, ResponseOwners};
 use crate::state::AppState;
 use crate::writer::BatchWriter;
 use crate::{api, upstream};
@@ -156,6 +156,7 @@ pub async fn start_with_clock(
         connections: ConnectionGauge::default(),
         auth_throttle: Arc::default(),
         live_tickets: Arc::default(),
+        response_owners: ResponseOwners::default(),
     };
 
     let app_state = state.clone();

@@ -17,7 +17,7 @@ use crate::db::Db;
 use crate::live_hub::LiveHub;
 use crate::metrics::ConnectionGauge;
 use crate::proxy::record::Accounting;
-use crate::routing::BidBoard;
+use crate::routing::{BidBoard, ResponseOwners};
 use crate::writer::WriterHandle;
 
 #[derive(Clone)]
@@ -44,6 +44,8 @@ pub struct AppState {
     pub auth_throttle: Arc<AuthThrottle>,
     /// Tickets for the live feed's websocket.
     pub live_tickets: Arc<LiveTickets>,
+    /// The key that made each stored Responses API answer (for `previous_response_id`).
+    pub response_owners: ResponseOwners,
 }
 
 impl AppState {
@@ -54,6 +56,7 @@ impl AppState {
             writer: self.writer.clone(),
             live: self.live.clone(),
             clock: self.clock.clone(),
+            response_owners: self.response_owners.clone(),
         }
     }
 

@@ -91,6 +91,11 @@ pub struct ProviderSpec {
     pub auth: AuthStyle,
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// The provider serves OpenAI's Responses API (`POST {base_url}/responses`) itself, so
+    /// `/v1/responses` calls reach it untranslated and `previous_response_id` works there. Only
+    /// for `format: "openai"`; other providers get Responses calls translated.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub native_responses: bool,
     pub models: Vec<ModelSpec>,
 }
 

@@ -1,19 +1,20 @@
-//! A mock LLM upstream speaking the exact wire formats of OpenAI (chat completions, embeddings),
-//! Azure OpenAI (deployment URLs, `api-key`, content-filter annotations) and Anthropic (Messages
-//! API), HTTP and SSE, for api-proxy's tests and benchmarks. It records what it receives so tests
+//! A mock LLM upstream speaking the exact wire formats of OpenAI (chat completions, embeddings,
+//! the Responses API), Azure OpenAI (deployment URLs, `api-key`, content-filter annotations) and
+//! Anthropic (Messages API), HTTP and SSE, for api-proxy's tests and benchmarks. It records what it receives so tests
 //! can check what api-proxy sent, validates requests the way the vendors do (so a translation bug
 //! in api-proxy shows up as the vendor's own 400), and can misbehave on purpose (error statuses,
 //! stalls, garbage, resets, mid-stream errors).
 //!
-//! Routing is by path: `…/messages` is Anthropic, `/openai/deployments/…` is Azure, `…/embeddings`
-//! and `…/chat/completions` are OpenAI. Each instance runs its own actix system on its own thread,
-//! so it works from any test runtime and from the `mock-upstream` binary alike.
+//! Routing is by path: `…/messages` is Anthropic, `/openai/deployments/…` is Azure, `…/embeddings`,
+//! `…/chat/completions` and `…/responses` are OpenAI. Each instance runs its own actix system on
+//! its own thread, so it works from any test runtime and from the `mock-upstream` binary alike.
 
 mod anthropic;
 mod azure;
 mod embeddings;
 mod openai;
 mod reply;
+mod responses;
 mod sse;
 #[cfg(feature = "tls")]
 mod tls;
@@ -31,6 +32,7 @@ pub use anthropic::thinking_signature;
 pub use embeddings::MOCK_EMBEDDING_DIMENSIONS;
 pub use openai::{MOCK_CREATED, MOCK_FINGERPRINT};
 pub use reply::{MOCK_REPLY, MOCK_THINKING, MOCK_TOOL_PREAMBLE, MOCK_TOOL_RESULT_REPLY};
+pub use responses::{MOCK_REASONING_SUMMARY, MOCK_REASONING_TOKENS};
 #[cfg(feature = "tls")]
 pub use tls::TEST_CA_PEM;
 
@@ -161,6 +163,8 @@ pub struct MockState {
     chats: AtomicU64,
     /// Bytes of [`Behaviour::Flood`] streams handed to the network so far.
     flooded: AtomicU64,
+    /// Responses API answers stored (`store` left out or true), by id.
+    responses: Mutex<std::collections::HashMap<String, responses::StoredResponse>>,
 }
 
 impl MockState {
@@ -443,6 +447,9 @@ async fn respond(req: HttpRequest, body: web::Bytes, state: web::Data<MockState>
     }
     if path.starts_with("/openai/deployments/") {
         return azure::dispatch(&req, &config, &parsed, state).await;
+    }
+    if path.ends_with("/responses") {
+        return responses::create(&req, &config, &parsed, state).await;
     }
     if req.method() == actix_web::http::Method::GET && path.ends_with("/models") {
         if req.headers().contains_key("anthropic-version") {

@@ -2,8 +2,8 @@
 //! [--fail-every N]`: serves until killed and prints `MOCK_LISTENING http://127.0.0.1:PORT` once
 //! ready (`--no-record` keeps no copy of the requests, for benchmarks; `--fail-every N` answers
 //! every N-th chat request with a `500`, for the soak run). One port speaks OpenAI
-//! (`/v1/chat/completions`, `/v1/embeddings`), Azure OpenAI (`/openai/deployments/…`) and
-//! Anthropic (`/v1/messages`).
+//! (`/v1/chat/completions`, `/v1/embeddings`, `/v1/responses`), Azure OpenAI
+//! (`/openai/deployments/…`) and Anthropic (`/v1/messages`).
 
 use std::time::Duration;
 

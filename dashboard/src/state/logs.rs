@@ -56,7 +56,7 @@ impl StatusFilter {
 }
 
 /// The endpoints (client surfaces) a call can come in on, as the call log names them.
-pub const ENDPOINTS: &[&str] = &["chat/completions", "messages", "embeddings"];
+pub const ENDPOINTS: &[&str] = &["chat/completions", "messages", "responses", "embeddings"];
 
 /// The Logs page's filters, as the query of `GET /api/logs`.
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -18,6 +18,9 @@ pub struct AzureUpstream;
 pub static AZURE_UPSTREAM: AzureUpstream = AzureUpstream;
 
 impl UpstreamDialect for AzureUpstream {
+    /// Chat and embeddings. Azure serves the Responses API at `/openai/v1/responses` with the
+    /// deployment as `model`, not at a deployment URL, so Responses calls are translated to the
+    /// deployment's chat completions.
     fn native_operation(&self, wire: Wire, _provider: &ProviderSpec) -> Option<&'static str> {
         openai::native_operation(wire)
     }

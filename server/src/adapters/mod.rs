@@ -2,8 +2,8 @@
 //! [`canonical`] model, with their tests beside them. Wire types stay private to their dialect.
 //!
 //! - A [`ClientDialect`] is what a client speaks on one surface (`/v1/chat/completions`,
-//!   `/v1/embeddings`, `/v1/messages`): it parses the request into the canonical model and
-//!   renders canonical answers, stream events and errors back in its own words.
+//!   `/v1/embeddings`, `/v1/messages`, `/v1/responses`): it parses the request into the canonical
+//!   model and renders canonical answers, stream events and errors back in its own words.
 //! - An [`UpstreamDialect`] is what a provider's keys speak (OpenAI, Azure, Anthropic and every
 //!   vendor file that names one of those formats): it builds its request from the canonical one,
 //!   parses its answers, stream events and errors into the canonical model, and says what a
@@ -21,6 +21,7 @@ pub mod azure;
 pub mod canonical;
 pub mod openai;
 pub mod request_head;
+pub mod responses;
 pub mod sse;
 pub mod token_estimate;
 pub mod translated;
@@ -45,6 +46,7 @@ pub enum Wire {
     OpenAiChat,
     OpenAiEmbeddings,
     AnthropicMessages,
+    OpenAiResponses,
 }
 
 /// What a streamed event did to the stream.
@@ -65,6 +67,10 @@ pub trait StreamTranslator {
     fn usage(&self) -> Option<TokenUsage>;
     /// Appends the client's error event for a stream that ends in `failure`.
     fn write_failure(&self, failure: &StreamFailure, out: &mut BytesMut);
+    /// The id under which the upstream stored this answer, once seen (Responses API).
+    fn stored_response(&self) -> Option<String> {
+        None
+    }
 }
 
 impl<T: StreamTranslator + ?Sized> StreamTranslator for Box<T> {
@@ -76,6 +82,9 @@ impl<T: StreamTranslator + ?Sized> StreamTranslator for Box<T> {
     }
     fn write_failure(&self, failure: &StreamFailure, out: &mut BytesMut) {
         (**self).write_failure(failure, out)
+    }
+    fn stored_response(&self) -> Option<String> {
+        (**self).stored_response()
     }
 }
 
@@ -103,6 +112,9 @@ pub struct RenderContext {
     pub created: i64,
     /// The client asked for the final usage chunk (OpenAI chat).
     pub include_usage: bool,
+    /// The client's request, for dialects whose answers repeat its settings (the Responses
+    /// API's answer echoes `tools`, `instructions`, `temperature` …).
+    pub request: Bytes,
 }
 
 /// What an upstream dialect needs to build its request.
@@ -134,6 +146,17 @@ pub trait ClientDialect: Sync {
     fn passthrough_stream(&self, head: &RequestHead<'_>) -> Box<dyn StreamTranslator>;
     /// An upstream error of this wire: as it came when it is in the dialect's shape.
     fn passthrough_error(&self, status: StatusCode, body: &[u8]) -> (StatusCode, Bytes);
+    /// The id under which the upstream stored this answer of this wire, if it did (Responses
+    /// API), so a follow-up naming it goes to the same key.
+    fn passthrough_stored_response(&self, _body: &[u8]) -> Option<String> {
+        None
+    }
+    /// Why this request can only be served by a key that speaks this wire natively (it names
+    /// something only that API stores or runs, e.g. `previous_response_id`), if it can. Keys
+    /// that would need a translation are then skipped, and this is the error when none is left.
+    fn requires_native(&self, _body: &[u8]) -> Option<AdapterError> {
+        None
+    }
 
     /// The canonical request; `Ok(None)` when this API has no translation (embeddings).
     fn to_canonical(&self, body: &[u8]) -> Result<Option<canonical::Request>, AdapterError>;

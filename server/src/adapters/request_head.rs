@@ -20,6 +20,9 @@ pub struct RequestHead<'a> {
     pub stream: bool,
     /// The client asked for the final usage chunk (OpenAI's `stream_options.include_usage`).
     pub include_usage: bool,
+    /// The id of an answer the upstream stored that this request continues (the Responses
+    /// API's `previous_response_id`): only the key that made it can serve this request.
+    pub continues: Option<String>,
 }
 
 /// What to change when forwarding.
@@ -58,6 +61,7 @@ impl<'a> RequestHead<'a> {
             model,
             stream: false,
             include_usage: false,
+            continues: None,
         })
     }
 
@@ -120,15 +124,25 @@ impl<'a> RequestHead<'a> {
     }
 
     /// Identifies the conversation: the model and its first two messages, or, where the system
-    /// prompt is a member of its own (Anthropic's `system`), that and the first message.
+    /// prompt is a member of its own (Anthropic's `system`, the Responses API's `instructions`),
+    /// that and the first message.
     /// Follow-up turns repeat them, so they hash the same.
     pub fn conversation_hash(&self, model: &str) -> Option<u64> {
         use std::hash::{Hash, Hasher};
-        let messages = self.member("messages")?;
-        let messages: Vec<&RawValue> = serde_json::from_str(messages.get()).ok()?;
+        // Chat and Messages carry the turns in `messages`; the Responses API in `input` (a list
+        // of items, or one string: then that string is the first turn).
+        let turns = self.member("messages").or_else(|| self.member("input"))?;
+        let messages: Vec<&RawValue> = match serde_json::from_str(turns.get()) {
+            Ok(list) => list,
+            Err(_) if turns.get().starts_with('"') => vec![turns],
+            Err(_) => return None,
+        };
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         model.hash(&mut hasher);
-        let system = self.member("system");
+        // Messages' `system`, the Responses API's `instructions`.
+        let system = self
+            .member("system")
+            .or_else(|| self.member("instructions"));
         if let Some(system) = system {
             system.get().hash(&mut hasher);
         }

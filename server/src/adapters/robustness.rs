@@ -10,6 +10,7 @@ use proptest::prelude::*;
 
 use super::anthropic::{self, AnthropicEventParser, AnthropicEventRenderer, AnthropicStreamRelay};
 use super::openai::{self, ChunkParser, ChunkRenderer, OpenAiStreamRelay};
+use super::responses::{self, ResponsesEventRenderer, ResponsesStreamRelay};
 use super::sse::{parse_event, SseSplitter};
 use super::translated::TranslatedStream;
 use super::{
@@ -21,6 +22,7 @@ fn context() -> RenderContext {
         model: "m".into(),
         created: 0,
         include_usage: true,
+        request: Default::default(),
     }
 }
 
@@ -39,6 +41,7 @@ fn translate_everything(body: &[u8]) {
         &openai::CHAT as &dyn ClientDialect,
         &anthropic::MESSAGES,
         &openai::EMBEDDINGS,
+        &responses::RESPONSES,
     ] {
         if let Ok(head) = dialect.parse(body) {
             let _ = head.rewrite(Rewrite {
@@ -52,18 +55,27 @@ fn translate_everything(body: &[u8]) {
         }
         let _ = dialect.passthrough_usage(body);
         let _ = dialect.passthrough_error(actix_web::http::StatusCode::BAD_GATEWAY, body);
+        let _ = dialect.passthrough_stored_response(body);
+        let _ = dialect.requires_native(body);
     }
+    // The Responses API's answers repeat the request's settings, whatever the request was.
+    let echoing = RenderContext {
+        request: bytes::Bytes::copy_from_slice(body),
+        ..context()
+    };
     for upstream in [
         &anthropic::ANTHROPIC_UPSTREAM as &dyn UpstreamDialect,
         &openai::OPENAI_UPSTREAM,
     ] {
         if let Ok(response) = upstream.parse_response(body) {
             let _ = openai::CHAT.render_response(response.clone(), &context());
+            let _ = responses::RESPONSES.render_response(response.clone(), &echoing);
             let _ = anthropic::MESSAGES.render_response(response, &context());
         }
         let failure = upstream.parse_failure(actix_web::http::StatusCode::BAD_GATEWAY, body);
         let _ = openai::CHAT.render_failure(&failure);
         let _ = anthropic::MESSAGES.render_failure(&failure);
+        let _ = responses::RESPONSES.render_failure(&failure);
     }
 }
 
@@ -99,6 +111,13 @@ fn jsonish() -> impl Strategy<Value = String> {
             "\"tool_use\"",
             "\"message_delta\"",
             "\"error\"",
+            "\"function_call\"",
+            "\"function_call_output\"",
+            "\"reasoning\"",
+            "\"input_text\"",
+            "\"response.created\"",
+            "\"response.completed\"",
+            "\"response.failed\"",
         ])
         .prop_map(str::to_owned),
     ];
@@ -131,6 +150,14 @@ fn jsonish() -> impl Strategy<Value = String> {
             "id",
             "content_block",
             "error",
+            "input",
+            "output",
+            "call_id",
+            "instructions",
+            "response",
+            "previous_response_id",
+            "encrypted_content",
+            "summary",
         ]);
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(|v| format!("[{}]", v.join(","))),
@@ -183,6 +210,15 @@ proptest! {
             )),
             Box::new(OpenAiStreamRelay::new(true)),
             Box::new(AnthropicStreamRelay::default()),
+            Box::new(TranslatedStream::new(
+                Box::new(AnthropicEventParser::default()),
+                Box::new(ResponsesEventRenderer::new(context())),
+            )),
+            Box::new(TranslatedStream::new(
+                Box::new(ChunkParser::default()),
+                Box::new(ResponsesEventRenderer::new(context())),
+            )),
+            Box::new(ResponsesStreamRelay::default()),
         ];
         let mut splitter = SseSplitter::default();
         let mut out = BytesMut::new();
@@ -196,6 +232,11 @@ proptest! {
         }
         for t in &translators {
             let _ = t.usage();
+            let _ = t.stored_response();
+            t.write_failure(
+                &super::canonical::StreamFailure::new(super::canonical::ErrorKind::Api, "x"),
+                &mut out,
+            );
         }
     }
 }

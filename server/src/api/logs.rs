@@ -27,7 +27,7 @@ pub struct LogsQuery {
     key_id: Option<i32>,
     model: Option<String>,
     provider: Option<String>,
-    /// The endpoint the call came in on: `chat/completions`, `messages`, `embeddings`.
+    /// The endpoint the call came in on: `chat/completions`, `messages`, `responses`, `embeddings`.
     endpoint: Option<String>,
     /// `success`, `error`, or an HTTP status code.
     #[param(pattern = "^(success|error|[0-9]{3})$", example = "error")]

@@ -25,6 +25,7 @@ pub mod messages;
 pub mod models;
 pub mod openapi;
 pub mod providers;
+pub mod responses;
 pub mod route;
 pub mod runtime;
 pub mod settings;
@@ -118,6 +119,7 @@ fn openai_scope(path: &str) -> impl actix_web::dev::HttpServiceFactory {
                 .wrap(from_fn(messages::render_as_messages))
                 .route(post().to(messages::post_count_tokens)),
         )
+        .service(resource("/responses", "POST").route(post().to(responses::post_responses)))
         .service(resource("/models", "GET").route(get().to(models::list_models)))
         .default_service(web::to(not_found))
         .wrap(json_only::RequireJson)

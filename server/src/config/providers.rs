@@ -149,6 +149,13 @@ fn validate(path: &Path, spec: &ProviderSpec) -> Result<(), ConfigError> {
     if let Some(problem) = super::base_url_problem(spec.base_url.trim_end_matches('/')) {
         return Err(field_error(path, "base_url", problem));
     }
+    if spec.native_responses && spec.format != ProviderFormat::Openai {
+        return Err(field_error(
+            path,
+            "native_responses",
+            "only providers of format \"openai\" can serve the Responses API natively",
+        ));
+    }
     let mut seen = std::collections::HashSet::new();
     for (i, model) in spec.models.iter().enumerate() {
         if model.id.trim().is_empty() {
@@ -226,6 +233,33 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("`id`"), "{err}");
+    }
+
+    #[test]
+    fn native_responses_is_for_openai_format_only() {
+        let file = |format: &str| {
+            format!(
+                r#"{{"id":"x","display_name":"X","format":"{format}","base_url":"https://x","auth":"bearer","native_responses":true,"models":[]}}"#
+            )
+        };
+        let catalog = load_one("x.json", &file("openai")).unwrap();
+        assert!(catalog.get("x").unwrap().spec.native_responses);
+        let err = load_one("x.json", &file("anthropic"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("native_responses"), "{err}");
+        let shipped = ProviderCatalog::from_files(
+            EMBEDDED_PROVIDERS
+                .iter()
+                .map(|(n, t)| (PathBuf::from(n), t.to_string())),
+        )
+        .unwrap();
+        let native: Vec<&str> = shipped
+            .iter()
+            .filter(|p| p.spec.native_responses)
+            .map(|p| p.spec.id.as_str())
+            .collect();
+        assert_eq!(native, ["openai"]);
     }
 
     #[test]

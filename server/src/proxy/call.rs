@@ -1,8 +1,9 @@
 //! One proxied call, whatever its dialect: `POST /v1/chat/completions` (and the seed's twins),
-//! `/v1/embeddings` and `/v1/messages`. One loop serves every client dialect and every provider:
-//! pick a key, build that key's request (the client's bytes when the key speaks the client's
-//! wire, a translation through the canonical model otherwise), send it, and on a retryable
-//! failure try the next-best *different* key, all before the first byte reaches the client.
+//! `/v1/embeddings`, `/v1/messages` and `/v1/responses`. One loop serves every client dialect and
+//! every provider: pick a key, build that key's request (the client's bytes when the key speaks
+//! the client's wire, a translation through the canonical model otherwise), send it, and on a
+//! retryable failure try the next-best *different* key, all before the first byte reaches the
+//! client.
 //! The dialects ([`crate::adapters`]) do every conversion, error rendering and failure
 //! classification; this loop only routes, retries, accounts and logs.
 
@@ -13,12 +14,14 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use bytes::Bytes;
 
+use super::continuation;
 use super::record::CallRecord;
 use super::stream::{relay, RelayOptions};
 use super::target::upstream_target;
 use crate::adapters::translated::TranslatedStream;
 use crate::adapters::{
-    self, canonical, snippet, ClientDialect, RenderContext, StreamTranslator, UpstreamContext,
+    self, canonical, snippet, AdapterError, ClientDialect, RenderContext, StreamTranslator,
+    UpstreamContext,
 };
 use crate::error::ApiError;
 use crate::routing::{health, pick, ratelimit, Bid, PickQuery, PickResult, Signal, TokenUsage};
@@ -97,8 +100,17 @@ pub async fn proxy_call(
     );
     let first_byte = Duration::from_millis(settings.first_byte_timeout_ms);
     let idle = Duration::from_millis(settings.stream_idle_timeout_ms);
-    let mut tried: Vec<i32> = Vec::new();
+    // A follow-up of a stored answer may only go to the key that stored it.
+    let mut tried: Vec<i32> = match continuation::keys_to_avoid(state, &request, &base_query) {
+        Ok(avoid) => avoid,
+        Err(error) => {
+            finish_failed(record, &error);
+            return Err(error);
+        }
+    };
     let mut last_error: Option<ApiError> = None;
+    // Read once, on the first key that needs a translation: why only a native key will do.
+    let mut native_only: Option<Option<AdapterError>> = None;
     // Read once, on the first key that needs a translation.
     let mut canonical: Option<Option<canonical::Request>> = None;
     // Translated once per provider and model.
@@ -140,6 +152,13 @@ pub async fn proxy_call(
                 .passthrough_body(&request, &model)
                 .map_or_else(|| call.body.clone(), Bytes::from),
             Exchange::Translated => {
+                if let Some(reason) =
+                    native_only.get_or_insert_with(|| dialect.requires_native(&call.body))
+                {
+                    // Not this key's fault: try another without spending an attempt.
+                    last_error.get_or_insert_with(|| reason.clone().into());
+                    continue;
+                }
                 let parsed = match &canonical {
                     Some(parsed) => parsed,
                     None => canonical.insert(dialect.to_canonical(&call.body)?),
@@ -252,6 +271,7 @@ pub async fn proxy_call(
             model: model.clone(),
             created: unix_now(),
             include_usage: request.include_usage,
+            request: call.body.clone(),
         };
         let is_sse = response
             .headers()
@@ -315,6 +335,11 @@ pub async fn proxy_call(
         builder.insert_header((header::CONTENT_TYPE, "application/json"));
         let cost = record.cost(&usage.unwrap_or_default());
         builder.insert_header((HeaderName::from_static("x-api-proxy-cost"), usd_8(cost)));
+        if let Exchange::Passthrough = exchange {
+            if let Some(id) = dialect.passthrough_stored_response(&body) {
+                record.stored_response(id);
+            }
+        }
         record.finish(upstream_status.as_u16(), usage, None);
         return Ok(builder.body(scrub_bytes(body, scrub.as_deref())));
     }

@@ -4,6 +4,7 @@
 //! reached the client), and account for the call. Nothing here knows a dialect by name.
 
 pub mod call;
+pub mod continuation;
 pub mod count_tokens;
 pub mod models;
 pub mod record;

@@ -14,7 +14,9 @@ use crate::db::call_logs::NewCallLog;
 use crate::live_hub::LiveHub;
 use crate::metrics::live::CallSummary;
 use crate::routing::ratelimit::RateLimitInfo;
-use crate::routing::{call_cost, KeyProfile, Lease, Outcome, Picked, Signal, TokenUsage};
+use crate::routing::{
+    call_cost, KeyProfile, Lease, Outcome, Picked, ResponseOwners, Signal, TokenUsage,
+};
 use crate::writer::WriterHandle;
 use shared::live::LiveCall;
 
@@ -36,6 +38,7 @@ pub struct Accounting {
     pub writer: WriterHandle,
     pub live: LiveHub,
     pub clock: Clock,
+    pub response_owners: ResponseOwners,
 }
 
 pub struct CallRecord {
@@ -43,6 +46,10 @@ pub struct CallRecord {
     writer: WriterHandle,
     live: LiveHub,
     clock: Clock,
+    response_owners: ResponseOwners,
+    /// The id of the answer the upstream stored (Responses API), remembered with its key when
+    /// the call succeeds.
+    stored_response: Option<String>,
     pub request_id: String,
     started: Instant,
     created_at: i64,
@@ -77,11 +84,14 @@ impl CallRecord {
             writer,
             live,
             clock,
+            response_owners,
         } = accounting;
         Self {
             keys,
             writer,
             live,
+            response_owners,
+            stored_response: None,
             created_at: clock.now_ms(),
             clock,
             request_id: new_request_id(),
@@ -163,6 +173,11 @@ impl CallRecord {
         self.lease = None;
     }
 
+    /// The upstream stored the answer under `id` (only the current key's account has it).
+    pub fn stored_response(&mut self, id: String) {
+        self.stored_response = Some(id);
+    }
+
     /// The request is over: record the key's outcome (on success) and write the call log.
     pub fn finish(mut self, status: u16, usage: Option<TokenUsage>, error: Option<String>) {
         let usage = usage.unwrap_or_default();
@@ -170,6 +185,10 @@ impl CallRecord {
         let success = status < 400;
         if success {
             if let Some(key) = &self.key {
+                if let Some(id) = self.stored_response.take() {
+                    self.response_owners
+                        .remember(&id, key.id, self.clock.now_ms());
+                }
                 self.keys.record(
                     key.id,
                     Outcome {

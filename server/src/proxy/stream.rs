@@ -94,7 +94,10 @@ impl<S, T: StreamTranslator> Relay<S, T> {
                 StreamStep::Continue => {}
                 StreamStep::Done => {
                     self.finished = true;
-                    if let Some(record) = self.record.take() {
+                    if let Some(mut record) = self.record.take() {
+                        if let Some(id) = self.translator.stored_response() {
+                            record.stored_response(id);
+                        }
                         record.finish(200, self.translator.usage(), None);
                     }
                     break;

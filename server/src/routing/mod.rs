@@ -10,6 +10,7 @@ pub mod key_live;
 pub mod pick;
 pub mod quota;
 pub mod ratelimit;
+pub mod response_owners;
 pub mod score;
 
 pub use bid::{Bid, BidBoard, IdMap, KeyCounters, KeyProfile, Lease, ModelIds, ModelSet};
@@ -17,3 +18,4 @@ pub use cost::{call_cost, TokenUsage};
 pub use health::{Health, Signal};
 pub use key_live::{EditEffects, KeyLive, Outcome};
 pub use pick::{pick, PickQuery, PickResult, Picked};
+pub use response_owners::ResponseOwners;

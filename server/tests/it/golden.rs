@@ -12,6 +12,13 @@
 //!   `error.openai.json`: a Messages client served by an OpenAI-format key; outputs
 //!   `request.openai`, `response.anthropic`, `stream.anthropic`, `error.anthropic`.
 //!
+//! - `<vendor>/responses_<case>/`: a Responses API client (`request.responses.json`) served by
+//!   an Anthropic key (`anthropic/`) or a chat-only OpenAI-format key (`openai/`, DeepSeek
+//!   here), with the same upstream inputs and outputs `request.<vendor>`, `response.responses`,
+//!   `stream.responses`, `error.responses`; and the passthrough of an OpenAI key's Responses
+//!   stream (`openai/responses_passthrough*/stream.upstream.sse` -> `stream.responses`). Only the
+//!   Responses tests read these folders.
+//!
 //! Errors are `{"status", "body"}`; `stream.options.json` is `{"include_usage"}`. Expected
 //! outputs sit beside the inputs (`*.expected.json`). `BLESS_GOLDEN=1` rewrites them; review
 //! the diff before committing.
@@ -20,11 +27,12 @@ use std::path::{Path, PathBuf};
 
 use actix_web::http::StatusCode;
 use api_proxy::adapters::openai::OpenAiStreamRelay;
+use api_proxy::adapters::responses::ResponsesStreamRelay;
 use api_proxy::adapters::sse::SseSplitter;
 use api_proxy::adapters::translated::TranslatedStream;
 use api_proxy::adapters::{
-    anthropic, openai, ClientDialect, RenderContext, StreamStep, StreamTranslator, UpstreamContext,
-    UpstreamDialect,
+    anthropic, openai, responses, ClientDialect, RenderContext, StreamStep, StreamTranslator,
+    UpstreamContext, UpstreamDialect,
 };
 use api_proxy::config::ProviderCatalog;
 use bytes::BytesMut;
@@ -54,12 +62,29 @@ const MESSAGES_TO_OPENAI: Pair = Pair {
     model: "gpt-4o",
 };
 
+const RESPONSES_TO_ANTHROPIC: Pair = Pair {
+    client: &responses::RESPONSES,
+    upstream: &anthropic::ANTHROPIC_UPSTREAM,
+    provider: "anthropic",
+    model: "claude-sonnet-4-5",
+};
+
+/// A chat-only OpenAI-format vendor: Responses calls are translated to chat completions.
+const RESPONSES_TO_CHAT: Pair = Pair {
+    client: &responses::RESPONSES,
+    upstream: &openai::OPENAI_UPSTREAM,
+    provider: "deepseek",
+    model: "deepseek-v4-flash",
+};
+
 impl Pair {
-    fn context(&self, include_usage: bool) -> RenderContext {
+    /// `request`: the client's request, which some dialects' answers repeat.
+    fn context(&self, include_usage: bool, request: &[u8]) -> RenderContext {
         RenderContext {
             model: self.model.into(),
             created: CREATED,
             include_usage,
+            request: bytes::Bytes::copy_from_slice(request),
         }
     }
 
@@ -82,10 +107,12 @@ impl Pair {
     }
 
     /// The client's answer, with the usage accounted for it under `_cost_usage`.
-    fn response(&self, body: &[u8]) -> Value {
+    fn response(&self, body: &[u8], request: &[u8]) -> Value {
         let response = self.upstream.parse_response(body).unwrap();
         let usage = response.usage;
-        let out = self.client.render_response(response, &self.context(false));
+        let out = self
+            .client
+            .render_response(response, &self.context(false, request));
         let mut value: Value = serde_json::from_slice(&out).unwrap();
         value["_cost_usage"] = json!([
             usage.prompt,
@@ -96,10 +123,12 @@ impl Pair {
         value
     }
 
-    fn stream(&self, include_usage: bool) -> TranslatedStream {
+    fn stream(&self, include_usage: bool, request: &[u8]) -> TranslatedStream {
         TranslatedStream::new(
-            self.upstream.stream_parser(&self.context(include_usage)),
-            self.client.stream_renderer(self.context(include_usage)),
+            self.upstream
+                .stream_parser(&self.context(include_usage, request)),
+            self.client
+                .stream_renderer(self.context(include_usage, request)),
         )
     }
 
@@ -191,11 +220,25 @@ fn run_stream(raw: &[u8], mut translator: impl StreamTranslator) -> Value {
     json!({"events": events, "end": end, "usage": usage})
 }
 
+/// The chat and Messages cases of `vendor` (the Responses API's have their own test).
 fn cases(vendor: &str) -> Vec<PathBuf> {
+    case_dirs(vendor, false)
+}
+
+/// The `responses_*` cases of `vendor`.
+fn responses_cases(vendor: &str) -> Vec<PathBuf> {
+    case_dirs(vendor, true)
+}
+
+fn case_dirs(vendor: &str, responses: bool) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(fixtures().join(vendor))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.is_dir())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.starts_with("responses_") == responses
+        })
         .collect();
     dirs.sort();
     assert!(!dirs.is_empty());
@@ -216,14 +259,15 @@ fn anthropic_golden_fixtures() {
 fn check_pair(pair: &Pair, case: &Path, client: &str, upstream: &str) -> usize {
     let mut checked = 0;
     let request = case.join(format!("request.{client}.json"));
+    let request_body = std::fs::read(&request).unwrap_or_default();
     if request.exists() {
-        let out = pair.request(&std::fs::read(&request).unwrap());
+        let out = pair.request(&request_body);
         check(case, &format!("request.{upstream}"), out);
         checked += 1;
     }
     let response = case.join(format!("response.{upstream}.json"));
     if response.exists() {
-        let out = pair.response(&std::fs::read(&response).unwrap());
+        let out = pair.response(&std::fs::read(&response).unwrap(), &request_body);
         check(case, &format!("response.{client}"), out);
         checked += 1;
     }
@@ -231,7 +275,7 @@ fn check_pair(pair: &Pair, case: &Path, client: &str, upstream: &str) -> usize {
     if stream.exists() {
         let out = run_stream(
             &std::fs::read(&stream).unwrap(),
-            pair.stream(include_usage(case)),
+            pair.stream(include_usage(case), &request_body),
         );
         check(case, &format!("stream.{client}"), out);
         checked += 1;
@@ -283,4 +327,25 @@ fn messages_served_by_openai_golden_fixtures() {
         checked += check_pair(&MESSAGES_TO_OPENAI, &case, "anthropic", "openai");
     }
     assert!(checked >= 10, "only {checked} fixtures checked");
+}
+
+#[test]
+fn responses_golden_fixtures() {
+    let mut checked = 0;
+    for case in responses_cases("anthropic") {
+        checked += check_pair(&RESPONSES_TO_ANTHROPIC, &case, "responses", "anthropic");
+    }
+    for case in responses_cases("openai") {
+        checked += check_pair(&RESPONSES_TO_CHAT, &case, "responses", "openai");
+        let stream = case.join("stream.upstream.sse");
+        if stream.exists() {
+            let out = run_stream(
+                &std::fs::read(&stream).unwrap(),
+                ResponsesStreamRelay::default(),
+            );
+            check(&case, "stream.responses", out);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "only {checked} fixtures checked");
 }

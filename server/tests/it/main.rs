@@ -19,6 +19,7 @@ mod openapi;
 mod persistence;
 mod process;
 mod proxy;
+mod responses;
 mod routing;
 mod scale;
 mod secrets;

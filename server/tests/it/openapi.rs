@@ -86,6 +86,7 @@ async fn the_description_is_public_openapi_3_and_lists_the_api() {
     for (path, method) in [
         ("/v1/chat/completions", "post"),
         ("/v1/embeddings", "post"),
+        ("/v1/responses", "post"),
         ("/v1/models", "get"),
         ("/api/health", "get"),
         ("/api/keys", "get"),
@@ -109,6 +110,18 @@ async fn the_description_is_public_openapi_3_and_lists_the_api() {
         assert!(
             spec["paths"][path][method].is_object(),
             "{method} {path} is missing"
+        );
+    }
+
+    // Every reference resolves: a schema used only by a response must be registered too.
+    let mut refs = Vec::new();
+    collect_refs(&spec, &mut refs);
+    assert!(refs.len() > 50, "only {} references", refs.len());
+    for reference in refs {
+        let target = reference.trim_start_matches('#');
+        assert!(
+            spec.pointer(target).is_some(),
+            "{reference} does not resolve"
         );
     }
 
@@ -296,4 +309,20 @@ async fn other_methods_on_a_documented_path_get_405_with_the_documented_allow() 
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let r = app.admin("GET", "/api/keys", None).await;
     assert_eq!(r.status, StatusCode::OK);
+}
+
+/// Every `$ref` in `value`.
+fn collect_refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, item) in map {
+                match (key.as_str(), item) {
+                    ("$ref", Value::String(r)) => out.push(r.clone()),
+                    _ => collect_refs(item, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| collect_refs(item, out)),
+        _ => {}
+    }
 }

@@ -5,4 +5,5 @@ mod anthropic;
 mod azure;
 mod embeddings;
 mod openai;
+mod responses;
 mod support;

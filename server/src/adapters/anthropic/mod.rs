@@ -146,7 +146,7 @@ impl UpstreamDialect for AnthropicUpstream {
     fn native_operation(&self, wire: Wire, _provider: &ProviderSpec) -> Option<&'static str> {
         match wire {
             Wire::AnthropicMessages => Some(MESSAGES_OPERATION),
-            Wire::OpenAiChat | Wire::OpenAiEmbeddings => None,
+            Wire::OpenAiChat | Wire::OpenAiEmbeddings | Wire::OpenAiResponses => None,
         }
     }
 

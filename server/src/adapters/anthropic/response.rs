@@ -153,6 +153,7 @@ mod tests {
             model: String::new(),
             created,
             include_usage: false,
+            request: Default::default(),
         };
         Ok((render_openai(response, &context), usage))
     }

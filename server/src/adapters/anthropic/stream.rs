@@ -121,6 +121,7 @@ mod tests {
                 model: "claude-sonnet-4-5".into(),
                 created: 1700,
                 include_usage,
+                request: Default::default(),
             })),
         )
     }

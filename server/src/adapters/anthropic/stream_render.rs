@@ -186,6 +186,7 @@ mod tests {
             model: "gpt-4o".into(),
             created: 0,
             include_usage: false,
+            request: Default::default(),
         });
         let mut out = BytesMut::new();
         let usage = TokenUsage {

@@ -169,19 +169,25 @@ pub static OPENAI_UPSTREAM: OpenAiUpstream = OpenAiUpstream;
 pub const CHAT_OPERATION: &str = "chat/completions";
 /// The embeddings path below an OpenAI-format base URL.
 pub const EMBEDDINGS_OPERATION: &str = "embeddings";
+/// The Responses API path below an OpenAI base URL (providers with `native_responses`).
+pub const RESPONSES_OPERATION: &str = "responses";
 
 /// What every OpenAI-format upstream serves natively.
 pub fn native_operation(wire: Wire) -> Option<&'static str> {
     match wire {
         Wire::OpenAiChat => Some(CHAT_OPERATION),
         Wire::OpenAiEmbeddings => Some(EMBEDDINGS_OPERATION),
-        Wire::AnthropicMessages => None,
+        Wire::AnthropicMessages | Wire::OpenAiResponses => None,
     }
 }
 
 impl UpstreamDialect for OpenAiUpstream {
-    fn native_operation(&self, wire: Wire, _provider: &ProviderSpec) -> Option<&'static str> {
-        native_operation(wire)
+    /// Chat and embeddings everywhere; the Responses API where the provider file says so.
+    fn native_operation(&self, wire: Wire, provider: &ProviderSpec) -> Option<&'static str> {
+        match wire {
+            Wire::OpenAiResponses => provider.native_responses.then_some(RESPONSES_OPERATION),
+            _ => native_operation(wire),
+        }
     }
 
     fn operation(&self) -> &'static str {

@@ -151,6 +151,7 @@ mod tests {
             model: "m".into(),
             created: 1700,
             include_usage: false,
+            request: Default::default(),
         }
     }
 

@@ -18,8 +18,8 @@ use utoipa::openapi::{Ref, RefOr, Schema};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    chat, client_keys, health, keys, live, logs, messages, models, providers, route, runtime,
-    settings, stats,
+    chat, client_keys, health, keys, live, logs, messages, models, providers,
+    responses as responses_api, route, runtime, settings, stats,
 };
 use crate::error::ErrorEnvelope;
 
@@ -52,6 +52,7 @@ Besides the statuses listed per operation, any request can get 403 (`forbidden`:
         chat::post_embeddings,
         messages::post_messages,
         messages::post_count_tokens,
+        responses_api::post_responses,
         models::list_models,
         chat::post_chat_completions_seed,
         chat::post_chat_completions_for_provider,
@@ -80,9 +81,21 @@ Besides the statuses listed per operation, any request can get 403 (`forbidden`:
         client_keys::delete_client_key,
     ),
     components(
-        schemas(ErrorEnvelope, shared::live::LiveEvent, shared::live::LiveTicket, anthropic::AnthropicErrorEnvelope),
+        schemas(
+            ErrorEnvelope,
+            shared::live::LiveEvent,
+            shared::live::LiveTicket,
+            anthropic::AnthropicErrorEnvelope,
+            // The proxied answers' bodies, which the `responses` below refer to.
+            openai::OpenAiChatCompletion,
+            openai::OpenAiChatStreamEvent,
+            openai::OpenAiEmbeddingList,
+            openai::OpenAiResponse,
+            openai::OpenAiResponsesStreamEvent,
+        ),
         responses(
             responses::ChatCompletionAnswer,
+            responses::ResponsesAnswer,
             responses::EmbeddingsAnswer,
             responses::BadRequest,
             responses::Unauthorized,

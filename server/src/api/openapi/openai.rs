@@ -140,3 +140,68 @@ pub struct OpenAiEmbedding {
     /// Floats, or a base64 string when the request asked for `encoding_format: "base64"`.
     pub embedding: Value,
 }
+
+/// `POST /v1/responses`: OpenAI's Responses API request. Fields not listed here (`include`,
+/// `store`, `metadata`, `text`, `reasoning`, `prompt_cache_key`, …) are forwarded as they are to
+/// keys that speak the Responses API natively, and translated (or refused with a 400 saying why)
+/// for the others.
+#[derive(ToSchema)]
+#[schema(example = json!({"model": "gpt-4o", "input": "Hello!"}))]
+pub struct OpenAiResponsesRequest {
+    /// The model to route; a key that serves it, or one of its equivalents, answers.
+    #[schema(example = "gpt-4o")]
+    pub model: String,
+    /// The user's text, or a list of input items (messages with `input_text` / `input_image` /
+    /// `input_file` parts, `function_call`, `function_call_output`, `reasoning`, …).
+    pub input: Option<Value>,
+    /// System instructions for this turn.
+    pub instructions: Option<String>,
+    /// Answer as a stream of Server-Sent Events (`text/event-stream`).
+    pub stream: Option<bool>,
+    /// A response to continue. Only the key whose account stored it can serve the request.
+    pub previous_response_id: Option<String>,
+    /// Whether the upstream stores the answer (OpenAI's default: true). Translated answers are
+    /// never stored.
+    pub store: Option<bool>,
+    #[schema(minimum = 1)]
+    pub max_output_tokens: Option<u32>,
+    #[schema(minimum = 0.0, maximum = 2.0)]
+    pub temperature: Option<f64>,
+    /// Function tools (`{"type": "function", "name", "parameters"}`); OpenAI's hosted tools for
+    /// keys that speak the Responses API natively.
+    pub tools: Option<Vec<Value>>,
+    /// `auto`, `none`, `required`, or `{"type": "function", "name"}`.
+    pub tool_choice: Option<Value>,
+}
+
+/// A `response` object: the upstream's answer (translated for keys of other formats).
+#[derive(ToSchema)]
+pub struct OpenAiResponse {
+    /// `resp_…`
+    pub id: String,
+    /// `response`
+    pub object: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// `completed`, `incomplete`, `failed`, `in_progress`.
+    pub status: String,
+    /// The model that actually answered.
+    pub model: String,
+    /// Output items: `message` (with `output_text` parts), `function_call`, `reasoning`, ….
+    pub output: Vec<Value>,
+    /// `input_tokens` (with `input_tokens_details.cached_tokens`), `output_tokens` (with
+    /// `output_tokens_details.reasoning_tokens`), `total_tokens`.
+    pub usage: Option<Value>,
+}
+
+/// One Server-Sent Event of a streamed response (`text/event-stream`): `event: <type>` and the
+/// event as JSON, from `response.created` to `response.completed` (or `response.incomplete`),
+/// each with a `sequence_number`. A stream that fails after its first byte ends with
+/// `response.failed` and/or an `error` event.
+#[derive(ToSchema)]
+pub struct OpenAiResponsesStreamEvent {
+    /// The event's type, e.g. `response.output_text.delta`.
+    pub event: String,
+    /// The event as JSON.
+    pub data: String,
+}

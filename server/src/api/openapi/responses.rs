@@ -4,7 +4,10 @@
 
 use utoipa::ToResponse;
 
-use super::openai::{OpenAiChatCompletion, OpenAiChatStreamEvent, OpenAiEmbeddingList};
+use super::openai::{
+    OpenAiChatCompletion, OpenAiChatStreamEvent, OpenAiEmbeddingList, OpenAiResponse,
+    OpenAiResponsesStreamEvent,
+};
 use crate::error::ErrorEnvelope;
 
 /// The upstream's answer: a `chat.completion`, or with `stream: true` its `chat.completion.chunk`s
@@ -20,6 +23,21 @@ use crate::error::ErrorEnvelope;
 pub enum ChatCompletionAnswer {
     Plain(#[content("application/json")] OpenAiChatCompletion),
     Stream(#[content("text/event-stream")] OpenAiChatStreamEvent),
+}
+
+/// The upstream's answer: a `response` object, or with `stream: true` its events as Server-Sent
+/// Events ending in `response.completed`.
+#[derive(ToResponse)]
+#[response(headers(
+    ("x-api-proxy-key" = String, description = "The name of the key that answered"),
+    ("x-api-proxy-provider" = String, description = "Its provider id"),
+    ("x-api-proxy-attempts" = u32, description = "Keys tried, this one included"),
+    ("x-api-proxy-cost" = String, description = "The call's cost in USD (plain answers only)"),
+    ("x-request-id" = String, description = "This call's id in the call log"),
+))]
+pub enum ResponsesAnswer {
+    Plain(#[content("application/json")] OpenAiResponse),
+    Stream(#[content("text/event-stream")] OpenAiResponsesStreamEvent),
 }
 
 /// The upstream's embeddings.
@@ -85,7 +103,8 @@ pub struct StorageUnavailable(pub ErrorEnvelope<'static>);
 pub struct BadGateway(pub ErrorEnvelope<'static>);
 
 /// Keys serve the model but none is usable now: disabled, out of quota, rejected by the provider
-/// or cooling down (`no_available_key`).
+/// or cooling down (`no_available_key`); or the key whose account stored the response named by
+/// `previous_response_id` cannot serve now.
 #[derive(ToResponse)]
 pub struct NoAvailableKey(pub ErrorEnvelope<'static>);
 
@@ -99,7 +118,8 @@ pub struct GatewayTimeout(pub ErrorEnvelope<'static>);
 #[derive(ToResponse)]
 pub struct UpstreamError(pub ErrorEnvelope<'static>);
 
-/// The errors of a proxied call (`/v1/chat/completions`, `/v1/embeddings` and the seed's paths).
+/// The errors of a proxied call (`/v1/chat/completions`, `/v1/embeddings`, `/v1/responses` and
+/// the seed's paths).
 #[derive(utoipa::IntoResponses)]
 pub enum ProxyErrors {
     #[response(status = 400)]

@@ -1,6 +1,6 @@
 //! The client surfaces (dialects) api-proxy serves, for tests that must behave the same from
-//! every one of them: routing, failover, quotas and costs. Adding a surface (e.g.
-//! `/v1/responses`) is one entry in [`SURFACES`] and its arms in [`Surface`]'s methods.
+//! every one of them: routing, failover, quotas and costs. Adding a surface is one entry in
+//! [`SURFACES`] and its arms in [`Surface`]'s methods.
 
 use actix_web::http::StatusCode;
 use serde_json::{json, Value};
@@ -13,10 +13,12 @@ pub enum Surface {
     Chat,
     /// `POST /v1/messages`, translated for OpenAI-format keys.
     Messages,
+    /// `POST /v1/responses`, passed through to OpenAI keys.
+    Responses,
 }
 
 /// Every surface a routing test runs on.
-pub const SURFACES: &[Surface] = &[Surface::Chat, Surface::Messages];
+pub const SURFACES: &[Surface] = &[Surface::Chat, Surface::Messages, Surface::Responses];
 
 impl Surface {
     /// A request for `model` saying hello, in this surface's dialect.
@@ -24,6 +26,7 @@ impl Surface {
         match self {
             Self::Chat => super::chat_body(model),
             Self::Messages => super::messages_body(model),
+            Self::Responses => json!({"model": model, "input": "Say hello"}),
         }
     }
 
@@ -42,6 +45,13 @@ impl Surface {
                     .filter(|(role, _)| *role != "system")
                     .map(|(role, content)| json!({"role": role, "content": content}))
                     .collect::<Vec<_>>()}),
+            Self::Responses => json!({"model": model,
+                "instructions": messages.iter().find(|(r, _)| *r == "system").map(|(_, c)| c.clone()),
+                "input": messages
+                    .iter()
+                    .filter(|(role, _)| *role != "system")
+                    .map(|(role, content)| json!({"role": role, "content": content}))
+                    .collect::<Vec<_>>()}),
         }
     }
 
@@ -49,6 +59,10 @@ impl Surface {
         match self {
             Self::Chat => app.chat(body).await,
             Self::Messages => app.messages(body).await,
+            Self::Responses => {
+                app.request("POST", "/v1/responses", Some("any-client-key"), Some(body))
+                    .await
+            }
         }
     }
 
@@ -62,13 +76,14 @@ impl Surface {
         match self {
             Self::Chat => "chat/completions",
             Self::Messages => "messages",
+            Self::Responses => "responses",
         }
     }
 
     /// The status when no key can take the call now (Anthropic's clients get "overloaded").
     pub fn no_key_status(self) -> StatusCode {
         match self {
-            Self::Chat => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Chat | Self::Responses => StatusCode::SERVICE_UNAVAILABLE,
             Self::Messages => StatusCode::from_u16(529).unwrap(),
         }
     }
@@ -82,7 +97,9 @@ impl Surface {
             reply.text
         );
         match self {
-            Self::Chat => assert_eq!(reply.error_code(), Some("all_keys_rate_limited")),
+            Self::Chat | Self::Responses => {
+                assert_eq!(reply.error_code(), Some("all_keys_rate_limited"))
+            }
             Self::Messages => assert_eq!(reply.anthropic_error_type(), "rate_limit_error"),
         }
     }
