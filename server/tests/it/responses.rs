@@ -742,9 +742,11 @@ async fn the_live_feed_shows_responses_calls() {
     let mock = MockUpstream::start(MockConfig::default());
     let app = TestApp::start().await;
     openai_key(&app, "main", &mock, json!({})).await;
+    let ticket = app.admin("POST", "/api/live/ticket", None).await;
+    let ticket = ticket.body["ticket"].as_str().expect("a ticket").to_owned();
     let (_, mut feed) = awc::Client::new()
         .ws(format!(
-            "{}/api/live?token={ADMIN_TOKEN}",
+            "{}/api/live?ticket={ticket}",
             app.base.replace("http://", "ws://")
         ))
         .connect()

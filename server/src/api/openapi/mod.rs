@@ -86,6 +86,9 @@ Besides the statuses listed per operation, any request can get 403 (`forbidden`:
             shared::live::LiveEvent,
             shared::live::LiveTicket,
             anthropic::AnthropicErrorEnvelope,
+            anthropic::AnthropicMessage,
+            anthropic::AnthropicStreamEvent,
+            anthropic::AnthropicTokenCount,
             // The proxied answers' bodies, which the `responses` below refer to.
             openai::OpenAiChatCompletion,
             openai::OpenAiChatStreamEvent,
