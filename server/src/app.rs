@@ -22,7 +22,7 @@ use crate::config::{ConfigError, ProviderCatalog, ServerConfig};
 use crate::db::{self, api_keys, call_logs, client_keys, rollups, Db, DbError};
 use crate::error::{json_extractor_error, path_extractor_error, query_extractor_error};
 use crate::live_hub::LiveHub;
-use crate::metrics::{ConnectionGauge, LiveStats};
+use crate::metrics::{ConnectionGauge, LiveStats, Metrics};
 use crate::routing::{BidBoard, ResponseOwners};
 use crate::state::AppState;
 use crate::writer::BatchWriter;
@@ -133,6 +133,7 @@ pub async fn start_with_clock(
         }
     }
 
+    let catalog_for_metrics = catalog.clone();
     let state = AppState {
         config: config.clone(),
         catalog,
@@ -157,6 +158,11 @@ pub async fn start_with_clock(
         auth_throttle: Arc::default(),
         live_tickets: Arc::default(),
         response_owners: ResponseOwners::default(),
+        metrics: if config.metrics_enabled {
+            Metrics::new(&catalog_for_metrics)
+        } else {
+            Metrics::disabled()
+        },
     };
 
     let app_state = state.clone();

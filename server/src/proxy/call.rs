@@ -67,7 +67,17 @@ pub async fn proxy_call(
     call: Call<'_>,
 ) -> Result<HttpResponse, ApiError> {
     let dialect = call.dialect;
-    let request = dialect.parse(&call.body)?;
+    let arrived = std::time::Instant::now();
+    let request = match dialect.parse(&call.body) {
+        Ok(request) => request,
+        Err(e) => {
+            let error = ApiError::from(e);
+            state
+                .metrics
+                .call_refused(dialect.endpoint(), None, &error, arrived);
+            return Err(error);
+        }
+    };
     let settings = state.settings();
     let alias = state.model_alias(&settings, &request.model);
     let strategy = settings.strategy_for(&request.model);
@@ -87,7 +97,11 @@ pub async fn proxy_call(
         now_ms: state.clock.now_ms(),
     };
     if !state.board.any(|bid| base_query.matches(bid)) {
-        return Err(ApiError::ModelNotFound(request.model.clone()));
+        let error = ApiError::ModelNotFound(request.model.clone());
+        state
+            .metrics
+            .call_refused(dialect.endpoint(), Some(&request.model), &error, arrived);
+        return Err(error);
     }
 
     let mut record = CallRecord::new(

@@ -13,6 +13,8 @@ use crate::clock::Clock;
 use crate::db::call_logs::NewCallLog;
 use crate::live_hub::LiveHub;
 use crate::metrics::live::CallSummary;
+use crate::metrics::prometheus::FinishedCall;
+use crate::metrics::Metrics;
 use crate::routing::ratelimit::RateLimitInfo;
 use crate::routing::{
     call_cost, KeyProfile, Lease, Outcome, Picked, ResponseOwners, Signal, TokenUsage,
@@ -39,6 +41,7 @@ pub struct Accounting {
     pub live: LiveHub,
     pub clock: Clock,
     pub response_owners: ResponseOwners,
+    pub metrics: Metrics,
 }
 
 pub struct CallRecord {
@@ -47,6 +50,7 @@ pub struct CallRecord {
     live: LiveHub,
     clock: Clock,
     response_owners: ResponseOwners,
+    metrics: Metrics,
     /// The id of the answer the upstream stored (Responses API), remembered with its key when
     /// the call succeeds.
     stored_response: Option<String>,
@@ -67,6 +71,8 @@ pub struct CallRecord {
     ttfb_ms: Option<f64>,
     rate_limit: Option<RateLimitInfo>,
     trail: Vec<AttemptEntry>,
+    /// Time spent in finished attempts (waiting on upstreams), for the overhead metric.
+    upstream_ms: f64,
 }
 
 impl CallRecord {
@@ -85,12 +91,14 @@ impl CallRecord {
             live,
             clock,
             response_owners,
+            metrics,
         } = accounting;
         Self {
             keys,
             writer,
             live,
             response_owners,
+            metrics,
             stored_response: None,
             created_at: clock.now_ms(),
             clock,
@@ -108,6 +116,7 @@ impl CallRecord {
             ttfb_ms: None,
             rate_limit: None,
             trail: Vec::new(),
+            upstream_ms: 0.0,
         }
     }
 
@@ -170,6 +179,7 @@ impl CallRecord {
             );
         }
         self.push_trail(status, Some(error));
+        self.upstream_ms += self.attempt_ms();
         self.lease = None;
     }
 
@@ -183,6 +193,10 @@ impl CallRecord {
         let usage = usage.unwrap_or_default();
         let cost = self.cost(&usage);
         let success = status < 400;
+        if self.lease.is_some() {
+            // The attempt that ends with the call (its stream included).
+            self.upstream_ms += self.attempt_ms();
+        }
         if success {
             if let Some(key) = &self.key {
                 if let Some(id) = self.stored_response.take() {
@@ -221,7 +235,29 @@ impl CallRecord {
         let trail = (!self.trail.is_empty())
             .then(|| serde_json::to_string(&self.trail).expect("the trail serialises"));
         let key = self.key.take();
-        let latency_ms = self.started.elapsed().as_millis() as i64;
+        let elapsed_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        let latency_ms = elapsed_ms as i64;
+        if self.metrics.is_enabled() {
+            let failed: Vec<(&str, &str)> = self
+                .trail
+                .iter()
+                .filter(|a| a.error.is_some())
+                .map(|a| (a.key_name.as_str(), a.provider.as_str()))
+                .collect();
+            self.metrics.call_finished(&FinishedCall {
+                key: key.as_deref(),
+                model: &self.model,
+                endpoint: self.endpoint,
+                status,
+                usage: &usage,
+                cost_usd: cost,
+                duration_secs: elapsed_ms / 1000.0,
+                ttft_secs: self.ttfb_ms.filter(|_| success).map(|t| t / 1000.0),
+                overhead_secs: (elapsed_ms - self.upstream_ms) / 1000.0,
+                attempts: self.attempts,
+                failed_attempts: &failed,
+            });
+        }
         let summary = CallSummary {
             status: i32::from(status),
             latency_ms,

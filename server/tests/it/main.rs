@@ -15,6 +15,7 @@ mod key_binding;
 mod key_recovery;
 mod key_rotation;
 mod messages;
+mod metrics;
 mod openapi;
 mod persistence;
 mod process;
