@@ -16,6 +16,7 @@ use crate::crypto::{KeyCipher, Secret};
 use crate::db::Db;
 use crate::live_hub::LiveHub;
 use crate::metrics::{ConnectionGauge, Metrics};
+use crate::otel::Traces;
 use crate::proxy::record::Accounting;
 use crate::routing::{BidBoard, ResponseOwners};
 use crate::writer::WriterHandle;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub response_owners: ResponseOwners,
     /// The Prometheus metrics (`GET /metrics`); empty when `METRICS_ENABLED=false`.
     pub metrics: Metrics,
+    /// OTLP trace export; empty unless configured.
+    pub traces: Traces,
 }
 
 impl AppState {

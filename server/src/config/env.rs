@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::ConfigError;
 use crate::crypto::Secret;
+use crate::otel::TraceConfig;
 
 const DEFAULT_BODY_LIMIT: usize = 20 * 1024 * 1024;
 
@@ -43,6 +44,8 @@ pub struct ServerConfig {
     /// A token that may read `/metrics` besides the admin token (at least 16 characters).
     pub metrics_token: Option<Secret>,
     pub log_format: LogFormat,
+    /// OTLP trace export; `None` (off) unless an OTLP endpoint is set.
+    pub traces: Option<TraceConfig>,
 }
 
 /// How log lines are written (`LOG_FORMAT`).
@@ -133,6 +136,7 @@ impl ServerConfig {
             metrics_enabled: parse_bool(&get, "METRICS_ENABLED", true)?,
             metrics_token,
             log_format,
+            traces: TraceConfig::from_lookup(get),
         })
     }
 

@@ -46,6 +46,8 @@ pub struct Call<'a> {
     pub client_key_id: Option<i32>,
     /// Only this key, whatever its health (the admin's "test this key").
     pub only_key: Option<i32>,
+    /// The client's trace context (`traceparent`), when traces are exported.
+    pub trace_parent: Option<opentelemetry::Context>,
 }
 
 fn unix_now() -> i64 {
@@ -112,6 +114,13 @@ pub async fn proxy_call(
         call.client_key_id,
         settings.store_call_logs,
     );
+    if let Some(span) = state.traces.start_call(
+        call.trace_parent.as_ref(),
+        dialect.endpoint(),
+        &request.model,
+    ) {
+        record.traced(span);
+    }
     let first_byte = Duration::from_millis(settings.first_byte_timeout_ms);
     let idle = Duration::from_millis(settings.stream_idle_timeout_ms);
     // A follow-up of a stored answer may only go to the key that stored it.
@@ -211,9 +220,10 @@ pub async fn proxy_call(
                 }
             }
         };
-        record.begin_attempt(picked);
+        let traceparent = record.begin_attempt(picked);
         let url = upstream.url(&bid.profile, &model, operation);
         let mut target = upstream_target(&bid.profile, &state.cipher, url)?;
+        target.headers.extend(traceparent);
         if let Exchange::Passthrough = exchange {
             target.headers.extend(call.headers.iter().cloned());
         }

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use actix_web::http::header::{HeaderName, HeaderValue};
 use serde::Serialize;
 
 use crate::actors::KeyRegistry;
@@ -15,6 +16,7 @@ use crate::live_hub::LiveHub;
 use crate::metrics::live::CallSummary;
 use crate::metrics::prometheus::FinishedCall;
 use crate::metrics::Metrics;
+use crate::otel::{CallEnd, CallSpan};
 use crate::routing::ratelimit::RateLimitInfo;
 use crate::routing::{
     call_cost, KeyProfile, Lease, Outcome, Picked, ResponseOwners, Signal, TokenUsage,
@@ -73,6 +75,8 @@ pub struct CallRecord {
     trail: Vec<AttemptEntry>,
     /// Time spent in finished attempts (waiting on upstreams), for the overhead metric.
     upstream_ms: f64,
+    /// The call's trace span, when traces are exported.
+    span: Option<CallSpan>,
 }
 
 impl CallRecord {
@@ -117,20 +121,33 @@ impl CallRecord {
             rate_limit: None,
             trail: Vec::new(),
             upstream_ms: 0.0,
+            span: None,
         }
     }
 
-    /// A new attempt on the picked key (its lease is held until the attempt ends).
-    pub fn begin_attempt(&mut self, picked: Picked) {
+    /// Traces the call in `span` (ended with the call).
+    pub fn traced(&mut self, span: CallSpan) {
+        self.span = Some(span);
+    }
+
+    /// A new attempt on the picked key (its lease is held until the attempt ends). Returns the
+    /// `traceparent` header for the upstream when the call is traced.
+    pub fn begin_attempt(&mut self, picked: Picked) -> Option<(HeaderName, HeaderValue)> {
         self.attempts += 1;
         if self.model != picked.model {
             self.model = picked.model;
         }
+        let (attempts, model) = (self.attempts, &self.model);
+        let traceparent = self.span.as_mut().map(|span| {
+            let key = &picked.bid.profile;
+            span.begin_attempt(attempts, &key.name, key.provider_id(), model)
+        });
         self.key = Some(picked.bid.profile);
         self.lease = Some(picked.lease);
         self.attempt_started = Instant::now();
         self.ttfb_ms = None;
         self.rate_limit = None;
+        traceparent
     }
 
     /// The upstream's response head arrived; `rate_limit` is what its headers said.
@@ -177,6 +194,9 @@ impl CallRecord {
                     at_ms: self.clock.now_ms(),
                 },
             );
+        }
+        if let Some(span) = &mut self.span {
+            span.end_attempt(status, Some(&error));
         }
         self.push_trail(status, Some(error));
         self.upstream_ms += self.attempt_ms();
@@ -235,6 +255,18 @@ impl CallRecord {
         let trail = (!self.trail.is_empty())
             .then(|| serde_json::to_string(&self.trail).expect("the trail serialises"));
         let key = self.key.take();
+        if let Some(span) = self.span.take() {
+            span.end(&CallEnd {
+                status,
+                provider: key.as_ref().map(|k| k.provider_id()),
+                key: key.as_ref().map(|k| k.name.as_str()),
+                model: &self.model,
+                usage: &usage,
+                attempts: self.attempts,
+                finish_reasons: &[],
+                error: error.as_deref(),
+            });
+        }
         let elapsed_ms = self.started.elapsed().as_secs_f64() * 1000.0;
         let latency_ms = elapsed_ms as i64;
         if self.metrics.is_enabled() {

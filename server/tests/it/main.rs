@@ -28,3 +28,4 @@ mod streaming;
 mod supervision;
 mod support;
 mod tls;
+mod traces;
