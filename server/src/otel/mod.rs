@@ -163,6 +163,38 @@ impl Traces {
     }
 }
 
+/// `gen_ai.response.finish_reasons` of an answer in any client dialect: OpenAI's
+/// `choices[].finish_reason`, Anthropic's `stop_reason`, or the Responses API's `status`.
+pub fn finish_reasons(body: &[u8]) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        #[serde(default)]
+        choices: Vec<Choice>,
+        #[serde(default)]
+        stop_reason: Option<String>,
+        #[serde(default)]
+        status: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Choice {
+        #[serde(default)]
+        finish_reason: Option<String>,
+    }
+    let Ok(answer) = serde_json::from_slice::<Answer>(body) else {
+        return Vec::new();
+    };
+    let mut reasons: Vec<String> = answer
+        .choices
+        .into_iter()
+        .filter_map(|c| c.finish_reason)
+        .collect();
+    reasons.extend(answer.stop_reason);
+    if reasons.is_empty() {
+        reasons.extend(answer.status);
+    }
+    reasons
+}
+
 /// `gen_ai.operation.name` of an endpoint.
 pub fn operation_name(endpoint: &'static str) -> &'static str {
     match endpoint {
@@ -329,6 +361,17 @@ mod tests {
         .unwrap();
         assert_eq!(exact.endpoint, "http://c:4318/traces");
         assert_eq!(exact.service_name, "gateway");
+    }
+
+    #[test]
+    fn finish_reasons_are_read_in_every_dialect() {
+        let openai = br#"{"choices":[{"finish_reason":"stop"},{"finish_reason":"length"}]}"#;
+        assert_eq!(finish_reasons(openai), ["stop", "length"]);
+        let anthropic = br#"{"type":"message","stop_reason":"end_turn","content":[]}"#;
+        assert_eq!(finish_reasons(anthropic), ["end_turn"]);
+        let responses = br#"{"object":"response","status":"completed","output":[]}"#;
+        assert_eq!(finish_reasons(responses), ["completed"]);
+        assert!(finish_reasons(b"not json").is_empty());
     }
 
     #[test]

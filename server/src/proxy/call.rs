@@ -364,6 +364,9 @@ pub async fn proxy_call(
                 record.stored_response(id);
             }
         }
+        if record.is_traced() {
+            record.finish_reasons(crate::otel::finish_reasons(&body));
+        }
         record.finish(upstream_status.as_u16(), usage, None);
         return Ok(builder.body(scrub_bytes(body, scrub.as_deref())));
     }

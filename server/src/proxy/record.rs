@@ -77,6 +77,7 @@ pub struct CallRecord {
     upstream_ms: f64,
     /// The call's trace span, when traces are exported.
     span: Option<CallSpan>,
+    finish_reasons: Vec<String>,
 }
 
 impl CallRecord {
@@ -122,12 +123,22 @@ impl CallRecord {
             trail: Vec::new(),
             upstream_ms: 0.0,
             span: None,
+            finish_reasons: Vec::new(),
         }
     }
 
     /// Traces the call in `span` (ended with the call).
     pub fn traced(&mut self, span: CallSpan) {
         self.span = Some(span);
+    }
+
+    pub fn is_traced(&self) -> bool {
+        self.span.is_some()
+    }
+
+    /// The answer's finish reasons, for the trace.
+    pub fn finish_reasons(&mut self, reasons: Vec<String>) {
+        self.finish_reasons = reasons;
     }
 
     /// A new attempt on the picked key (its lease is held until the attempt ends). Returns the
@@ -263,7 +274,7 @@ impl CallRecord {
                 model: &self.model,
                 usage: &usage,
                 attempts: self.attempts,
-                finish_reasons: &[],
+                finish_reasons: &self.finish_reasons,
                 error: error.as_deref(),
             });
         }

@@ -193,6 +193,21 @@ async fn a_call_is_traced_with_its_attempts_and_the_clients_trace_goes_upstream(
         answer["usage"]["completion_tokens"].as_i64().unwrap()
     );
     assert_eq!(int(call, "http.response.status_code"), 200);
+    let reasons = match attribute(&call.attributes, "gen_ai.response.finish_reasons") {
+        Some(AnyValue::ArrayValue(array)) => array
+            .values
+            .iter()
+            .map(|v| match &v.value {
+                Some(AnyValue::StringValue(s)) => s.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect::<Vec<_>>(),
+        other => panic!("finish reasons: {other:?}"),
+    };
+    assert_eq!(
+        reasons,
+        [answer["choices"][0]["finish_reason"].as_str().unwrap()]
+    );
 
     let mut attempts: Vec<&Span> = spans
         .iter()
