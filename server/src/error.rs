@@ -48,6 +48,11 @@ pub enum ApiError {
     /// The upstream answered, but not with something usable (truncated, not JSON...).
     #[error("{0}")]
     UpstreamInvalid(String),
+    /// A key stored in api-proxy was rejected by its provider (401/403) and no other key served:
+    /// not the client's credentials, so not a 401. The message names the key and what else
+    /// was tried.
+    #[error("{0}")]
+    UpstreamKeyRejected(String),
     /// The upstream answered with an error; `body` is already in the client's dialect.
     #[error("upstream returned {status}")]
     Upstream { status: StatusCode, body: Bytes },
@@ -87,6 +92,7 @@ impl ApiError {
             Self::UpstreamTimeout(_) => ("timeout", Some("upstream_timeout")),
             Self::UpstreamConnect(_) => ("api_error", Some("upstream_unreachable")),
             Self::UpstreamInvalid(_) => ("api_error", Some("upstream_invalid_response")),
+            Self::UpstreamKeyRejected(_) => ("api_error", Some("upstream_key_rejected")),
             Self::Upstream { .. } => ("api_error", None),
             Self::Storage(fault) => ("service_unavailable", Some(fault.code())),
             Self::Internal(_) => ("server_error", Some("internal_error")),
@@ -184,6 +190,7 @@ impl ResponseError for ApiError {
             Self::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::UpstreamConnect(_) => StatusCode::BAD_GATEWAY,
             Self::UpstreamInvalid(_) => StatusCode::BAD_GATEWAY,
+            Self::UpstreamKeyRejected(_) => StatusCode::BAD_GATEWAY,
             Self::Upstream { status, .. } => *status,
             Self::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -14,6 +14,7 @@ use actix_web::HttpResponse;
 use bytes::Bytes;
 use serde::Serialize;
 
+use super::scrub::{scrub_shared, Scrubber};
 use super::target::upstream_target;
 use crate::adapters::anthropic::{self, MessagesDialect, COUNT_TOKENS_OPERATION};
 use crate::adapters::{self, token_estimate, ClientDialect, Wire};
@@ -89,6 +90,7 @@ pub async fn count_tokens(
                 Ok(Ok(raw)) => raw,
                 _ => continue,
             };
+        let raw = scrub_shared(Scrubber::new(target.secret.expose()).as_ref(), raw);
         if status.is_success() {
             return Ok(HttpResponse::Ok()
                 .insert_header((header::CONTENT_TYPE, "application/json"))

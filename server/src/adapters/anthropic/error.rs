@@ -145,6 +145,7 @@ pub fn render_error(error: &ApiError) -> (StatusCode, Bytes) {
         ApiError::UpstreamTimeout(_) => ErrorKind::Timeout,
         ApiError::UpstreamConnect(_)
         | ApiError::UpstreamInvalid(_)
+        | ApiError::UpstreamKeyRejected(_)
         | ApiError::Storage(_)
         | ApiError::Internal(_)
         | ApiError::Upstream { .. } => ErrorKind::Api,

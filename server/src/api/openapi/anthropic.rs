@@ -107,7 +107,8 @@ pub struct CountTokensAnswer(pub AnthropicTokenCount);
 /// An error in Anthropic's shape and with its statuses: 400 `invalid_request_error` (bad JSON, a
 /// missing field), 401 `authentication_error`, 404 `not_found_error` (no key serves the model),
 /// 413 `request_too_large`, 415, 429 `rate_limit_error` (with `Retry-After`), 500 `api_error`,
-/// 502 `api_error` (upstream unreachable or unreadable), 504 `timeout_error`, 529
+/// 502 `api_error` (upstream unreachable or unreadable, or a stored key rejected by its
+/// provider), 504 `timeout_error`, 529
 /// `overloaded_error` (no usable key, or the upstream is overloaded); any other status is the
 /// upstream's own, relayed.
 #[derive(ToResponse)]

@@ -97,8 +97,9 @@ pub struct InternalError(pub ErrorEnvelope<'static>);
 #[response(headers(("Retry-After" = u64, description = "Seconds to wait, for `database_busy`")))]
 pub struct StorageUnavailable(pub ErrorEnvelope<'static>);
 
-/// The upstream could not be reached (`upstream_unreachable`), or its answer could not be read or
-/// was not JSON (`upstream_invalid_response`).
+/// The upstream could not be reached (`upstream_unreachable`), its answer could not be read or
+/// was not JSON (`upstream_invalid_response`), or the provider rejected the stored key (401 or
+/// 403) and no other key served (`upstream_key_rejected`, naming the key and every key tried).
 #[derive(ToResponse)]
 pub struct BadGateway(pub ErrorEnvelope<'static>);
 
