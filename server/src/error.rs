@@ -31,6 +31,9 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     HeadersTooLarge(String),
+    /// The client did not send its whole body in time (`CLIENT_BODY_TIMEOUT_MS`).
+    #[error("{0}")]
+    RequestTimeout(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{0}")]
@@ -81,6 +84,7 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => ("invalid_request_error", Some("method_not_allowed")),
             Self::PayloadTooLarge(_) => ("invalid_request_error", Some("request_too_large")),
             Self::HeadersTooLarge(_) => ("invalid_request_error", Some("headers_too_large")),
+            Self::RequestTimeout(_) => ("invalid_request_error", Some("request_timeout")),
             Self::UnsupportedMediaType(_) => {
                 ("invalid_request_error", Some("unsupported_media_type"))
             }
@@ -183,6 +187,7 @@ impl ResponseError for ApiError {
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NoKeyAvailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::AllKeysThrottled { .. } => StatusCode::TOO_MANY_REQUESTS,

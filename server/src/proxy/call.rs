@@ -69,6 +69,7 @@ pub async fn proxy_call(
 ) -> Result<HttpResponse, ApiError> {
     let dialect = call.dialect;
     let request = dialect.parse(&call.body)?;
+    check_model(&request.model)?;
     let settings = state.settings();
     let alias = state.model_alias(&settings, &request.model);
     let strategy = settings.strategy_for(&request.model);
@@ -359,6 +360,24 @@ pub async fn proxy_call(
     let error = last_error.unwrap_or_else(|| no_key(&request.model));
     finish_failed(record, &error);
     Err(error)
+}
+
+/// The longest model name accepted: every real one is far shorter, and the name keys routing
+/// state and the call log.
+pub const MAX_MODEL_LEN: usize = 256;
+
+/// 400 for a model name longer than [`MAX_MODEL_LEN`] bytes.
+pub fn check_model(model: &str) -> Result<(), ApiError> {
+    if model.len() > MAX_MODEL_LEN {
+        return Err(ApiError::BadRequest {
+            message: format!(
+                "`model` is {} bytes long; at most {MAX_MODEL_LEN} are accepted",
+                model.len()
+            ),
+            param: Some("model".into()),
+        });
+    }
+    Ok(())
 }
 
 fn no_key(model: &str) -> ApiError {

@@ -38,6 +38,7 @@ pub async fn count_tokens(
     headers: Vec<(HeaderName, HeaderValue)>,
 ) -> Result<HttpResponse, ApiError> {
     let head = MessagesDialect::parse_head(&body)?;
+    super::call::check_model(&head.model)?;
     let settings = state.settings();
     let alias = state.model_alias(&settings, &head.model);
     let base_query = PickQuery {

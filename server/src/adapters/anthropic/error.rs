@@ -134,6 +134,7 @@ pub fn render_error(error: &ApiError) -> (StatusCode, Bytes) {
         ApiError::BadRequest { .. }
         | ApiError::MethodNotAllowed { .. }
         | ApiError::HeadersTooLarge(_)
+        | ApiError::RequestTimeout(_)
         | ApiError::UnsupportedMediaType(_) => ErrorKind::InvalidRequest,
         ApiError::Unauthorized(_) => ErrorKind::Authentication,
         ApiError::Forbidden(_) => ErrorKind::Permission,

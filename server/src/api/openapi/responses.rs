@@ -71,6 +71,10 @@ pub struct NotFound(pub ErrorEnvelope<'static>);
 #[derive(ToResponse)]
 pub struct PayloadTooLarge(pub ErrorEnvelope<'static>);
 
+/// The body did not arrive within `CLIENT_BODY_TIMEOUT_MS` (`request_timeout`).
+#[derive(ToResponse)]
+pub struct RequestTimeout(pub ErrorEnvelope<'static>);
+
 /// The body's `Content-Type` is not JSON (`unsupported_media_type`).
 #[derive(ToResponse)]
 pub struct UnsupportedMediaType(pub ErrorEnvelope<'static>);
@@ -129,6 +133,8 @@ pub enum ProxyErrors {
     Unauthorized(#[ref_response] Unauthorized),
     #[response(status = 404)]
     NotFound(#[ref_response] NotFound),
+    #[response(status = 408)]
+    RequestTimeout(#[ref_response] RequestTimeout),
     #[response(status = 413)]
     PayloadTooLarge(#[ref_response] PayloadTooLarge),
     #[response(status = 415)]
