@@ -46,6 +46,7 @@ pub(super) async fn proxy(
             provider,
             client_key_id: auth.0,
             only_key: None,
+            trace_parent: state.traces.client_context(req.headers()),
         },
     )
     .await

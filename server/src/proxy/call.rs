@@ -47,6 +47,8 @@ pub struct Call<'a> {
     pub client_key_id: Option<i32>,
     /// Only this key, whatever its health (the admin's "test this key").
     pub only_key: Option<i32>,
+    /// The client's trace context (`traceparent`), when traces are exported.
+    pub trace_parent: Option<opentelemetry::Context>,
 }
 
 fn unix_now() -> i64 {
@@ -68,8 +70,20 @@ pub async fn proxy_call(
     call: Call<'_>,
 ) -> Result<HttpResponse, ApiError> {
     let dialect = call.dialect;
-    let request = dialect.parse(&call.body)?;
-    check_model(&request.model)?;
+    let arrived = std::time::Instant::now();
+    let request = match dialect
+        .parse(&call.body)
+        .map_err(ApiError::from)
+        .and_then(|request| check_model(&request.model).map(|()| request))
+    {
+        Ok(request) => request,
+        Err(error) => {
+            state
+                .metrics
+                .call_refused(dialect.endpoint(), None, &error, arrived);
+            return Err(error);
+        }
+    };
     let settings = state.settings();
     let alias = state.model_alias(&settings, &request.model);
     let strategy = settings.strategy_for(&request.model);
@@ -89,7 +103,11 @@ pub async fn proxy_call(
         now_ms: state.clock.now_ms(),
     };
     if !state.board.any(|bid| base_query.matches(bid)) {
-        return Err(ApiError::ModelNotFound(request.model.clone()));
+        let error = ApiError::ModelNotFound(request.model.clone());
+        state
+            .metrics
+            .call_refused(dialect.endpoint(), Some(&request.model), &error, arrived);
+        return Err(error);
     }
 
     let mut record = CallRecord::new(
@@ -100,6 +118,13 @@ pub async fn proxy_call(
         call.client_key_id,
         settings.store_call_logs,
     );
+    if let Some(span) = state.traces.start_call(
+        call.trace_parent.as_ref(),
+        dialect.endpoint(),
+        &request.model,
+    ) {
+        record.traced(span);
+    }
     let first_byte = Duration::from_millis(settings.first_byte_timeout_ms);
     let idle = Duration::from_millis(settings.stream_idle_timeout_ms);
     // A follow-up of a stored answer may only go to the key that stored it.
@@ -199,9 +224,10 @@ pub async fn proxy_call(
                 }
             }
         };
-        record.begin_attempt(picked);
+        let traceparent = record.begin_attempt(picked);
         let url = upstream.url(&bid.profile, &model, operation);
         let mut target = upstream_target(&bid.profile, &state.cipher, url)?;
+        target.headers.extend(traceparent);
         if let Exchange::Passthrough = exchange {
             target.headers.extend(call.headers.iter().cloned());
         }
@@ -352,6 +378,9 @@ pub async fn proxy_call(
             if let Some(id) = dialect.passthrough_stored_response(&body) {
                 record.stored_response(id);
             }
+        }
+        if record.is_traced() {
+            record.finish_reasons(crate::otel::finish_reasons(&body));
         }
         record.finish(upstream_status.as_u16(), usage, None);
         return Ok(builder.body(scrub_shared(scrubber.as_ref(), body)));
