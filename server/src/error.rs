@@ -8,6 +8,7 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use crate::adapters::AdapterError;
+use crate::client_limits::LimitError;
 use crate::db::{DbError, StorageFault};
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +52,9 @@ pub enum ApiError {
     /// The upstream answered with an error; `body` is already in the client's dialect.
     #[error("upstream returned {status}")]
     Upstream { status: StatusCode, body: Bytes },
+    /// A client key's own limits refuse the call (see [`LimitError::status`]).
+    #[error(transparent)]
+    ClientLimit(#[from] LimitError),
     /// A change could not be saved: the database is read-only, locked or on a full disk.
     #[error("{}", .0.explain())]
     Storage(StorageFault),
@@ -88,6 +92,10 @@ impl ApiError {
             Self::UpstreamConnect(_) => ("api_error", Some("upstream_unreachable")),
             Self::UpstreamInvalid(_) => ("api_error", Some("upstream_invalid_response")),
             Self::Upstream { .. } => ("api_error", None),
+            Self::ClientLimit(limit) => {
+                let (kind, code) = limit.kind();
+                (kind, Some(code))
+            }
             Self::Storage(fault) => ("service_unavailable", Some(fault.code())),
             Self::Internal(_) => ("server_error", Some("internal_error")),
         }
@@ -112,7 +120,7 @@ impl ApiError {
         let (kind, code) = self.kind();
         let param = match self {
             Self::BadRequest { param, .. } => param.as_deref(),
-            Self::ModelNotFound(_) => Some("model"),
+            Self::ModelNotFound(_) | Self::ClientLimit(LimitError::Model { .. }) => Some("model"),
             _ => None,
         };
         error_body(&self.client_message(), kind, param, code)
@@ -185,6 +193,7 @@ impl ResponseError for ApiError {
             Self::UpstreamConnect(_) => StatusCode::BAD_GATEWAY,
             Self::UpstreamInvalid(_) => StatusCode::BAD_GATEWAY,
             Self::Upstream { status, .. } => *status,
+            Self::ClientLimit(limit) => limit.status(),
             Self::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -200,7 +209,11 @@ impl ResponseError for ApiError {
         }
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CONTENT_TYPE, "application/json"));
-        if matches!(self, Self::Unauthorized(_)) {
+        if matches!(
+            self,
+            Self::Unauthorized(_)
+                | Self::ClientLimit(LimitError::Expired { .. } | LimitError::Revoked { .. } | LimitError::Disabled { .. })
+        ) {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
         if let Self::MethodNotAllowed { allow, .. } = self {
@@ -210,6 +223,14 @@ impl ResponseError for ApiError {
         | Self::AuthThrottled { retry_after_secs } = self
         {
             response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+        }
+        if let Self::ClientLimit(limit) = self {
+            if let Some(secs) = limit.retry_after_secs() {
+                response.insert_header((header::RETRY_AFTER, secs.to_string()));
+            }
+            for (name, value) in limit.rate_headers().map(|h| h.pairs()).unwrap_or_default() {
+                response.insert_header((name, value));
+            }
         }
         if let Self::Storage(StorageFault::Busy) = self {
             // A lock held by another process is usually gone within seconds.

@@ -20,13 +20,13 @@ mod sse;
 mod tls;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 
 pub use anthropic::thinking_signature;
 pub use embeddings::MOCK_EMBEDDING_DIMENSIONS;
@@ -165,6 +165,12 @@ pub struct MockState {
     flooded: AtomicU64,
     /// Responses API answers stored (`store` left out or true), by id.
     responses: Mutex<std::collections::HashMap<String, responses::StoredResponse>>,
+    /// While set, every recorded request waits for a permit of `gate` before it is answered
+    /// ([`MockUpstream::hold`]): tests see exactly how many requests are in flight at once.
+    holding: AtomicBool,
+    gate: Semaphore,
+    /// Woken whenever a request is recorded.
+    received_notify: Notify,
 }
 
 impl MockState {
@@ -174,6 +180,16 @@ impl MockState {
 
     fn record(&self, r: Received) {
         self.received.lock().unwrap().push(r);
+        self.received_notify.notify_waiters();
+    }
+
+    /// Waits for a permit of the gate while holding is on.
+    async fn pass_gate(&self) {
+        if self.holding.load(Ordering::Acquire) {
+            if let Ok(permit) = self.gate.acquire().await {
+                permit.forget();
+            }
+        }
     }
 
     /// A fresh number for an answer's ids, unique within this mock.
@@ -309,6 +325,29 @@ impl MockUpstream {
         self.state.flooded.load(Ordering::Acquire)
     }
 
+    /// From now on, every request is recorded and then held, unanswered, until
+    /// [`MockUpstream::release`] lets it go.
+    pub fn hold(&self) {
+        self.state.holding.store(true, Ordering::Release);
+    }
+
+    /// Answers every held request and stops holding new ones.
+    pub fn release(&self) {
+        self.state.holding.store(false, Ordering::Release);
+        self.state.gate.add_permits(Semaphore::MAX_PERMITS / 2);
+    }
+
+    /// Resolves once at least `n` requests were received (held ones included).
+    pub async fn wait_received(&self, n: usize) {
+        loop {
+            let notified = self.state.received_notify.notified();
+            if self.request_count() >= n {
+                return;
+            }
+            notified.await;
+        }
+    }
+
     pub fn cancelled_streams(&self) -> usize {
         *self.state.cancelled.lock().unwrap()
     }
@@ -437,6 +476,7 @@ async fn respond(req: HttpRequest, body: web::Bytes, state: web::Data<MockState>
             raw_body: body.clone(),
         });
     }
+    state.pass_gate().await;
     let state = state.into_inner();
     let path = req.path();
     if path.ends_with("/messages/count_tokens") {

@@ -299,6 +299,7 @@ mod tests {
             request_id: request_id.into(),
             key_id: Some(1),
             key_name: Some("k".into()),
+            client_key_id: None,
             provider: Some("openai".into()),
             model: "gpt-4o-mini".into(),
             endpoint: "chat/completions".into(),

@@ -7,6 +7,7 @@
 //! The dialects ([`crate::adapters`]) do every conversion, error rendering and failure
 //! classification; this loop only routes, retries, accounts and logs.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::header::{self, HeaderName, HeaderValue};
@@ -23,6 +24,7 @@ use crate::adapters::{
     self, canonical, snippet, AdapterError, ClientDialect, RenderContext, StreamTranslator,
     UpstreamContext,
 };
+use crate::client_limits::{ClientCall, ClientKey};
 use crate::error::ApiError;
 use crate::routing::{health, pick, ratelimit, Bid, PickQuery, PickResult, Signal, TokenUsage};
 use crate::state::AppState;
@@ -43,7 +45,8 @@ pub struct Call<'a> {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Only keys of this provider may serve it.
     pub provider: Option<&'a str>,
-    pub client_key_id: Option<i32>,
+    /// The client key the call came with (its limits apply).
+    pub client_key: Option<Arc<ClientKey>>,
     /// Only this key, whatever its health (the admin's "test this key").
     pub only_key: Option<i32>,
 }
@@ -67,13 +70,20 @@ pub async fn proxy_call(
     call: Call<'_>,
 ) -> Result<HttpResponse, ApiError> {
     let dialect = call.dialect;
+    // Counted from here: a call that fails before it is accounted counts as an error.
+    let mut client_call = call.client_key.clone().map(ClientCall::start);
     let request = dialect.parse(&call.body)?;
     let settings = state.settings();
     let alias = state.model_alias(&settings, &request.model);
     let strategy = settings.strategy_for(&request.model);
+    // A client key's allow-list decides which of the model and its equivalent may serve.
+    let (model, alias) = match &client_call {
+        Some(c) => c.allowed_models(&request.model, alias.as_deref())?,
+        None => (request.model.as_str(), alias.as_deref()),
+    };
     let base_query = PickQuery {
-        model: &request.model,
-        alias: alias.as_deref(),
+        model,
+        alias,
         provider: call.provider,
         exclude: &[],
         only_key: call.only_key,
@@ -95,9 +105,29 @@ pub async fn proxy_call(
         request.model.clone(),
         dialect.endpoint(),
         request.stream,
-        call.client_key_id,
+        call.client_key.as_deref(),
         settings.store_call_logs,
     );
+    if let Some(mut client) = client_call.take() {
+        let demand = if client.needs_estimate() {
+            super::demand::estimate(
+                &state.board,
+                &base_query,
+                &request,
+                call.body.len(),
+                dialect.wire(),
+            )
+        } else {
+            Default::default()
+        };
+        if let Err(limit) = client.admit(demand, state.clock.now_ms()) {
+            drop(client);
+            let error = ApiError::from(limit);
+            finish_failed(record, &error);
+            return Err(error);
+        }
+        record.attach_client(client);
+    }
     let first_byte = Duration::from_millis(settings.first_byte_timeout_ms);
     let idle = Duration::from_millis(settings.stream_idle_timeout_ms);
     // A follow-up of a stored answer may only go to the key that stored it.
@@ -387,6 +417,9 @@ fn response_head(
             HeaderName::from_static("x-request-id"),
             record.request_id.clone(),
         ));
+    for (name, value) in record.rate_headers() {
+        builder.insert_header((name, value));
+    }
     builder
 }
 

@@ -9,6 +9,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::actors::KeyRegistry;
+use crate::client_limits::{ClientCall, ClientKey};
 use crate::clock::Clock;
 use crate::db::call_logs::NewCallLog;
 use crate::live_hub::LiveHub;
@@ -58,6 +59,9 @@ pub struct CallRecord {
     endpoint: &'static str,
     pub stream: bool,
     client_key_id: Option<i32>,
+    client_key_name: Option<String>,
+    /// What the call holds of its client key's limits, settled when it ends.
+    client: Option<ClientCall>,
     /// Keep this call's row in the call log (`store_call_logs`).
     store_row: bool,
     pub attempts: i32,
@@ -75,7 +79,7 @@ impl CallRecord {
         model: String,
         endpoint: &'static str,
         stream: bool,
-        client_key_id: Option<i32>,
+        client_key: Option<&ClientKey>,
         store_row: bool,
     ) -> Self {
         let now = Instant::now();
@@ -99,7 +103,9 @@ impl CallRecord {
             model,
             endpoint,
             stream,
-            client_key_id,
+            client_key_id: client_key.map(|k| k.id),
+            client_key_name: client_key.map(ClientKey::name),
+            client: None,
             store_row,
             attempts: 0,
             key: None,
@@ -109,6 +115,20 @@ impl CallRecord {
             rate_limit: None,
             trail: Vec::new(),
         }
+    }
+
+    /// The call was admitted by its client key's limits: what it holds is settled in
+    /// [`CallRecord::finish`].
+    pub fn attach_client(&mut self, client: ClientCall) {
+        self.client = Some(client);
+    }
+
+    /// OpenAI's `x-ratelimit-*` headers for the client key's limits.
+    pub fn rate_headers(&self) -> Vec<(&'static str, String)> {
+        self.client
+            .as_ref()
+            .map(|c| c.rate_headers().pairs())
+            .unwrap_or_default()
     }
 
     /// A new attempt on the picked key (its lease is held until the attempt ends).
@@ -182,6 +202,9 @@ impl CallRecord {
     pub fn finish(mut self, status: u16, usage: Option<TokenUsage>, error: Option<String>) {
         let usage = usage.unwrap_or_default();
         let cost = self.cost(&usage);
+        if let Some(client) = self.client.take() {
+            client.finish(status, &usage, cost);
+        }
         let success = status < 400;
         if success {
             if let Some(key) = &self.key {
@@ -246,6 +269,7 @@ impl CallRecord {
                 completion_tokens: usage.completion,
                 cost_usd: cost,
                 attempts: self.attempts,
+                client_key: self.client_key_name.clone(),
             });
         self.writer.log(
             NewCallLog {

@@ -78,6 +78,8 @@ Besides the statuses listed per operation, any request can get 403 (`forbidden`:
         settings::update_settings,
         client_keys::list_client_keys,
         client_keys::create_client_key,
+        client_keys::get_client_key,
+        client_keys::update_client_key,
         client_keys::delete_client_key,
     ),
     components(
@@ -106,6 +108,8 @@ Besides the statuses listed per operation, any request can get 403 (`forbidden`:
             responses::PayloadTooLarge,
             responses::UnsupportedMediaType,
             responses::AllKeysRateLimited,
+            responses::BudgetExceeded,
+            responses::ModelNotAllowed,
             responses::TooManyFailedAuthentications,
             responses::InternalError,
             responses::StorageUnavailable,
