@@ -149,6 +149,15 @@ impl Received {
     }
 }
 
+/// Permits for held requests; none until [`MockUpstream::release`].
+struct Gate(Semaphore);
+
+impl Default for Gate {
+    fn default() -> Self {
+        Self(Semaphore::new(0))
+    }
+}
+
 /// Shared between the handlers and the test.
 #[derive(Default)]
 pub struct MockState {
@@ -168,7 +177,7 @@ pub struct MockState {
     /// While set, every recorded request waits for a permit of `gate` before it is answered
     /// ([`MockUpstream::hold`]): tests see exactly how many requests are in flight at once.
     holding: AtomicBool,
-    gate: Semaphore,
+    gate: Gate,
     /// Woken whenever a request is recorded.
     received_notify: Notify,
 }
@@ -186,7 +195,7 @@ impl MockState {
     /// Waits for a permit of the gate while holding is on.
     async fn pass_gate(&self) {
         if self.holding.load(Ordering::Acquire) {
-            if let Ok(permit) = self.gate.acquire().await {
+            if let Ok(permit) = self.gate.0.acquire().await {
                 permit.forget();
             }
         }
@@ -334,7 +343,7 @@ impl MockUpstream {
     /// Answers every held request and stops holding new ones.
     pub fn release(&self) {
         self.state.holding.store(false, Ordering::Release);
-        self.state.gate.add_permits(Semaphore::MAX_PERMITS / 2);
+        self.state.gate.0.add_permits(Semaphore::MAX_PERMITS / 2);
     }
 
     /// Resolves once at least `n` requests were received (held ones included).

@@ -138,7 +138,7 @@ mod tests {
         assert!(bucket.try_take(1, 60, T0 + 999).is_err());
         let after = bucket.try_take(1, 60, T0 + 1000).unwrap();
         assert_eq!(after.remaining, 0);
-        assert_eq!(bucket.state(60, T0 + 60_000).remaining, 60);
+        assert_eq!(bucket.state(60, T0 + 61_000).remaining, 60);
     }
 
     #[test]

@@ -81,7 +81,7 @@ pub enum LimitError {
     #[error(
         "client key `{name}` has spent its {} budget of ${limit_usd:.2}{}",
         period.as_str(),
-        resets_in_ms.map_or(String::new(), |ms| format!("; it renews in {}", format_reset(*ms)))
+        resets_in_ms.map_or(String::new(), |ms| format!("; it renews in {}", format_reset(ms)))
     )]
     Budget {
         name: String,
