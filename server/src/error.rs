@@ -212,7 +212,11 @@ impl ResponseError for ApiError {
         if matches!(
             self,
             Self::Unauthorized(_)
-                | Self::ClientLimit(LimitError::Expired { .. } | LimitError::Revoked { .. } | LimitError::Disabled { .. })
+                | Self::ClientLimit(
+                    LimitError::Expired { .. }
+                        | LimitError::Revoked { .. }
+                        | LimitError::Disabled { .. }
+                )
         ) {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }

@@ -34,12 +34,18 @@ fn count(param: &str, value: Option<u32>) -> Result<Option<i32>, ApiError> {
     match value {
         None => Ok(None),
         Some(v) if v >= 1 && v <= i32::MAX as u32 => Ok(Some(v as i32)),
-        Some(_) => Err(invalid(param, format!("{param} must be at least 1 (or null for no limit)"))),
+        Some(_) => Err(invalid(
+            param,
+            format!("{param} must be at least 1 (or null for no limit)"),
+        )),
     }
 }
 
 /// Checks and normalises every limit of a key, as it will be stored.
-#[expect(clippy::too_many_arguments, reason = "one argument per limit, named at the call")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one argument per limit, named at the call"
+)]
 fn limits_row(
     name: &str,
     budget_usd: Option<f64>,
@@ -57,7 +63,10 @@ fn limits_row(
         return Err(invalid("name", "name must be 1 to 100 characters"));
     }
     if budget_usd.is_some_and(|b| !b.is_finite() || b < 0.0) {
-        return Err(invalid("budget_usd", "budget_usd must be a number of USD, 0 or more"));
+        return Err(invalid(
+            "budget_usd",
+            "budget_usd must be a number of USD, 0 or more",
+        ));
     }
     let models = match models {
         None => None,
@@ -73,11 +82,20 @@ fn limits_row(
         }
     };
     if expires_at.is_some_and(|at| at < 0) {
-        return Err(invalid("expires_at", "expires_at must be Unix milliseconds"));
+        return Err(invalid(
+            "expires_at",
+            "expires_at must be Unix milliseconds",
+        ));
     }
     let note = note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
-    if note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS) {
-        return Err(invalid("note", format!("note must be at most {MAX_NOTE_CHARS} characters")));
+    if note
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
+    {
+        return Err(invalid(
+            "note",
+            format!("note must be at most {MAX_NOTE_CHARS} characters"),
+        ));
     }
     Ok(ClientKeyLimitsRow {
         name: name.to_owned(),
@@ -98,10 +116,7 @@ fn unsigned(v: Option<i32>) -> Option<u32> {
 }
 
 fn view(row: ClientKeyRow, keys: &ClientKeys, now: i64) -> ClientKeyView {
-    let usage = keys
-        .get(row.id)
-        .map(|k| k.usage(now))
-        .unwrap_or_default();
+    let usage = keys.get(row.id).map(|k| k.usage(now)).unwrap_or_default();
     ClientKeyView {
         id: i64::from(row.id),
         models: row

@@ -159,7 +159,9 @@ mod tests {
         let threads: Vec<_> = (0..8)
             .map(|_| {
                 let b = bucket.clone();
-                std::thread::spawn(move || (0..100).filter(|_| b.try_take(1, 50, T0).is_ok()).count())
+                std::thread::spawn(move || {
+                    (0..100).filter(|_| b.try_take(1, 50, T0).is_ok()).count()
+                })
             })
             .collect();
         let passed: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();

@@ -125,7 +125,8 @@ impl Budget {
     /// A call that reserved `reserved` cost `actual`.
     pub fn settle(&self, reserved: i64, actual: i64) {
         self.spent.fetch_add(actual, Ordering::AcqRel);
-        self.committed.fetch_add(actual - reserved, Ordering::AcqRel);
+        self.committed
+            .fetch_add(actual - reserved, Ordering::AcqRel);
     }
 
     pub fn spent(&self) -> i64 {

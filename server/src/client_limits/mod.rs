@@ -280,9 +280,7 @@ impl ClientKey {
             reserved_usd: nanos_to_usd((committed - spent).max(0)),
             budget_left_usd: policy.budget.map(|b| nanos_to_usd((b - committed).max(0))),
             period_started_at: self.budget.period_start(),
-            requests_left: policy
-                .rpm
-                .map(|l| self.requests.state(l, now_ms).remaining),
+            requests_left: policy.rpm.map(|l| self.requests.state(l, now_ms).remaining),
             tokens_left: policy.tpm.map(|l| self.tokens.state(l, now_ms).remaining),
             in_flight: self.in_flight.load(Ordering::Acquire),
             calls: self.stats.calls.load(Ordering::Relaxed),
@@ -517,7 +515,11 @@ impl ClientCall {
         stats
             .completion_tokens
             .fetch_add(completion, Ordering::Relaxed);
-        let cost = if failed { 0 } else { usd_to_nanos(cost_usd).max(0) };
+        let cost = if failed {
+            0
+        } else {
+            usd_to_nanos(cost_usd).max(0)
+        };
         stats.cost.fetch_add(cost as u64, Ordering::Relaxed);
         if let Some(limit) = self.policy.tpm {
             let used = (prompt + completion) as i64;
@@ -637,7 +639,9 @@ mod tests {
     #[test]
     fn expiry_and_disabling() {
         assert!(key(|r| r.expires_at = Some(T0)).check_usable(T0).is_err());
-        assert!(key(|r| r.expires_at = Some(T0 + 1)).check_usable(T0).is_ok());
+        assert!(key(|r| r.expires_at = Some(T0 + 1))
+            .check_usable(T0)
+            .is_ok());
         assert!(matches!(
             key(|r| r.enabled = false).check_usable(T0),
             Err(LimitError::Disabled { .. })

@@ -29,8 +29,13 @@ async fn create_key(app: &TestApp, body: Value) -> (i64, String) {
 }
 
 async fn call(app: &TestApp, key: &str, body: &Value) -> Reply {
-    app.request("POST", "/v1/chat/completions", Some(key), Some(body.clone()))
-        .await
+    app.request(
+        "POST",
+        "/v1/chat/completions",
+        Some(key),
+        Some(body.clone()),
+    )
+    .await
 }
 
 async fn usage(app: &TestApp, id: i64) -> Value {
@@ -123,7 +128,10 @@ async fn a_budget_for_ten_calls_forwards_at_most_ten_of_200_concurrent() {
         .map(|c| c.parse::<f64>().unwrap())
         .sum();
     let used = usage(&app, id).await;
-    assert!((used["spent_usd"].as_f64().unwrap() - charged).abs() < 1e-8, "{used}");
+    assert!(
+        (used["spent_usd"].as_f64().unwrap() - charged).abs() < 1e-8,
+        "{used}"
+    );
     assert!(used["spent_usd"].as_f64().unwrap() <= budget);
     assert_eq!(used["reserved_usd"], 0.0);
     assert_eq!(used["calls"], 200);
@@ -161,10 +169,16 @@ async fn a_burst_passes_exactly_rpm_with_openai_headers() {
 
     // One request's worth drips back in every 12 s.
     clock.advance(11_999);
-    assert_eq!(call(&app, &key, &body).await.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        call(&app, &key, &body).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
     clock.advance(1);
     assert_eq!(call(&app, &key, &body).await.status, StatusCode::OK);
-    assert_eq!(call(&app, &key, &body).await.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        call(&app, &key, &body).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
     app.stop().await;
 }
 
@@ -244,8 +258,14 @@ async fn models_off_the_allow_list_are_403_after_aliases() {
     assert_eq!(cheap.status, StatusCode::OK, "{}", cheap.text);
     assert_eq!(mock.received()[0].body["model"], "gpt-4o-mini");
     // An allowed model is never routed to a disallowed equivalent.
-    assert_eq!(call(&app, &key, &chat_body("gpt-4o-mini")).await.status, StatusCode::OK);
-    assert!(mock.received().iter().all(|r| r.body["model"] == "gpt-4o-mini"));
+    assert_eq!(
+        call(&app, &key, &chat_body("gpt-4o-mini")).await.status,
+        StatusCode::OK
+    );
+    assert!(mock
+        .received()
+        .iter()
+        .all(|r| r.body["model"] == "gpt-4o-mini"));
     app.stop().await;
 }
 
@@ -264,7 +284,11 @@ async fn expired_disabled_and_revoked_keys_get_401_even_on_loopback() {
     assert_eq!(expired.header("www-authenticate"), Some("Bearer"));
 
     let patched = app
-        .admin("PATCH", &path, Some(json!({"expires_at": null, "enabled": false})))
+        .admin(
+            "PATCH",
+            &path,
+            Some(json!({"expires_at": null, "enabled": false})),
+        )
         .await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
     assert_eq!(patched.body["expires_at"], Value::Null);
@@ -272,10 +296,14 @@ async fn expired_disabled_and_revoked_keys_get_401_even_on_loopback() {
         call(&app, &key, &body).await.error_code(),
         Some("client_key_disabled")
     );
-    app.admin("PATCH", &path, Some(json!({"enabled": true}))).await;
+    app.admin("PATCH", &path, Some(json!({"enabled": true})))
+        .await;
     assert_eq!(call(&app, &key, &body).await.status, StatusCode::OK);
 
-    assert_eq!(app.admin("DELETE", &path, None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.admin("DELETE", &path, None).await.status,
+        StatusCode::NO_CONTENT
+    );
     let revoked = call(&app, &key, &body).await;
     assert_eq!(revoked.status, StatusCode::UNAUTHORIZED);
     assert_eq!(revoked.error_code(), Some("client_key_revoked"));
@@ -294,8 +322,12 @@ async fn limits_are_edited_and_validated() {
     let (id, _) = create_key(&app, json!({"name": "a", "rpm": 10, "note": "ci"})).await;
     let path = format!("/api/client_keys/{id}");
     let r = app
-        .admin("PATCH", &path, Some(json!({"rpm": null, "tpm": 5000, "budget_usd": 2.5,
-            "budget_period": "monthly"})))
+        .admin(
+            "PATCH",
+            &path,
+            Some(json!({"rpm": null, "tpm": 5000, "budget_usd": 2.5,
+            "budget_period": "monthly"})),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["rpm"], Value::Null);
@@ -303,12 +335,19 @@ async fn limits_are_edited_and_validated() {
     assert_eq!(r.body["budget_period"], "monthly");
     assert_eq!(r.body["note"], "ci", "members not sent are kept");
     assert_eq!(r.body["usage"]["budget_left_usd"], 2.5);
-    for bad in [json!({"rpm": 0}), json!({"budget_usd": -1}), json!({"name": ""}), json!({"bogus": 1})] {
+    for bad in [
+        json!({"rpm": 0}),
+        json!({"budget_usd": -1}),
+        json!({"name": ""}),
+        json!({"bogus": 1}),
+    ] {
         let r = app.admin("PATCH", &path, Some(bad.clone())).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}: {}", r.text);
     }
     assert_eq!(
-        app.admin("PATCH", "/api/client_keys/999", Some(json!({"rpm": 1}))).await.status,
+        app.admin("PATCH", "/api/client_keys/999", Some(json!({"rpm": 1})))
+            .await
+            .status,
         StatusCode::NOT_FOUND
     );
     app.stop().await;
@@ -328,7 +367,10 @@ async fn stats_and_logs_per_client_key_match_the_calls_made() {
         tokens += r.body["usage"]["total_tokens"].as_u64().unwrap();
     }
     mock.set_behaviour(mock_upstream::Behaviour::Status(400));
-    assert_eq!(call(&app, &key, &chat_body("gpt-4o")).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        call(&app, &key, &chat_body("gpt-4o")).await.status,
+        StatusCode::BAD_REQUEST
+    );
     mock.set_behaviour(mock_upstream::Behaviour::Normal);
     call(&app, &other_key, &chat_body("gpt-4o")).await;
 
