@@ -289,6 +289,7 @@ mod tests {
             completion_tokens: 5,
             cost_usd: 0.001,
             attempts: 1,
+            client_key: None,
         }
     }
 
