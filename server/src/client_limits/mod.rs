@@ -29,6 +29,9 @@ use bucket::{format_reset, BucketState, RateBucket};
 use budget::{nanos_to_usd, period_bounds, usd_to_nanos, Budget};
 pub use policy::Policy;
 
+/// The status of a call whose client went away (mid-stream, say).
+const CLIENT_CLOSED: u16 = 499;
+
 /// Bytes of request body counted as one prompt token by the estimate (English text runs about
 /// four bytes a token; JSON framing makes a body longer than its text).
 pub const BYTES_PER_TOKEN: u64 = 4;
@@ -501,7 +504,9 @@ impl ClientCall {
     }
 
     /// The call ended with `status`, having used `usage` at `cost_usd`: the reservations become
-    /// what was really used (nothing for a failure), and the key's counts move.
+    /// what was really used (nothing for a failure), and the key's counts move. A call its client
+    /// abandoned is charged at least its estimate: the upstream may have produced (and billed)
+    /// the whole answer, so walking away from a stream must not dodge the budget.
     pub fn finish(mut self, status: u16, usage: &TokenUsage, cost_usd: f64) {
         self.finished = true;
         let stats = &self.key.stats;
@@ -515,10 +520,10 @@ impl ClientCall {
         stats
             .completion_tokens
             .fetch_add(completion, Ordering::Relaxed);
-        let cost = if failed {
-            0
-        } else {
-            usd_to_nanos(cost_usd).max(0)
+        let cost = match status {
+            CLIENT_CLOSED => usd_to_nanos(cost_usd).max(self.reserved),
+            _ if failed => 0,
+            _ => usd_to_nanos(cost_usd).max(0),
         };
         stats.cost.fetch_add(cost as u64, Ordering::Relaxed);
         if let Some(limit) = self.policy.tpm {
@@ -602,6 +607,23 @@ mod tests {
         assert_eq!(usage.budget_left_usd, Some(0.75));
         assert_eq!((usage.calls, usage.errors, usage.limited), (2, 1, 1));
         assert_eq!(usage.requests_left, Some(98));
+    }
+
+    #[test]
+    fn an_abandoned_call_is_charged_its_estimate() {
+        let key = key(|r| r.budget_usd = Some(1.0));
+        let demand = Demand {
+            tokens: 10,
+            cost: usd_to_nanos(0.4),
+        };
+        let mut call = ClientCall::start(key.clone());
+        call.admit(demand, T0).unwrap();
+        call.finish(CLIENT_CLOSED, &TokenUsage::default(), 0.0);
+        assert_eq!(key.usage(T0).spent_usd, 0.4);
+        let mut failed = ClientCall::start(key.clone());
+        failed.admit(demand, T0).unwrap();
+        failed.finish(502, &TokenUsage::default(), 0.0);
+        assert_eq!(key.usage(T0).spent_usd, 0.4, "a failure costs nothing");
     }
 
     #[test]
