@@ -9,6 +9,7 @@ pub mod count_tokens;
 pub mod demand;
 pub mod models;
 pub mod record;
+pub mod scrub;
 pub mod stream;
 pub mod target;
 
