@@ -11,6 +11,8 @@
 #   BENCH_MOCK_WORKERS=1    mock-upstream worker threads (see README, "Benchmarks")
 #   BENCH_THREADS=1         load generator threads
 #   BENCH_TARGETS="direct nginx bare api-proxy"
+#   (clientkey, not in the default list: api-proxy at c=64 without a client key, then with one
+#    that has every limit, set high enough never to refuse)
 #   BENCH_SCENARIOS="nonstream_c1 nonstream_c16 nonstream_c64 nonstream_c256 rounds_c64 calllog stream_c16 messages_stream_c16 stream_c1000 idle"
 #                           (rounds_c64: non-stream c=64 again, in interleaved rounds, see below;
 #                            calllog: api-proxy at c=64 with call logging on, then off;
@@ -386,6 +388,27 @@ for scenario in $BENCH_SCENARIOS; do
             # the mock's key, measured back to back at non-stream c=64. Traces go to a local sink.
             [[ $target == api-proxy ]] || continue
             run_observability
+            continue
+            ;;
+        clientkey)
+            # No client key, then a client key with every limit (budget, rpm, tpm, max_parallel,
+            # models), all high enough never to refuse: the cost of enforcing them (api-proxy only).
+            [[ $target == api-proxy ]] || continue
+            CLIENT_KEY=$(curl -sf "http://127.0.0.1:$PROXY_PORT/api/client_keys" -H "Authorization: Bearer $ADMIN_TOKEN" \
+                -H 'Content-Type: application/json' \
+                -d '{"name": "bench", "budget_usd": 1000000000, "rpm": 100000000, "tpm": 2000000000, "max_parallel": 100000, "models": ["gpt-4o*"]}' |
+                jq -r .key)
+            for keyed in none limited; do
+                out=$RUN_DIR/clientkey_c64__$keyed.json
+                bearer=()
+                [[ $keyed == limited ]] && bearer=(--bearer "$CLIENT_KEY")
+                step "client key: $keyed, non-stream c=64 → api-proxy"
+                "$LOADGEN" load --url "$(url_of api-proxy load)" --concurrency 64 --threads "$BENCH_THREADS" \
+                    "${bearer[@]}" --warmup-secs "$BENCH_WARMUP" --duration-secs "$BENCH_SECONDS" $(watch_args api-proxy) \
+                    --scenario clientkey_c64 --target "client key $keyed" --out "$out"
+                jq -c '{scenario, target, rps, p50: .latency_ms.p50, p99: .latency_ms.p99, error_count}' "$out" >&2
+                sleep 1
+            done
             continue
             ;;
         idle)

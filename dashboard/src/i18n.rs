@@ -91,6 +91,7 @@ texts! {
     NavProviders => "Providers & models", "服务商与模型";
     NavRouting => "Routing", "路由";
     NavSettings => "Settings", "设置";
+    NavClientKeys => "Client keys", "客户端密钥";
     SignOut => "Sign out", "退出登录";
     OtherLanguage => "中文", "English";
     SwitchLanguage => "Switch language", "切换语言";
@@ -103,6 +104,35 @@ texts! {
     DatabaseFull => "The disk holding the database is full: calls are still proxied, but changes and call logs are not saved until there is space.", "数据库所在磁盘已满：调用仍照常代理，但在腾出空间之前修改和调用日志不会保存。";
     PageNotFound => "There is no such page.", "页面不存在。";
     BackToOverview => "Back to the overview", "返回概览";
+
+    // Client keys
+    AddClientKey => "New client key", "新建客户端密钥";
+    EditClientKey => "Edit client key", "编辑客户端密钥";
+    NoClientKeys => "No client keys yet. Create one for each person or program that calls /v1, with its own limits.", "还没有客户端密钥。为每个调用 /v1 的人或程序各建一个，并设置各自的限额。";
+    ClientKeyCreated => "Client key created", "客户端密钥已创建";
+    ClientKeyShownOnce => "Copy the key now: it is shown only this once.", "请立即复制该密钥：它只显示这一次。";
+    BudgetUsd => "Budget (USD)", "预算（美元）";
+    BudgetPeriodLabel => "Budget period", "预算周期";
+    PeriodTotal => "in total", "总计";
+    PeriodDaily => "per day", "每天";
+    PeriodMonthly => "per month", "每月";
+    RpmLabel => "Requests per minute", "每分钟请求数";
+    TpmLabel => "Tokens per minute", "每分钟 Token 数";
+    MaxParallelLabel => "Requests in flight", "最大并发请求";
+    AllowedModels => "Allowed models (comma-separated, * matches anything)", "允许的模型（逗号分隔，* 匹配任意字符）";
+    AllModels => "all models", "全部模型";
+    ExpiresAtLabel => "Expires", "过期时间";
+    NoteLabel => "Note", "备注";
+    EmptyMeansNoLimit => "Empty: no limit", "留空表示不限";
+    Revoke => "Revoke", "吊销";
+    RevokeClientKeyQuestion => "Revoke this client key?", "吊销此客户端密钥？";
+    RevokeClientKeyNote => "Its next call gets 401. This cannot be undone.", "它的下一次调用将返回 401。此操作无法撤销。";
+    RevokedWord => "revoked", "已吊销";
+    ExpiredWord => "expired", "已过期";
+    DisabledWord => "disabled", "已停用";
+    ActiveWord => "active", "可用";
+    LimitsLabel => "Limits", "限额";
+    SpentLabel => "Spent", "已花费";
 
     // Common words
     Loading => "Loading…", "加载中…";

@@ -19,6 +19,8 @@ pub enum Route {
     Providers,
     #[at("/routing")]
     Routing,
+    #[at("/client-keys")]
+    ClientKeys,
     #[at("/settings")]
     Settings,
     #[not_found]
@@ -28,9 +30,10 @@ pub enum Route {
 
 impl Route {
     /// The pages in the navigation bar, in order.
-    pub const NAV: [Route; 6] = [
+    pub const NAV: [Route; 7] = [
         Route::Overview,
         Route::Keys,
+        Route::ClientKeys,
         Route::Logs,
         Route::Providers,
         Route::Routing,
@@ -44,6 +47,7 @@ impl Route {
             Route::Logs => Text::NavLogs,
             Route::Providers => Text::NavProviders,
             Route::Routing => Text::NavRouting,
+            Route::ClientKeys => Text::NavClientKeys,
             Route::Settings => Text::NavSettings,
         }
     }
@@ -56,6 +60,7 @@ pub fn switch(route: Route) -> Html {
         Route::Logs => html! { <pages::logs::Logs /> },
         Route::Providers => html! { <pages::providers::Providers /> },
         Route::Routing => html! { <pages::routing::Routing /> },
+        Route::ClientKeys => html! { <pages::client_keys::ClientKeys /> },
         Route::Settings => html! { <pages::settings::Settings /> },
         Route::NotFound => html! { <pages::not_found::NotFound /> },
     }

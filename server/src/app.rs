@@ -11,11 +11,11 @@ use actix::Arbiter;
 use actix_web::dev::ServerHandle;
 use actix_web::middleware::{from_fn, Condition};
 use actix_web::{web, App, HttpServer};
-use dashmap::DashMap;
 
 use crate::actors::key::KeyActorDeps;
 use crate::actors::KeyRegistry;
 use crate::bootstrap::{self, BootstrapError};
+use crate::client_limits::ClientKeys;
 use crate::clock::Clock;
 use crate::config::aliases::load_aliases;
 use crate::config::{ConfigError, ProviderCatalog, ServerConfig};
@@ -33,6 +33,7 @@ use crate::{api, upstream};
 const ADMIN_JSON_LIMIT: usize = 1024 * 1024;
 const RETENTION_SWEEP: Duration = Duration::from_secs(3600);
 const LIVE_TICK: Duration = Duration::from_secs(1);
+const SPEND_SAVE_INTERVAL: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -65,6 +66,7 @@ pub struct RunningApp {
     arbiter: Arbiter,
     sweeper: tokio::task::JoinHandle<()>,
     ticker: tokio::task::JoinHandle<()>,
+    spend_saver: tokio::task::JoinHandle<()>,
 }
 
 pub async fn start(config: ServerConfig) -> Result<RunningApp, StartError> {
@@ -156,12 +158,7 @@ pub async fn start_with_clock(
         settings: Arc::new(RwLock::new(Arc::new(settings))),
         config_aliases,
         admin_token: Arc::new(admin_token),
-        client_keys: Arc::new(
-            clients
-                .into_iter()
-                .map(|c| (c.key_hash, c.id))
-                .collect::<DashMap<_, _>>(),
-        ),
+        client_keys: ClientKeys::load(&clients),
         started_at,
         clock,
         live,
@@ -234,6 +231,7 @@ pub async fn start_with_clock(
 
     let sweeper = tokio::task::spawn_local(sweep_old_logs(state.clone()));
     let ticker = tokio::task::spawn_local(tick_live_feed(state.clone()));
+    let spend_saver = tokio::task::spawn_local(save_client_spend_often(state.clone()));
     tracing::info!(
         %addr,
         keys = keys.len(),
@@ -250,7 +248,32 @@ pub async fn start_with_clock(
         arbiter,
         sweeper,
         ticker,
+        spend_saver,
     })
+}
+
+/// Saves the budget spend of the client keys whose spend changed, so that a restart does not
+/// hand a budget out again (at most [`SPEND_SAVE_INTERVAL`] of spend is lost on a crash).
+async fn save_client_spend(state: &AppState) {
+    let spend = state.client_keys.unsaved_spend();
+    if spend.is_empty() {
+        return;
+    }
+    if let Err(e) = state
+        .db
+        .run(move |conn| client_keys::save_spend(conn, &spend))
+        .await
+    {
+        tracing::warn!(error = %e, "could not save the client keys' spend");
+    }
+}
+
+async fn save_client_spend_often(state: AppState) {
+    let mut every = tokio::time::interval(SPEND_SAVE_INTERVAL);
+    loop {
+        every.tick().await;
+        save_client_spend(&state).await;
+    }
 }
 
 /// Sends the live feed's snapshot every second (only while someone listens).
@@ -320,6 +343,8 @@ impl RunningApp {
     async fn finish(mut self) {
         self.sweeper.abort();
         self.ticker.abort();
+        self.spend_saver.abort();
+        save_client_spend(&self.state).await;
         self.state.keys.settle_all().await;
         let traces = self.state.traces.clone();
         let _ = tokio::task::spawn_blocking(move || traces.shutdown()).await;

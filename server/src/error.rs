@@ -8,6 +8,7 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use crate::adapters::AdapterError;
+use crate::client_limits::LimitError;
 use crate::db::{DbError, StorageFault};
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +60,9 @@ pub enum ApiError {
     /// The upstream answered with an error; `body` is already in the client's dialect.
     #[error("upstream returned {status}")]
     Upstream { status: StatusCode, body: Bytes },
+    /// A client key's own limits refuse the call (see [`LimitError::status`]).
+    #[error(transparent)]
+    ClientLimit(#[from] LimitError),
     /// A change could not be saved: the database is read-only, locked or on a full disk.
     #[error("{}", .0.explain())]
     Storage(StorageFault),
@@ -98,6 +102,10 @@ impl ApiError {
             Self::UpstreamInvalid(_) => ("api_error", Some("upstream_invalid_response")),
             Self::UpstreamKeyRejected(_) => ("api_error", Some("upstream_key_rejected")),
             Self::Upstream { .. } => ("api_error", None),
+            Self::ClientLimit(limit) => {
+                let (kind, code) = limit.kind();
+                (kind, Some(code))
+            }
             Self::Storage(fault) => ("service_unavailable", Some(fault.code())),
             Self::Internal(_) => ("server_error", Some("internal_error")),
         }
@@ -122,7 +130,7 @@ impl ApiError {
         let (kind, code) = self.kind();
         let param = match self {
             Self::BadRequest { param, .. } => param.as_deref(),
-            Self::ModelNotFound(_) => Some("model"),
+            Self::ModelNotFound(_) | Self::ClientLimit(LimitError::Model { .. }) => Some("model"),
             _ => None,
         };
         error_body(&self.client_message(), kind, param, code)
@@ -197,6 +205,7 @@ impl ResponseError for ApiError {
             Self::UpstreamInvalid(_) => StatusCode::BAD_GATEWAY,
             Self::UpstreamKeyRejected(_) => StatusCode::BAD_GATEWAY,
             Self::Upstream { status, .. } => *status,
+            Self::ClientLimit(limit) => limit.status(),
             Self::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -212,7 +221,15 @@ impl ResponseError for ApiError {
         }
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CONTENT_TYPE, "application/json"));
-        if matches!(self, Self::Unauthorized(_)) {
+        if matches!(
+            self,
+            Self::Unauthorized(_)
+                | Self::ClientLimit(
+                    LimitError::Expired { .. }
+                        | LimitError::Revoked { .. }
+                        | LimitError::Disabled { .. }
+                )
+        ) {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
         if let Self::MethodNotAllowed { allow, .. } = self {
@@ -222,6 +239,14 @@ impl ResponseError for ApiError {
         | Self::AuthThrottled { retry_after_secs } = self
         {
             response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+        }
+        if let Self::ClientLimit(limit) = self {
+            if let Some(secs) = limit.retry_after_secs() {
+                response.insert_header((header::RETRY_AFTER, secs.to_string()));
+            }
+            for (name, value) in limit.rate_headers().map(|h| h.pairs()).unwrap_or_default() {
+                response.insert_header((name, value));
+            }
         }
         if let Self::Storage(StorageFault::Busy) = self {
             // A lock held by another process is usually gone within seconds.

@@ -363,7 +363,7 @@ pub async fn test_key(
             dialect: &openai::CHAT,
             headers: Vec::new(),
             provider: None,
-            client_key_id: None,
+            client_key: None,
             only_key: Some(id),
             trace_parent: None,
         },

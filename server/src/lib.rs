@@ -11,6 +11,7 @@ pub mod api;
 pub mod app;
 pub mod bootstrap;
 pub mod cli;
+pub mod client_limits;
 pub mod clock;
 pub mod config;
 pub mod crypto;

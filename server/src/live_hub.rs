@@ -122,6 +122,7 @@ mod tests {
             completion_tokens: 1,
             cost_usd: 0.0,
             attempts: 1,
+            client_key: None,
         }
     }
 

@@ -4,12 +4,12 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use dashmap::DashMap;
 use shared::settings::Settings;
 
 use crate::actors::KeyRegistry;
 use crate::api::auth_throttle::AuthThrottle;
 use crate::api::live_tickets::LiveTickets;
+use crate::client_limits::ClientKeys;
 use crate::clock::Clock;
 use crate::config::{ProviderCatalog, ServerConfig};
 use crate::crypto::{KeyCipher, Secret};
@@ -34,8 +34,8 @@ pub struct AppState {
     /// Model equivalents from `configs/model_aliases.json` (settings' aliases win over these).
     pub config_aliases: Arc<BTreeMap<String, String>>,
     pub admin_token: Arc<Secret>,
-    /// SHA-256 of each client key -> its id.
-    pub client_keys: Arc<DashMap<String, i32>>,
+    /// Client keys by the SHA-256 of their secret, with their limits' live state.
+    pub client_keys: ClientKeys,
     pub started_at: Instant,
     pub clock: Clock,
     pub live: LiveHub,

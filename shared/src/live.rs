@@ -56,6 +56,9 @@ pub struct LiveCall {
     pub completion_tokens: i64,
     pub cost_usd: f64,
     pub attempts: i32,
+    /// The name of the client key the call came with.
+    #[serde(default)]
+    pub client_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -11,6 +11,9 @@ pub struct CallLogView {
     pub request_id: String,
     pub key_id: Option<i64>,
     pub key_name: Option<String>,
+    /// The client key the call came with.
+    #[serde(default)]
+    pub client_key_id: Option<i64>,
     pub provider: Option<String>,
     pub model: String,
     pub endpoint: String,

@@ -516,6 +516,70 @@ test('the Providers, Routing and Settings pages load', async () => {
     await assertNoReload();
 });
 
+const clientKeyRow = (name) => `#client-keys-table tr[data-client-key-name="${name}"]`;
+
+/** A chat call through api-proxy with `key` as the client key; returns the response. */
+async function callWithKey(key, model) {
+    const r = await fetch(`${state.proxyUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${key}` },
+        body: JSON.stringify({ model, messages: [{ role: 'user', content: 'from a client key' }] }),
+    });
+    const body = await r.json();
+    return { status: r.status, headers: r.headers, body };
+}
+
+test('client keys: create (the key is shown once), edit limits, revoke, and the next call gets 401', async () => {
+    const { page } = state;
+    await openPage('/client-keys');
+    await page.locator('#no-client-keys').waitFor();
+    await page.click('#add-client-key');
+    await page.locator('#client-key-form').waitFor();
+    await page.fill('#ck-name', 'team-bot');
+    await page.fill('#ck-rpm', '100');
+    await page.fill('#ck-budget', '5');
+    await page.fill('#ck-models', 'gpt-4o-mini*');
+    await screenshot('client-key-form');
+    await page.click('#client-key-save');
+    const shown = page.locator('#new-client-key');
+    await shown.waitFor();
+    const key = (await shown.innerText()).trim();
+    assert.match(key, /^apx-/);
+    await screenshot('client-key-created');
+    await page.click('#close-created');
+    await page.locator(clientKeyRow('team-bot')).waitFor();
+    assert.ok(!(await page.content()).includes(key), 'the key is shown once only');
+
+    const ok = await callWithKey(key, 'gpt-4o-mini');
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    assert.equal(ok.headers.get('x-ratelimit-limit-requests'), '100');
+    const denied = await callWithKey(key, 'gpt-4o');
+    assert.equal(denied.status, 403);
+    assert.equal(denied.body.error.code, 'model_not_allowed');
+
+    await page.click(`${clientKeyRow('team-bot')} .client-key-edit`);
+    await page.locator('#client-key-form').waitFor();
+    assert.equal(await page.inputValue('#ck-rpm'), '100', 'the form shows the current limits');
+    await page.fill('#ck-rpm', '7');
+    await page.click('#client-key-save');
+    await page.locator('#client-key-dialog').waitFor({ state: 'detached' });
+    await page.locator(`${clientKeyRow('team-bot')} .client-key-limits`, { hasText: '/7 rpm' }).waitFor();
+    const listed = (await admin('/api/client_keys')).data.find((k) => k.name === 'team-bot');
+    assert.equal(listed.rpm, 7);
+    assert.equal(listed.models.join(','), 'gpt-4o-mini*');
+    assert.equal(listed.usage.calls, 2);
+    await screenshot('client-keys');
+
+    await page.click(`${clientKeyRow('team-bot')} .client-key-revoke`);
+    await page.locator('#revoke-dialog').waitFor();
+    await page.click('#confirm-revoke');
+    await page.locator(`${clientKeyRow('team-bot')} .client-key-status`, { hasText: 'revoked' }).waitFor();
+    const revoked = await callWithKey(key, 'gpt-4o-mini');
+    assert.equal(revoked.status, 401);
+    assert.equal(revoked.body.error.code, 'client_key_revoked');
+    await markDocument();
+});
+
 test('a database locked by another process shows a warning on every page until a write succeeds', async () => {
     const { page } = state;
     const settings = await admin('/api/settings');

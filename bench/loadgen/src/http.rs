@@ -20,6 +20,8 @@ pub struct Target {
     /// `Host` header value (`127.0.0.1:PORT`).
     pub host: String,
     pub path: String,
+    /// Sent as `Authorization: Bearer …` (a client key), when set.
+    pub bearer: Option<String>,
 }
 
 impl Target {
@@ -44,6 +46,7 @@ impl Target {
             addr,
             host: authority.to_owned(),
             path: path.to_owned(),
+            bearer: None,
         })
     }
 
@@ -60,8 +63,13 @@ impl Target {
         } else {
             ""
         };
+        let bearer = self
+            .bearer
+            .as_ref()
+            .map(|key| format!("Authorization: Bearer {key}\r\n"))
+            .unwrap_or_default();
         let mut out = format!(
-            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nAccept: */*\r\n{anthropic}Content-Length: {}\r\n\r\n",
+            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nAccept: */*\r\n{anthropic}{bearer}Content-Length: {}\r\n\r\n",
             self.path,
             self.host,
             body.len()

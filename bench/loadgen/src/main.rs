@@ -186,7 +186,8 @@ fn write_out(args: &Args, value: &Value) -> Result<(), String> {
 
 fn cmd_load(args: &Args) -> Result<(), String> {
     let url = args.required("--url")?;
-    let target = Target::parse(url)?;
+    let mut target = Target::parse(url)?;
+    target.bearer = args.get("--bearer").map(str::to_owned);
     let stream = args.get("--stream").is_some();
     let concurrency = args.bounded("--concurrency", 1, MAX_CONNECTIONS)?;
     let threads = args.bounded("--threads", 1, MAX_THREADS)?.min(concurrency);

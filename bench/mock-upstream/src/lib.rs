@@ -20,13 +20,13 @@ mod sse;
 mod tls;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 
 pub use anthropic::thinking_signature;
 pub use embeddings::MOCK_EMBEDDING_DIMENSIONS;
@@ -152,6 +152,15 @@ impl Received {
     }
 }
 
+/// Permits for held requests; none until [`MockUpstream::release`].
+struct Gate(Semaphore);
+
+impl Default for Gate {
+    fn default() -> Self {
+        Self(Semaphore::new(0))
+    }
+}
+
 /// Shared between the handlers and the test.
 #[derive(Default)]
 pub struct MockState {
@@ -168,6 +177,12 @@ pub struct MockState {
     flooded: AtomicU64,
     /// Responses API answers stored (`store` left out or true), by id.
     responses: Mutex<std::collections::HashMap<String, responses::StoredResponse>>,
+    /// While set, every recorded request waits for a permit of `gate` before it is answered
+    /// ([`MockUpstream::hold`]): tests see exactly how many requests are in flight at once.
+    holding: AtomicBool,
+    gate: Gate,
+    /// Woken whenever a request is recorded.
+    received_notify: Notify,
 }
 
 impl MockState {
@@ -177,6 +192,16 @@ impl MockState {
 
     fn record(&self, r: Received) {
         self.received.lock().unwrap().push(r);
+        self.received_notify.notify_waiters();
+    }
+
+    /// Waits for a permit of the gate while holding is on.
+    async fn pass_gate(&self) {
+        if self.holding.load(Ordering::Acquire) {
+            if let Ok(permit) = self.gate.0.acquire().await {
+                permit.forget();
+            }
+        }
     }
 
     /// A fresh number for an answer's ids, unique within this mock.
@@ -310,6 +335,29 @@ impl MockUpstream {
     /// this count once the buffers between it and the mock are full.
     pub fn flooded_bytes(&self) -> u64 {
         self.state.flooded.load(Ordering::Acquire)
+    }
+
+    /// From now on, every request is recorded and then held, unanswered, until
+    /// [`MockUpstream::release`] lets it go.
+    pub fn hold(&self) {
+        self.state.holding.store(true, Ordering::Release);
+    }
+
+    /// Answers every held request and stops holding new ones.
+    pub fn release(&self) {
+        self.state.holding.store(false, Ordering::Release);
+        self.state.gate.0.add_permits(Semaphore::MAX_PERMITS / 2);
+    }
+
+    /// Resolves once at least `n` requests were received (held ones included).
+    pub async fn wait_received(&self, n: usize) {
+        loop {
+            let notified = self.state.received_notify.notified();
+            if self.request_count() >= n {
+                return;
+            }
+            notified.await;
+        }
     }
 
     pub fn cancelled_streams(&self) -> usize {
@@ -463,6 +511,7 @@ async fn respond(req: HttpRequest, body: web::Bytes, state: web::Data<MockState>
             raw_body: body.clone(),
         });
     }
+    state.pass_gate().await;
     let state = state.into_inner();
     let path = req.path();
     if path.ends_with("/messages/count_tokens") {

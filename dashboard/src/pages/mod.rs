@@ -1,5 +1,6 @@
 //! One component per route, plus the sign-in page shown before any of them.
 
+pub mod client_keys;
 pub mod keys;
 pub mod logs;
 pub mod not_found;

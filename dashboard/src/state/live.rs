@@ -187,6 +187,7 @@ mod tests {
             completion_tokens: 0,
             cost_usd: 0.0,
             attempts: 1,
+            client_key: None,
         }
     }
 

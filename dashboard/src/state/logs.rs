@@ -289,6 +289,7 @@ mod tests {
             completion_tokens: 5,
             cost_usd: 0.001,
             attempts: 1,
+            client_key: None,
         }
     }
 
@@ -299,6 +300,7 @@ mod tests {
             request_id: request_id.into(),
             key_id: Some(1),
             key_name: Some("k".into()),
+            client_key_id: None,
             provider: Some("openai".into()),
             model: "gpt-4o-mini".into(),
             endpoint: "chat/completions".into(),

@@ -2,6 +2,7 @@
 //! live events and REST answers merge into it. No browser calls here: everything is unit-tested
 //! on the host.
 
+pub mod client_key_form;
 pub mod key_form;
 pub mod keys;
 pub mod live;

@@ -2,12 +2,14 @@
 
 use std::future::{ready, Ready};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 
 use super::auth_throttle::PeerId;
+use crate::client_limits::ClientKey;
 use crate::config::ServerConfig;
 use crate::crypto::sha256_hex;
 use crate::error::ApiError;
@@ -109,7 +111,7 @@ fn is_loopback(ip: IpAddr) -> bool {
 /// `x-api-key`. A valid one must be sent unless the request is [exempt](loopback_exempt): on
 /// this machine any token (or none) is accepted, since the seed promises "no real key needed"
 /// for local tools.
-pub struct ClientAuth(pub Option<i32>);
+pub struct ClientAuth(pub Option<Arc<ClientKey>>);
 
 impl FromRequest for ClientAuth {
     type Error = ApiError;
@@ -119,10 +121,13 @@ impl FromRequest for ClientAuth {
         ready(app_state(req).and_then(|state| {
             let known = bearer(req)
                 .or_else(|| x_api_key(req))
-                .and_then(|token| state.client_keys.get(&sha256_hex(token)).map(|id| *id));
+                .and_then(|token| state.client_keys.by_hash(&sha256_hex(token)));
             let peer = req.peer_addr().map(|a| a.ip());
             match known {
-                Some(id) => Ok(ClientAuth(Some(id))),
+                Some(key) => {
+                    key.check_usable(state.clock.now_ms())?;
+                    Ok(ClientAuth(Some(key)))
+                }
                 None if loopback_exempt(&state.config, peer, req.headers()) => Ok(ClientAuth(None)),
                 None => Err(ApiError::Unauthorized(
                     "a valid client key is required: create one with POST /api/client_keys and send it as Authorization: Bearer <key> (or x-api-key: <key>)".into(),

@@ -44,7 +44,7 @@ pub(super) async fn proxy(
             dialect,
             headers: dialect.forwarded_headers(req.headers()),
             provider,
-            client_key_id: auth.0,
+            client_key: auth.0,
             only_key: None,
             trace_parent: state.traces.client_context(req.headers()),
         },

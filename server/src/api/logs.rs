@@ -1,4 +1,4 @@
-//! `GET /api/logs?limit=&before=&key_id=&model=&provider=&endpoint=&status=`: newest first,
+//! `GET /api/logs?limit=&before=&key_id=&client_key_id=&model=&provider=&endpoint=&status=`: newest first,
 //! keyset-paginated.
 
 use actix_web::{web, HttpResponse};
@@ -25,6 +25,8 @@ pub struct LogsQuery {
     /// Only rows with a smaller id (the previous page's `next_before`).
     before: Option<i32>,
     key_id: Option<i32>,
+    /// Only calls made with this client key.
+    client_key_id: Option<i32>,
     model: Option<String>,
     provider: Option<String>,
     /// The endpoint the call came in on: `chat/completions`, `messages`, `responses`, `embeddings`.
@@ -80,6 +82,7 @@ pub async fn list_logs(
     let filter = LogFilter {
         before: q.before,
         key_id: q.key_id,
+        client_key_id: q.client_key_id,
         model: q.model.filter(|m| !m.is_empty()),
         provider: q.provider.filter(|p| !p.is_empty()),
         endpoint: q.endpoint.filter(|e| !e.is_empty()),
@@ -136,6 +139,7 @@ fn view(r: CallLogRow) -> CallLogView {
         request_id: r.request_id,
         key_id: r.key_id.map(i64::from),
         key_name: r.key_name,
+        client_key_id: r.client_key_id.map(i64::from),
         provider: r.provider,
         model: r.model,
         endpoint: r.endpoint,

@@ -94,7 +94,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(post().to(client_keys::create_client_key)),
                 )
                 .service(
-                    resource("/client_keys/{id}", "DELETE")
+                    resource("/client_keys/{id}", "GET, PATCH, DELETE")
+                        .route(get().to(client_keys::get_client_key))
+                        .route(patch().to(client_keys::update_client_key))
                         .route(delete().to(client_keys::delete_client_key)),
                 )
                 .default_service(web::to(not_found))

@@ -103,6 +103,7 @@ fn insert_chunks<'a, const N: usize>(
 pub struct LogFilter {
     pub before: Option<i32>,
     pub key_id: Option<i32>,
+    pub client_key_id: Option<i32>,
     pub model: Option<String>,
     pub provider: Option<String>,
     pub endpoint: Option<String>,
@@ -136,6 +137,9 @@ pub fn page(
     }
     if let Some(key_id) = filter.key_id {
         query = query.filter(call_logs::key_id.eq(key_id));
+    }
+    if let Some(client_key_id) = filter.client_key_id {
+        query = query.filter(call_logs::client_key_id.eq(client_key_id));
     }
     if let Some(model) = &filter.model {
         query = query.filter(call_logs::model.eq(model.clone()));

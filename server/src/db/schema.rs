@@ -75,6 +75,18 @@ diesel::table! {
         key_hash -> Text,
         prefix -> Text,
         created_at -> BigInt,
+        budget_usd -> Nullable<Double>,
+        budget_period -> Text,
+        rpm -> Nullable<Integer>,
+        tpm -> Nullable<Integer>,
+        max_parallel -> Nullable<Integer>,
+        models -> Nullable<Text>,
+        expires_at -> Nullable<BigInt>,
+        enabled -> Bool,
+        note -> Nullable<Text>,
+        revoked_at -> Nullable<BigInt>,
+        spent_usd -> Double,
+        spent_period_start -> BigInt,
     }
 }
 

@@ -7,6 +7,7 @@
 //! The dialects ([`crate::adapters`]) do every conversion, error rendering and failure
 //! classification; this loop only routes, retries, accounts and logs.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::header::{self, HeaderName, HeaderValue};
@@ -24,6 +25,7 @@ use crate::adapters::{
     self, canonical, snippet, AdapterError, ClientDialect, RenderContext, StreamTranslator,
     UpstreamContext,
 };
+use crate::client_limits::{ClientCall, ClientKey};
 use crate::error::ApiError;
 use crate::routing::{health, pick, ratelimit, Bid, PickQuery, PickResult, Signal, TokenUsage};
 use crate::state::AppState;
@@ -44,7 +46,8 @@ pub struct Call<'a> {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Only keys of this provider may serve it.
     pub provider: Option<&'a str>,
-    pub client_key_id: Option<i32>,
+    /// The client key the call came with (its limits apply).
+    pub client_key: Option<Arc<ClientKey>>,
     /// Only this key, whatever its health (the admin's "test this key").
     pub only_key: Option<i32>,
     /// The client's trace context (`traceparent`), when traces are exported.
@@ -71,6 +74,8 @@ pub async fn proxy_call(
 ) -> Result<HttpResponse, ApiError> {
     let dialect = call.dialect;
     let arrived = std::time::Instant::now();
+    // Counted from here: a call that fails before it is accounted counts as an error.
+    let mut client_call = call.client_key.clone().map(ClientCall::start);
     let request = match dialect
         .parse(&call.body)
         .map_err(ApiError::from)
@@ -87,9 +92,14 @@ pub async fn proxy_call(
     let settings = state.settings();
     let alias = state.model_alias(&settings, &request.model);
     let strategy = settings.strategy_for(&request.model);
+    // A client key's allow-list decides which of the model and its equivalent may serve.
+    let (model, alias) = match &client_call {
+        Some(c) => c.allowed_models(&request.model, alias.as_deref())?,
+        None => (request.model.as_str(), alias.as_deref()),
+    };
     let base_query = PickQuery {
-        model: &request.model,
-        alias: alias.as_deref(),
+        model,
+        alias,
         provider: call.provider,
         exclude: &[],
         only_key: call.only_key,
@@ -115,7 +125,7 @@ pub async fn proxy_call(
         request.model.clone(),
         dialect.endpoint(),
         request.stream,
-        call.client_key_id,
+        call.client_key.as_deref(),
         settings.store_call_logs,
     );
     if let Some(span) = state.traces.start_call(
@@ -124,6 +134,31 @@ pub async fn proxy_call(
         &request.model,
     ) {
         record.traced(span);
+    }
+    if let Some(mut client) = client_call.take() {
+        let demand = if client.needs_estimate() {
+            super::demand::estimate(
+                &state.board,
+                &base_query,
+                &request,
+                call.body.len(),
+                dialect.wire(),
+            )
+        } else {
+            Default::default()
+        };
+        if let Err(limit) = client.admit(demand, state.clock.now_ms()) {
+            drop(client);
+            if let Some(key) = &call.client_key {
+                state
+                    .metrics
+                    .client_key_limit_hit(&key.name(), limit.kind().1);
+            }
+            let error = ApiError::from(limit);
+            finish_failed(record, &error);
+            return Err(error);
+        }
+        record.attach_client(client);
     }
     let first_byte = Duration::from_millis(settings.first_byte_timeout_ms);
     let idle = Duration::from_millis(settings.stream_idle_timeout_ms);
@@ -462,6 +497,9 @@ fn response_head(
             HeaderName::from_static("x-request-id"),
             record.request_id.clone(),
         ));
+    for (name, value) in record.rate_headers() {
+        builder.insert_header((name, value));
+    }
     builder
 }
 

@@ -6,6 +6,7 @@
 pub mod call;
 pub mod continuation;
 pub mod count_tokens;
+pub mod demand;
 pub mod models;
 pub mod record;
 pub mod scrub;

@@ -10,6 +10,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use serde::Serialize;
 
 use crate::actors::KeyRegistry;
+use crate::client_limits::{ClientCall, ClientKey};
 use crate::clock::Clock;
 use crate::db::call_logs::NewCallLog;
 use crate::live_hub::LiveHub;
@@ -65,6 +66,9 @@ pub struct CallRecord {
     endpoint: &'static str,
     pub stream: bool,
     client_key_id: Option<i32>,
+    client_key_name: Option<String>,
+    /// What the call holds of its client key's limits, settled when it ends.
+    client: Option<ClientCall>,
     /// Keep this call's row in the call log (`store_call_logs`).
     store_row: bool,
     pub attempts: i32,
@@ -87,7 +91,7 @@ impl CallRecord {
         model: String,
         endpoint: &'static str,
         stream: bool,
-        client_key_id: Option<i32>,
+        client_key: Option<&ClientKey>,
         store_row: bool,
     ) -> Self {
         let now = Instant::now();
@@ -113,7 +117,9 @@ impl CallRecord {
             model,
             endpoint,
             stream,
-            client_key_id,
+            client_key_id: client_key.map(|k| k.id),
+            client_key_name: client_key.map(ClientKey::name),
+            client: None,
             store_row,
             attempts: 0,
             key: None,
@@ -140,6 +146,20 @@ impl CallRecord {
     /// The answer's finish reasons, for the trace.
     pub fn finish_reasons(&mut self, reasons: Vec<String>) {
         self.finish_reasons = reasons;
+    }
+
+    /// The call was admitted by its client key's limits: what it holds is settled in
+    /// [`CallRecord::finish`].
+    pub fn attach_client(&mut self, client: ClientCall) {
+        self.client = Some(client);
+    }
+
+    /// OpenAI's `x-ratelimit-*` headers for the client key's limits.
+    pub fn rate_headers(&self) -> Vec<(&'static str, String)> {
+        self.client
+            .as_ref()
+            .map(|c| c.rate_headers().pairs())
+            .unwrap_or_default()
     }
 
     /// A new attempt on the picked key (its lease is held until the attempt ends). Returns the
@@ -260,6 +280,12 @@ impl CallRecord {
     pub fn finish(mut self, status: u16, usage: Option<TokenUsage>, error: Option<String>) {
         let usage = self.checked_usage(usage.unwrap_or_default());
         let cost = self.cost(&usage);
+        if let Some(client) = self.client.take() {
+            client.finish(status, &usage, cost);
+            if let Some(name) = &self.client_key_name {
+                self.metrics.client_key_spend(name, cost);
+            }
+        }
         let success = status < 400;
         if self.lease.is_some() {
             // The attempt that ends with the call (its stream included).
@@ -362,6 +388,7 @@ impl CallRecord {
                 completion_tokens: usage.completion,
                 cost_usd: cost,
                 attempts: self.attempts,
+                client_key: self.client_key_name.clone(),
             });
         self.writer.log(
             NewCallLog {

@@ -6,6 +6,7 @@ mod admin_auth;
 mod anthropic;
 mod bad_input;
 mod client_access;
+mod client_limits;
 mod clients;
 mod cross_site;
 mod dashboard_api;

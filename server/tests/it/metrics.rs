@@ -390,26 +390,52 @@ async fn key_gauges_show_state_and_quota() {
 }
 
 #[actix_web::test]
-async fn client_key_hooks_count_spend_and_limit_hits() {
+async fn client_keys_are_counted_by_spend_and_limit_hits() {
+    let mock = MockUpstream::start(MockConfig::default());
     let app = TestApp::start().await;
-    let metrics = &app.state().metrics;
-    metrics.client_key_spend("laptop", 0.25);
-    metrics.client_key_spend("laptop", 0.5);
-    metrics.client_key_limit_hit("laptop", "budget");
+    app.add_openai_key("k", &mock).await;
+    let created = app
+        .admin(
+            "POST",
+            "/api/client_keys",
+            Some(json!({"name": "laptop", "rpm": 2})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let key = created.body["key"].as_str().unwrap().to_owned();
+    let mut cost = 0.0;
+    for expected in [
+        StatusCode::OK,
+        StatusCode::OK,
+        StatusCode::TOO_MANY_REQUESTS,
+    ] {
+        let reply = app
+            .request(
+                "POST",
+                "/v1/chat/completions",
+                Some(&key),
+                Some(chat_body("gpt-4o")),
+            )
+            .await;
+        assert_eq!(reply.status, expected, "{}", reply.text);
+        if let Some(c) = reply.header("x-api-proxy-cost") {
+            cost += c.parse::<f64>().unwrap();
+        }
+    }
+    assert!(cost > 0.0);
+
     let s = samples(&scrape(&app, Some(ADMIN_TOKEN)).await.text);
-    assert_eq!(
-        sum(
-            &s,
-            "api_proxy_client_key_spend_usd_total",
-            &[("client_key", "laptop")]
-        ),
-        0.75
+    let spend = sum(
+        &s,
+        "api_proxy_client_key_spend_usd_total",
+        &[("client_key", "laptop")],
     );
+    assert!((spend - cost).abs() < 1e-9, "{spend} vs {cost}");
     assert_eq!(
         sum(
             &s,
             "api_proxy_client_key_limit_hits_total",
-            &[("client_key", "laptop"), ("kind", "budget")]
+            &[("client_key", "laptop"), ("kind", "rate_limit_exceeded")]
         ),
         1.0
     );

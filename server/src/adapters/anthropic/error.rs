@@ -143,6 +143,12 @@ pub fn render_error(error: &ApiError) -> (StatusCode, Bytes) {
         ApiError::AllKeysThrottled { .. } | ApiError::AuthThrottled { .. } => ErrorKind::RateLimit,
         // No key can take the call now: Anthropic's clients retry an overloaded API.
         ApiError::NoKeyAvailable(_) => ErrorKind::Overloaded,
+        ApiError::ClientLimit(limit) => match limit.status().as_u16() {
+            401 => ErrorKind::Authentication,
+            402 => ErrorKind::Billing,
+            403 => ErrorKind::Permission,
+            _ => ErrorKind::RateLimit,
+        },
         ApiError::UpstreamTimeout(_) => ErrorKind::Timeout,
         ApiError::UpstreamConnect(_)
         | ApiError::UpstreamInvalid(_)

@@ -122,6 +122,12 @@ pub enum MessagesErrors {
     BadRequest(#[ref_response] AnthropicError),
     #[response(status = 401)]
     Unauthorized(#[ref_response] AnthropicError),
+    /// The client key's budget is spent (`billing_error`).
+    #[response(status = 402)]
+    BudgetExceeded(#[ref_response] AnthropicError),
+    /// The client key may not use the model (`permission_error`).
+    #[response(status = 403)]
+    ModelNotAllowed(#[ref_response] AnthropicError),
     #[response(status = 404)]
     NotFound(#[ref_response] AnthropicError),
     #[response(status = 408)]

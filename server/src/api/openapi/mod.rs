@@ -79,6 +79,8 @@ Besides the statuses listed per operation, any request can get 403 (`forbidden`:
         settings::update_settings,
         client_keys::list_client_keys,
         client_keys::create_client_key,
+        client_keys::get_client_key,
+        client_keys::update_client_key,
         client_keys::delete_client_key,
     ),
     components(
@@ -108,6 +110,8 @@ Besides the statuses listed per operation, any request can get 403 (`forbidden`:
             responses::RequestTimeout,
             responses::UnsupportedMediaType,
             responses::AllKeysRateLimited,
+            responses::BudgetExceeded,
+            responses::ModelNotAllowed,
             responses::TooManyFailedAuthentications,
             responses::InternalError,
             responses::StorageUnavailable,

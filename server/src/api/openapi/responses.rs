@@ -57,7 +57,8 @@ pub struct EmbeddingsAnswer(pub OpenAiEmbeddingList);
 pub struct BadRequest(pub ErrorEnvelope<'static>);
 
 /// The admin token (on `/api`) or the client key (on `/v1`, when required) is missing or wrong
-/// (`invalid_api_key`).
+/// (`invalid_api_key`), or the client key has expired (`client_key_expired`), was revoked
+/// (`client_key_revoked`) or is disabled (`client_key_disabled`).
 #[derive(ToResponse)]
 #[response(headers(("WWW-Authenticate" = String, description = "`Bearer`")))]
 pub struct Unauthorized(pub ErrorEnvelope<'static>);
@@ -79,10 +80,30 @@ pub struct RequestTimeout(pub ErrorEnvelope<'static>);
 #[derive(ToResponse)]
 pub struct UnsupportedMediaType(pub ErrorEnvelope<'static>);
 
-/// Every key that could serve the model is rate-limited (`all_keys_rate_limited`).
+/// Every key that could serve the model is rate-limited (`all_keys_rate_limited`), or the
+/// client key is over its own limit: requests per minute (`rate_limit_exceeded`), tokens per
+/// minute (`tokens_rate_limit_exceeded`) or requests in flight (`too_many_parallel_requests`).
 #[derive(ToResponse)]
-#[response(headers(("Retry-After" = u64, description = "Seconds until the first of those keys recovers")))]
+#[response(headers(
+    ("Retry-After" = u64, description = "Seconds until a call could pass"),
+    ("x-ratelimit-limit-requests" = u64, description = "The client key's requests per minute"),
+    ("x-ratelimit-remaining-requests" = u64, description = "Requests left in its bucket"),
+    ("x-ratelimit-reset-requests" = String, description = "Until its bucket is full, e.g. `1s`"),
+    ("x-ratelimit-limit-tokens" = u64, description = "The client key's tokens per minute"),
+    ("x-ratelimit-remaining-tokens" = u64, description = "Tokens left in its bucket"),
+    ("x-ratelimit-reset-tokens" = String, description = "Until its bucket is full, e.g. `6m0s`"),
+))]
 pub struct AllKeysRateLimited(pub ErrorEnvelope<'static>);
+
+/// The client key has spent its budget for the period (`insufficient_quota`,
+/// `budget_exceeded`); a daily or monthly budget says in `Retry-After` when it renews.
+#[derive(ToResponse)]
+#[response(headers(("Retry-After" = u64, description = "Seconds until the budget renews (daily and monthly budgets)")))]
+pub struct BudgetExceeded(pub ErrorEnvelope<'static>);
+
+/// The client key may not use this model (`model_not_allowed`, `param: model`).
+#[derive(ToResponse)]
+pub struct ModelNotAllowed(pub ErrorEnvelope<'static>);
 
 /// Too many failed admin authentications from this address within a minute
 /// (`too_many_failed_authentications`); whatever the token, wait for `Retry-After`.
@@ -131,6 +152,10 @@ pub enum ProxyErrors {
     BadRequest(#[ref_response] BadRequest),
     #[response(status = 401)]
     Unauthorized(#[ref_response] Unauthorized),
+    #[response(status = 402)]
+    BudgetExceeded(#[ref_response] BudgetExceeded),
+    #[response(status = 403)]
+    ModelNotAllowed(#[ref_response] ModelNotAllowed),
     #[response(status = 404)]
     NotFound(#[ref_response] NotFound),
     #[response(status = 408)]
