@@ -115,7 +115,12 @@ mod tests {
 
     #[test]
     fn help_and_version_have_short_and_long_forms() {
-        for help in [&["--help"][..], &["-h"], &["help"], &["rotate-master-key", "--help"]] {
+        for help in [
+            &["--help"][..],
+            &["-h"],
+            &["help"],
+            &["rotate-master-key", "--help"],
+        ] {
             assert_eq!(parse_strs(help), Ok(Command::Help), "{help:?}");
         }
         assert_eq!(parse_strs(&["--version"]), Ok(Command::Version));

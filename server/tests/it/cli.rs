@@ -27,12 +27,20 @@ fn help_answers_and_exits_even_with_a_broken_configuration() {
         // A too-short admin token stops a server's start-up; help must not read it.
         let out = run(&dir, &[flag], &[("ADMIN_TOKEN", "short")]);
         let stdout = text(&out.stdout);
-        assert_eq!(out.status.code(), Some(0), "{flag}: {stdout}{}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{flag}: {stdout}{}",
+            text(&out.stderr)
+        );
         assert!(stdout.starts_with("api-proxy "), "{stdout}");
         assert!(stdout.contains("rotate-master-key"), "{stdout}");
         assert!(stdout.contains("--version"), "{stdout}");
     }
-    assert!(!dir.path().join("data").exists(), "help created the data folder");
+    assert!(
+        !dir.path().join("data").exists(),
+        "help created the data folder"
+    );
 }
 
 #[test]

@@ -283,5 +283,8 @@ async fn every_build_embeds_a_dashboard_and_serves_its_webassembly() {
     let module = app.request("GET", &wasm, None, None).await;
     assert_eq!(module.status, StatusCode::OK, "{wasm}");
     assert_eq!(module.header("content-type"), Some("application/wasm"));
-    assert!(module.text.len() > 100_000, "{wasm} is too small to be the app");
+    assert!(
+        module.text.len() > 100_000,
+        "{wasm} is too small to be the app"
+    );
 }
