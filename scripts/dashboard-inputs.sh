@@ -2,8 +2,10 @@
 # Prints the SHA-256 of everything that determines the dashboard's build (the inputs of
 # `trunk build`), so that a shipped build (dashboard/prebuilt) can be checked against its sources:
 #   - every file under dashboard/ (but its build outputs dist/ and prebuilt/) and shared/;
-#   - Trunk.toml (the trunk and wasm-bindgen pins), .cargo/config.toml (the wasm rustflags);
-#   - the workspace Cargo.toml's release and wasm-release profiles (not its other sections);
+#   - Trunk.toml (the trunk and wasm-bindgen pins), .cargo/config.toml (the wasm rustflags), both
+#     without comment lines;
+#   - the workspace Cargo.toml's release and wasm-release profiles (not its other sections, nor
+#     comments);
 #   - from Cargo.lock, the packages the dashboard can reach (name, version, checksum), so a new
 #     crate for the server alone does not make the shipped dashboard stale, but any change to a
 #     crate the dashboard compiles does.
@@ -27,10 +29,14 @@ esac
 
 inputs() {
     # Source files, by path and content.
-    find dashboard shared Trunk.toml .cargo/config.toml \
+    find dashboard shared \
         \( -path dashboard/dist -o -path dashboard/prebuilt -o -name target \) -prune \
         -o -type f -print0 |
         sort -z | xargs -0 sha256sum | sed 's/^/file /'
+    # The build settings, without their comment lines (the explanations may change freely).
+    for file in Trunk.toml .cargo/config.toml; do
+        printf 'settings %s %s\n' "$file" "$(grep -v '^[[:space:]]*#' "$file" | sha256sum | cut -d' ' -f1)"
+    done
     # The build profiles the dashboard uses.
     awk '/^\[/ { keep = ($0 ~ /^\[profile\.(release|wasm-release)[].]/) } keep && NF && !/^#/ { print "profile " $0 }' Cargo.toml
     # The dashboard's dependency closure in Cargo.lock.
