@@ -58,8 +58,8 @@ dashboard_tools() {
 }
 
 inputs=$(scripts/dashboard-inputs.sh)
-shipped=$(tr -d '[:space:]' < dashboard/prebuilt/inputs.sha256 2> /dev/null || true)
-local_build=$(tr -d '[:space:]' < dashboard/dist/.inputs.sha256 2> /dev/null || true)
+shipped=$(tr -d '[:space:]' 2> /dev/null < dashboard/prebuilt/inputs.sha256 || true)
+local_build=$(tr -d '[:space:]' 2> /dev/null < dashboard/dist/.inputs.sha256 || true)
 if [[ -f dashboard/dist/index.html && "$local_build" == "$inputs" ]]; then
     echo "dashboard: the local build in dashboard/dist (current)"
 elif [[ "$shipped" == "$inputs" ]]; then
