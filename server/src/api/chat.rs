@@ -29,7 +29,13 @@ pub(super) async fn proxy(
             return Err(ApiError::NotFound(format!("unknown provider `{p}`")));
         }
     }
-    let body = read_json_body(&req, payload, state.config.body_limit_bytes).await?;
+    let body = read_json_body(
+        &req,
+        payload,
+        state.config.body_limit_bytes,
+        state.config.client_body_timeout,
+    )
+    .await?;
     proxy_call(
         &state,
         &client,

@@ -36,6 +36,8 @@ pub struct ServerConfig {
     /// How long a client connection may take to send a request's head before it gets 408 and is
     /// closed (what keeps idle and trickling connections from holding the server).
     pub client_header_timeout: Duration,
+    /// How long a client may take to send a proxied request's whole body before it gets 408.
+    pub client_body_timeout: Duration,
     pub log_flush_interval: Duration,
     pub shutdown_timeout: Duration,
 }
@@ -87,6 +89,11 @@ impl ServerConfig {
                 &get,
                 "CLIENT_HEADER_TIMEOUT_MS",
                 5_000u64,
+            )?),
+            client_body_timeout: Duration::from_millis(parse(
+                &get,
+                "CLIENT_BODY_TIMEOUT_MS",
+                30_000u64,
             )?),
             log_flush_interval: Duration::from_millis(parse(&get, "LOG_FLUSH_MS", 100u64)?),
             shutdown_timeout: Duration::from_secs(parse(&get, "SHUTDOWN_TIMEOUT_SECS", 30u64)?),

@@ -13,6 +13,7 @@ use crate::clock::Clock;
 use crate::db::call_logs::NewCallLog;
 use crate::live_hub::LiveHub;
 use crate::metrics::live::CallSummary;
+use crate::routing::cost::MAX_CALL_TOKENS;
 use crate::routing::ratelimit::RateLimitInfo;
 use crate::routing::{
     call_cost, KeyProfile, Lease, Outcome, Picked, ResponseOwners, Signal, TokenUsage,
@@ -134,6 +135,25 @@ impl CallRecord {
         self.attempt_started.elapsed().as_secs_f64() * 1000.0
     }
 
+    /// `usage` as it is accounted: every count within `[0, MAX_CALL_TOKENS]`. A count out of
+    /// that range (a broken or hostile upstream) is logged, counts only, and clamped.
+    pub fn checked_usage(&self, usage: TokenUsage) -> TokenUsage {
+        let (clamped, changed) = usage.clamped();
+        if changed {
+            tracing::warn!(
+                request_id = %self.request_id,
+                key_id = self.key.as_ref().map(|k| k.id),
+                model = %self.model,
+                prompt = usage.prompt,
+                completion = usage.completion,
+                cached = usage.cached,
+                cache_write = usage.cache_write,
+                "the upstream reported token counts out of range; clamped to [0, {MAX_CALL_TOKENS}]"
+            );
+        }
+        clamped
+    }
+
     pub fn cost(&self, usage: &TokenUsage) -> f64 {
         self.key.as_ref().map_or(0.0, |k| {
             call_cost(k.pricing(&self.model), k.cost_per_request, usage)
@@ -173,6 +193,23 @@ impl CallRecord {
         self.lease = None;
     }
 
+    /// The attempts so far, for a client's error message: `` `main` (HTTP 401), `backup`
+    /// (unreachable) ``.
+    pub fn tried_summary(&self) -> String {
+        let mut summary = String::new();
+        for (i, attempt) in self.trail.iter().enumerate() {
+            if i > 0 {
+                summary.push_str(", ");
+            }
+            let outcome = match attempt.status {
+                Some(status) => format!("HTTP {status}"),
+                None => "no answer".to_owned(),
+            };
+            summary.push_str(&format!("`{}` ({outcome})", attempt.key_name));
+        }
+        summary
+    }
+
     /// The upstream stored the answer under `id` (only the current key's account has it).
     pub fn stored_response(&mut self, id: String) {
         self.stored_response = Some(id);
@@ -180,7 +217,7 @@ impl CallRecord {
 
     /// The request is over: record the key's outcome (on success) and write the call log.
     pub fn finish(mut self, status: u16, usage: Option<TokenUsage>, error: Option<String>) {
-        let usage = usage.unwrap_or_default();
+        let usage = self.checked_usage(usage.unwrap_or_default());
         let cost = self.cost(&usage);
         let success = status < 400;
         if success {

@@ -104,6 +104,7 @@ Besides the statuses listed per operation, any request can get 403 (`forbidden`:
             responses::Unauthorized,
             responses::NotFound,
             responses::PayloadTooLarge,
+            responses::RequestTimeout,
             responses::UnsupportedMediaType,
             responses::AllKeysRateLimited,
             responses::TooManyFailedAuthentications,
