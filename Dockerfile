@@ -2,6 +2,10 @@
 #   docker build -t api-proxy . && docker run -p 127.0.0.1:3000:3000 -v "$PWD/data:/data" api-proxy
 
 # ---- build ----------------------------------------------------------------------------------------
+# The binary is built by scripts/build-release.sh, the script ./start.sh runs (tested natively by
+# tests/first-start/run.sh); only the profile differs (`release`: fat LTO, one codegen unit). The
+# dashboard is the build shipped in dashboard/prebuilt (checked against its sources by
+# scripts/check-dashboard-prebuilt.sh), so no trunk is needed here.
 FROM rust:1-slim-bookworm AS builder
 WORKDIR /src
 # jemalloc (api-proxy's allocator) is built from source with make.
@@ -28,15 +32,14 @@ RUN mkdir -p server/src shared/src bench/mock-upstream/src bench/loadgen/src ben
     && echo 'fn main() {}' > bench/bare-forwarder/src/main.rs \
     && mkdir -p server/benches && echo 'fn main() {}' > server/benches/hot_paths.rs \
     && touch server/src/lib.rs shared/src/lib.rs bench/mock-upstream/src/lib.rs \
-    && cargo build --release --locked -p api-proxy \
+    && cargo build --locked --profile release -p api-proxy \
     && rm -rf server/build.rs server/src server/benches shared/src bench/mock-upstream/src bench/loadgen/src bench/bare-forwarder/src dashboard/src
 
-# The real sources. Touching the crate roots makes cargo rebuild them over the stubs, whatever
-# modification times COPY kept. A dashboard built on the host (scripts/build-dashboard.sh, into
-# dashboard/dist) comes along and is embedded; without it `/` says how to build it.
+# The real sources (a dashboard/dist built on the host stays out: .dockerignore). Touching the
+# crate roots makes cargo rebuild them over the stubs, whatever modification times COPY kept.
 COPY . .
 RUN touch server/build.rs server/src/main.rs server/src/lib.rs shared/src/lib.rs \
-    && cargo build --release --locked -p api-proxy \
+    && scripts/build-release.sh --profile release \
     && install -m 0755 target/release/api-proxy /usr/local/bin/api-proxy
 
 # ---- run ------------------------------------------------------------------------------------------

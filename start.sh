@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Builds api-proxy (release) and runs it.
+# Builds api-proxy with its dashboard and runs it. Needs a Rust toolchain only: the dashboard comes
+# from the build shipped in the repository (scripts/build-release.sh), so a first start takes a few
+# minutes of compiling and a second one seconds.
 #
 #   ./start.sh                 in the foreground (Ctrl-C stops it gracefully)
 #   ./start.sh -d|--background in the background: pid in data/api-proxy.pid, log in data/api-proxy.log;
@@ -16,7 +18,7 @@ for arg in "$@"; do
     case "$arg" in
         -d | --background) background=1 ;;
         -h | --help)
-            sed -n '2,10s/^# \{0,1\}//p' "$0"
+            sed -n '2,12s/^# \{0,1\}//p' "$0"
             exit 0
             ;;
         *)
@@ -56,13 +58,52 @@ if pid=$(running_pid) && [[ -n "$pid" ]]; then
     exit 1
 fi
 
-# The web dashboard, embedded into the binary by the build below.
-./scripts/install-tools.sh --build-only
-./scripts/build-dashboard.sh
-cargo build --release -p api-proxy
-BIN="${CARGO_TARGET_DIR:-target}/release/api-proxy"
+# The same build as the Docker image's (scripts/build-release.sh), with the `start` profile.
+./scripts/build-release.sh --profile start
+BIN="${CARGO_TARGET_DIR:-target}/start/api-proxy"
+
+# Where the admin token is, for the instructions printed below.
+admin_token_hint() {
+    if [[ -n "$(setting ADMIN_TOKEN)" ]]; then
+        printf '%s' 'the ADMIN_TOKEN you set (environment or .env)'
+        return
+    fi
+    local data_dir database
+    data_dir=$(setting DATA_DIR)
+    if [[ -z "$data_dir" ]]; then
+        database=$(setting DATABASE_PATH)
+        data_dir=$(dirname "${database:-./data/api-proxy.db}")
+    fi
+    printf '%s' "${data_dir%/}/admin.token"
+}
+
+# The one command that makes the gateway useful: adding a provider key.
+add_key_hint() {
+    local url=$1 token
+    if [[ -n "$(setting ADMIN_TOKEN)" ]]; then
+        token='$ADMIN_TOKEN'
+    else
+        token="\$(cat $(admin_token_hint))"
+    fi
+    echo "  add a key:    curl -s $url/api/keys -H \"Authorization: Bearer $token\" \\"
+    echo "                  -H 'Content-Type: application/json' -d '{\"provider\": \"openai\", \"name\": \"personal\", \"api_key\": \"sk-...\"}'"
+    local host
+    host=$(setting HOST)
+    if [[ "${host:-127.0.0.1}" =~ ^(127\.|::1$|localhost$) && "$(setting REQUIRE_CLIENT_KEYS)" != true &&
+        -z "$(setting ALLOWED_HOSTS)$(setting CORS_ORIGINS)" ]]; then
+        echo "  then:         any OpenAI client with base_url $url/v1 (from this machine, any api_key)"
+    else
+        echo "  then:         any OpenAI client with base_url $url/v1 and a client key (POST /api/client_keys, see README.md)"
+    fi
+}
 
 if [[ $background -eq 0 ]]; then
+    port=$(setting PORT)
+    url="http://127.0.0.1:${port:-3000}"
+    [[ "$port" == 0 ]] && url="http://127.0.0.1:PORT"   # the port is in the "listening on" line
+    echo "api-proxy: $url (dashboard; sign in with the admin token)"
+    echo "  admin token:  $(admin_token_hint)"
+    add_key_hint "$url"
     exec "$BIN"
 fi
 
@@ -103,16 +144,8 @@ if ((ready == 0)); then
 fi
 
 echo "api-proxy is running in the background (pid $pid)"
-echo "  URL:          $url   (OpenAI-compatible endpoint: $url/v1)"
-if [[ -n "$(setting ADMIN_TOKEN)" ]]; then
-    echo "  admin token:  the ADMIN_TOKEN you set (environment or .env)"
-else
-    data_dir=$(setting DATA_DIR)
-    if [[ -z "$data_dir" ]]; then
-        database=$(setting DATABASE_PATH)
-        data_dir=$(dirname "${database:-./data/api-proxy.db}")
-    fi
-    echo "  admin token:  ${data_dir%/}/admin.token"
-fi
+echo "  URL:          $url   (dashboard; OpenAI-compatible endpoint: $url/v1)"
+echo "  admin token:  $(admin_token_hint)"
+add_key_hint "$url"
 echo "  log:          $LOG_FILE"
 echo "  stop:         ./stop.sh"

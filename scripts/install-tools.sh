@@ -10,7 +10,8 @@
 #     cargo-deny (the dependency policy in deny.toml), at the version pinned below.
 #
 #   scripts/install-tools.sh               build and test tools (scripts/test.sh)
-#   scripts/install-tools.sh --build-only  only what building the dashboard needs (start.sh)
+#   scripts/install-tools.sh --build-only  only what building the dashboard needs (dashboard work;
+#                                          ./start.sh uses the shipped build and needs none of it)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -19,7 +20,7 @@ for arg in "$@"; do
     case "$arg" in
         --build-only) build_only=1 ;;
         -h | --help)
-            sed -n '2,13s/^# \{0,1\}//p' "$0"
+            sed -n '2,14s/^# \{0,1\}//p' "$0"
             exit 0
             ;;
         *)

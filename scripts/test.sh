@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Every test of the project, in the order a reviewer would run them:
-#   formatting, lints, the dependency policy (cargo deny), unit + integration tests, then
-#   end-to-end tests with the official openai SDK, schemathesis against the OpenAPI description
-#   and the dashboard's end-to-end tests in headless Chromium.
+#   formatting, lints, the shipped dashboard build against its sources, the dependency policy
+#   (cargo deny), unit + integration tests, then end-to-end tests with the official openai SDKs
+#   (Python and Node), schemathesis against the OpenAPI description and the dashboard's
+#   end-to-end tests in headless Chromium.
+# Not here: tests/first-start/run.sh (a from-scratch build, see docs/first-start.md).
 # Installs what it needs (a Python venv at .venv; the wasm target, trunk, wasm-bindgen-cli,
 # cargo-deny, Chromium and playwright-core through scripts/install-tools.sh) and skips that when
 # it is already up to date.
@@ -45,6 +47,9 @@ step "cargo fetch --locked (every platform's crates: cargo deny reads them all, 
 # (windows-sys and the like), and on a fresh machine they are not in the registry cache yet.
 cargo fetch --locked
 
+step "scripts/check-dashboard-prebuilt.sh (the shipped dashboard build is the build of dashboard/ and shared/)"
+scripts/check-dashboard-prebuilt.sh
+
 step "cargo deny --offline check licenses bans sources (deny.toml)"
 cargo deny --offline check licenses bans sources
 
@@ -69,6 +74,14 @@ SCHEMATHESIS_TESTS=tests/e2e/test_openapi_schemathesis.py
 
 step "schemathesis against GET /api/openapi.json (api-proxy and mock-upstream; about 30 s)"
 "$VENV/bin/python" -m pytest -q "$SCHEMATHESIS_TESTS"
+
+step "node --test tests/e2e-node/ (official openai Node SDK against api-proxy and mock-upstream)"
+wanted=$(sed -n 's/.*"openai": *"\([^"]*\)".*/\1/p' tests/e2e-node/package.json)
+installed=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' tests/e2e-node/node_modules/openai/package.json 2> /dev/null || true)
+if [[ "$installed" != "$wanted" ]]; then
+    (cd tests/e2e-node && npm ci --no-audit --no-fund)
+fi
+node --test tests/e2e-node/
 
 step "node --test tests/dashboard/ (the dashboard in headless Chromium, against api-proxy)"
 node --test tests/dashboard/

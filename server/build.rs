@@ -32,14 +32,24 @@ fn main() {
     embed_dashboard(&out_dir);
 }
 
-/// Embeds `dashboard/dist` (built by `scripts/build-dashboard.sh`) when it exists.
+/// Embeds the dashboard: `dashboard/dist` (a local `trunk build`, scripts/build-dashboard.sh) when
+/// it holds an `index.html`, else the build shipped in the repository, `dashboard/prebuilt/dist`
+/// (kept in step with the sources by scripts/check-dashboard-prebuilt.sh), so building api-proxy
+/// needs no trunk. With neither, `/` says how to build it.
 fn embed_dashboard(out_dir: &std::path::Path) {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../dashboard");
-    let dist = root.join("dist");
-    // Watch dist when it exists; otherwise the dashboard folder, to notice dist appearing.
-    let watched = if dist.is_dir() { &dist } else { &root };
-    if watched.exists() {
-        println!("cargo:rerun-if-changed={}", watched.display());
+    let local = root.join("dist");
+    let use_local = local.join("index.html").is_file();
+    let dist = if use_local {
+        local
+    } else {
+        root.join("prebuilt/dist")
+    };
+    // Watch the folder embedded; and the dashboard folder when the local build is absent, to
+    // notice it appearing (a missing path would rerun this script on every build).
+    println!("cargo:rerun-if-changed={}", dist.display());
+    if !use_local && root.exists() {
+        println!("cargo:rerun-if-changed={}", root.display());
     }
     let mut files = Vec::new();
     collect(&dist, &dist, &mut files);
@@ -63,6 +73,10 @@ fn collect(base: &std::path::Path, dir: &std::path::Path, files: &mut Vec<(Strin
     };
     for entry in entries.flatten() {
         let path = entry.path();
+        // Hidden files are bookkeeping (build-dashboard.sh's `.inputs.sha256`, trunk's `.stage`).
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
         if path.is_dir() {
             collect(base, &path, files);
         } else if let Ok(rel) = path.strip_prefix(base) {

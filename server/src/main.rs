@@ -1,5 +1,6 @@
 //! `api-proxy`: reads `.env` and the environment, starts the server, and stops it gracefully on
-//! SIGTERM or Ctrl-C. `api-proxy rotate-master-key` rotates the master key instead (`cli`).
+//! SIGTERM or Ctrl-C. `api-proxy rotate-master-key` rotates the master key instead; `--help` and
+//! `--version` answer before any setting is read (`cli`).
 
 use anyhow::Context as _;
 use api_proxy::cli::{self, Command};
@@ -18,6 +19,23 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
+    // The command line first: `--help` must answer even where the configuration is broken, and a
+    // mistyped argument must not start a server.
+    let command = match cli::parse(std::env::args().skip(1)) {
+        Ok(Command::Help) => {
+            print!("{}", cli::HELP);
+            return Ok(());
+        }
+        Ok(Command::Version) => {
+            println!("{}", cli::VERSION);
+            return Ok(());
+        }
+        Ok(command) => command,
+        Err(e) => {
+            eprintln!("api-proxy: {e}\n\n{}", cli::HELP);
+            std::process::exit(cli::UsageError::EXIT_CODE);
+        }
+    };
     // A missing .env is normal; a malformed one is worth a warning.
     let dotenv = dotenvy::dotenv();
     let config = ServerConfig::from_env().context("invalid configuration")?;
@@ -47,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
             tracing::warn!(error = %e, ".env could not be read");
         }
     }
-    if cli::parse(std::env::args().skip(1)) == Command::RotateMasterKey {
+    if command == Command::RotateMasterKey {
         let new_key = std::env::var("NEW_ENCRYPTION_KEY")
             .ok()
             .filter(|v| !v.trim().is_empty())

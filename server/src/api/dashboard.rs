@@ -1,6 +1,7 @@
-//! The dashboard, built into the binary from `dashboard/dist`: static files with their content
-//! types and caching, and `index.html` for any other page path (client-side routes). A binary
-//! built without the dashboard says on `/` how to build it instead of answering 404.
+//! The dashboard, built into the binary from `dashboard/dist` (a local trunk build) or else the
+//! shipped `dashboard/prebuilt/dist` (see `build.rs`): static files with their content types and
+//! caching, and `index.html` for any other page path (client-side routes). A binary built
+//! without either says on `/` how to build it instead of answering 404.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};

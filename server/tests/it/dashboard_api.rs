@@ -271,3 +271,29 @@ async fn without_a_built_dashboard_the_root_says_how_to_build_it() {
     api.error_code();
     app.stop().await;
 }
+
+/// The repository ships a dashboard build (dashboard/prebuilt/dist), which build.rs embeds when
+/// there is no local trunk build: every build of api-proxy serves the app, and its WebAssembly.
+#[actix_web::test]
+async fn every_build_embeds_a_dashboard_and_serves_its_webassembly() {
+    assert!(
+        api_proxy::api::dashboard::is_built(),
+        "neither dashboard/dist nor dashboard/prebuilt/dist was embedded"
+    );
+    let app = TestApp::start().await;
+    let root = app.request("GET", "/", None, None).await;
+    assert_eq!(root.status, StatusCode::OK);
+    let wasm = root
+        .text
+        .split(['"', '\''])
+        .find(|s| s.starts_with('/') && s.ends_with("_bg.wasm"))
+        .unwrap_or_else(|| panic!("index.html loads no WebAssembly: {}", root.text))
+        .to_owned();
+    let module = app.request("GET", &wasm, None, None).await;
+    assert_eq!(module.status, StatusCode::OK, "{wasm}");
+    assert_eq!(module.header("content-type"), Some("application/wasm"));
+    assert!(
+        module.text.len() > 100_000,
+        "{wasm} is too small to be the app"
+    );
+}

@@ -5,6 +5,7 @@ mod admin;
 mod admin_auth;
 mod anthropic;
 mod bad_input;
+mod cli;
 mod client_access;
 mod client_limits;
 mod clients;

@@ -1,0 +1,251 @@
+// End-to-end: the official `openai` Node SDK (pinned in package.json) against the real api-proxy
+// binary and the real mock upstream, through one OpenAI key: chat, streaming and embeddings, as
+// tests/e2e/test_openai_sdk.py does with the Python SDK.
+//
+//   (cd tests/e2e-node && npm ci) && node --test tests/e2e-node/
+//
+// Needs `cargo build -p api-proxy -p mock-upstream`. Binaries come from $CARGO_TARGET_DIR/debug
+// (default target/debug), or API_PROXY_BIN / MOCK_UPSTREAM_BIN. Each run starts both processes on
+// free ports (PORT=0) with a fresh database in a temporary folder; no test talks to a real provider.
+// No fixed sleeps: every wait is on a process line, with a timeout.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import OpenAI from 'openai';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const TARGET_DIR = process.env.CARGO_TARGET_DIR
+    ? path.resolve(REPO, process.env.CARGO_TARGET_DIR)
+    : path.join(REPO, 'target');
+const API_PROXY_BIN = path.resolve(process.env.API_PROXY_BIN || path.join(TARGET_DIR, 'debug', 'api-proxy'));
+const MOCK_UPSTREAM_BIN = path.resolve(process.env.MOCK_UPSTREAM_BIN || path.join(TARGET_DIR, 'debug', 'mock-upstream'));
+
+const ADMIN_TOKEN = 'e2e-node-admin-token-0123456789abcdef';
+const UPSTREAM_SECRET = 'sk-e2e-node-upstream-0123456789abcdef';
+const KEY_NAME = 'mock-openai';
+const MODEL = 'gpt-4o';
+const EMBEDDING_MODEL = 'text-embedding-3-small';
+// What bench/mock-upstream answers: one word of its reply per content chunk (and per completion
+// token), so `--chunks <word count>` gives the reply once; 12 prompt tokens; 8-dimensional
+// unit-length embeddings that depend only on the input text.
+const MOCK_REPLY = 'Hello from the mock upstream.';
+const MOCK_CHUNKS = MOCK_REPLY.split(' ').length;
+const MOCK_PROMPT_TOKENS = 12;
+const MOCK_EMBEDDING_DIMENSIONS = 8;
+const READY_TIMEOUT_MS = 30_000;
+
+// Variables api-proxy reads: inherited values must not leak into the test server.
+const SERVER_VARS = [
+    'PORT', 'HOST', 'DATABASE_PATH', 'DATA_DIR', 'ADMIN_TOKEN', 'PROVIDERS_DIR', 'MODEL_ALIASES_FILE',
+    'LOG_LEVEL', 'WORKERS', 'ENCRYPTION_KEY', 'REQUIRE_CLIENT_KEYS', 'ALLOWED_HOSTS', 'CORS_ORIGINS',
+    'BODY_LIMIT_BYTES', 'CONNECT_TIMEOUT_MS', 'CLIENT_HEADER_TIMEOUT_MS', 'LOG_FLUSH_MS', 'LOG_BATCH_MAX',
+    'SHUTDOWN_TIMEOUT_SECS', 'RUST_LOG',
+];
+
+function cleanEnv(extra = {}) {
+    const env = { ...process.env, NO_COLOR: '1' };
+    for (const name of SERVER_VARS) delete env[name];
+    return { ...env, ...extra };
+}
+
+/** A child process whose output is read line by line, so a test can wait for a line. */
+class Child {
+    constructor(name, argv, env, cwd) {
+        if (!existsSync(argv[0])) {
+            throw new Error(`${argv[0]} does not exist: run \`cargo build -p api-proxy -p mock-upstream\` first`);
+        }
+        this.name = name;
+        this.lines = [];
+        this.waiters = [];
+        this.proc = spawn(argv[0], argv.slice(1), { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+        this.exited = once(this.proc, 'exit');
+        for (const stream of [this.proc.stdout, this.proc.stderr]) {
+            createInterface({ input: stream }).on('line', (line) => {
+                this.lines.push(line);
+                for (const w of [...this.waiters]) w(line);
+            });
+        }
+        this.proc.on('exit', () => {
+            for (const w of [...this.waiters]) w(null);
+        });
+    }
+
+    output() {
+        return this.lines.slice(-40).join('\n');
+    }
+
+    /** The first match of `pattern` in the output (past or future). */
+    waitFor(pattern, timeoutMs = READY_TIMEOUT_MS) {
+        for (const line of this.lines) {
+            const m = line.match(pattern);
+            if (m) return Promise.resolve(m);
+        }
+        return new Promise((resolve, reject) => {
+            const done = (fn, value) => {
+                clearTimeout(timer);
+                this.waiters = this.waiters.filter((w) => w !== waiter);
+                fn(value);
+            };
+            const waiter = (line) => {
+                if (line === null) {
+                    done(reject, new Error(`${this.name} exited before printing ${pattern}:\n${this.output()}`));
+                    return;
+                }
+                const m = line.match(pattern);
+                if (m) done(resolve, m);
+            };
+            const timer = setTimeout(
+                () => done(reject, new Error(`${this.name} printed no ${pattern} within ${timeoutMs} ms:\n${this.output()}`)),
+                timeoutMs,
+            );
+            this.waiters.push(waiter);
+        });
+    }
+
+    /** SIGTERM (api-proxy drains in-flight requests), SIGKILL if it hangs. */
+    async stop() {
+        if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+        this.proc.kill('SIGTERM');
+        const timer = setTimeout(() => this.proc.kill('SIGKILL'), 15_000);
+        await this.exited;
+        clearTimeout(timer);
+    }
+}
+
+const state = {};
+
+/** The SDK pointed at api-proxy; from this machine any client key is accepted. */
+function client() {
+    return new OpenAI({ baseURL: `${state.proxyUrl}/v1`, apiKey: 'anything', maxRetries: 0, timeout: 30_000 });
+}
+
+before(async () => {
+    state.tmp = mkdtempSync(path.join(tmpdir(), 'api-proxy-e2e-node-'));
+    state.mock = new Child(
+        'mock-upstream',
+        [MOCK_UPSTREAM_BIN, '--port', '0', '--chunks', String(MOCK_CHUNKS), '--key', UPSTREAM_SECRET],
+        cleanEnv(),
+        state.tmp,
+    );
+    [, state.mockUrl] = await state.mock.waitFor(/MOCK_LISTENING (http:\/\/127\.0\.0\.1:\d+)/);
+    // cwd is the temporary folder, so a developer's ./.env is not read.
+    state.proxy = new Child(
+        'api-proxy',
+        [API_PROXY_BIN],
+        cleanEnv({
+            PORT: '0',
+            HOST: '127.0.0.1',
+            DATABASE_PATH: path.join(state.tmp, 'data', 'api-proxy.db'),
+            ADMIN_TOKEN,
+            PROVIDERS_DIR: path.join(REPO, 'configs', 'providers'),
+            WORKERS: '1',
+            LOG_LEVEL: 'info',
+        }),
+        state.tmp,
+    );
+    [, state.proxyUrl] = await state.proxy.waitFor(/api-proxy listening on (http:\/\/127\.0\.0\.1:\d+)/);
+    const created = await fetch(`${state.proxyUrl}/api/keys`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ provider: 'openai', name: KEY_NAME, api_key: UPSTREAM_SECRET, base_url: `${state.mockUrl}/v1` }),
+    });
+    assert.equal(created.status, 201, await created.text());
+});
+
+after(async () => {
+    await state.proxy?.stop();
+    await state.mock?.stop();
+    if (state.tmp) rmSync(state.tmp, { recursive: true, force: true });
+});
+
+test('chat completion', async () => {
+    const { data: completion, response } = await client()
+        .chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Say hello.' }] })
+        .withResponse();
+    assert.equal(completion.choices[0].message.content, MOCK_REPLY);
+    assert.equal(completion.choices[0].finish_reason, 'stop');
+    assert.equal(completion.model, MODEL);
+    assert.equal(completion.usage.prompt_tokens, MOCK_PROMPT_TOKENS);
+    assert.equal(completion.usage.completion_tokens, MOCK_CHUNKS);
+    assert.equal(completion.usage.total_tokens, MOCK_PROMPT_TOKENS + MOCK_CHUNKS);
+    // Served by the key registered above, at the first attempt.
+    assert.equal(response.headers.get('x-api-proxy-key'), KEY_NAME);
+    assert.equal(response.headers.get('x-api-proxy-attempts'), '1');
+});
+
+test('streamed chat completion, chunk by chunk', async () => {
+    const stream = await client().chat.completions.create({
+        model: MODEL,
+        messages: [{ role: 'user', content: 'Say hello.' }],
+        stream: true,
+    });
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    const deltas = chunks.filter((c) => c.choices[0]?.delta?.content);
+    assert.equal(deltas.map((c) => c.choices[0].delta.content).join(''), MOCK_REPLY);
+    assert.equal(deltas.length, MOCK_CHUNKS, 'one chunk per word, relayed as they came');
+    assert.ok(chunks.every((c) => c.model === MODEL));
+    assert.equal(chunks.at(-1).choices[0].finish_reason, 'stop');
+    // api-proxy asks the upstream for usage on its own account; the client did not, so it sees none.
+    assert.ok(chunks.every((c) => !c.usage), JSON.stringify(chunks.map((c) => c.usage)));
+});
+
+test('streamed chat completion with include_usage ends with the usage chunk', async () => {
+    const stream = await client().chat.completions.create({
+        model: MODEL,
+        messages: [{ role: 'user', content: 'Say hello.' }],
+        stream: true,
+        stream_options: { include_usage: true },
+    });
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    const last = chunks.at(-1);
+    assert.deepEqual(last.choices, []);
+    assert.equal(last.usage.prompt_tokens, MOCK_PROMPT_TOKENS);
+    assert.equal(last.usage.completion_tokens, MOCK_CHUNKS);
+    assert.equal(chunks.slice(0, -1).filter((c) => c.usage).length, 0);
+});
+
+test('embeddings: the SDK default (base64) decodes to the same vectors as floats', async () => {
+    const input = ['The quick brown fox', 'jumps over the lazy dog'];
+    // Without encoding_format the Node SDK asks for base64 and decodes it itself.
+    const packed = await client().embeddings.create({ model: EMBEDDING_MODEL, input });
+    const plain = await client().embeddings.create({ model: EMBEDDING_MODEL, input, encoding_format: 'float' });
+    for (const result of [packed, plain]) {
+        assert.equal(result.model, EMBEDDING_MODEL);
+        assert.deepEqual(result.data.map((d) => d.index), [0, 1]);
+        assert.ok(result.usage.prompt_tokens > 0);
+        for (const { embedding } of result.data) {
+            assert.equal(embedding.length, MOCK_EMBEDDING_DIMENSIONS);
+            const norm = Math.sqrt(embedding.reduce((sum, x) => sum + x * x, 0));
+            assert.ok(Math.abs(norm - 1) < 1e-5, `unit length, got ${norm}`);
+        }
+    }
+    // The same f32 values either way (JSON floats are the shortest decimal of each f32).
+    for (const i of [0, 1]) {
+        assert.deepEqual(packed.data[i].embedding, plain.data[i].embedding.map(Math.fround));
+    }
+    assert.notDeepEqual(plain.data[0].embedding, plain.data[1].embedding, 'each input its own vector');
+    const short = await client().embeddings.create({ model: EMBEDDING_MODEL, input: 'hi', dimensions: 4 });
+    assert.equal(short.data[0].embedding.length, 4);
+});
+
+test('an unknown model is a NotFoundError with OpenAI error fields', async () => {
+    await assert.rejects(
+        client().chat.completions.create({ model: 'gpt-does-not-exist', messages: [{ role: 'user', content: 'hi' }] }),
+        (error) => {
+            assert.ok(error instanceof OpenAI.NotFoundError, String(error));
+            assert.equal(error.status, 404);
+            assert.equal(error.code, 'model_not_found');
+            assert.equal(error.param, 'model');
+            return true;
+        },
+    );
+});
