@@ -6,6 +6,8 @@
 #
 #   bench/callgrind.sh [SCENARIO...]        scenarios: chat, chat_stream, messages, messages_stream
 #   PROXY_BIN=… MOCK_BIN=… LOADGEN=… CALLS=500 bench/callgrind.sh chat
+#   KEEP_DIR=/tmp/profile bench/callgrind.sh chat   # keeps callgrind.out.<scenario>* for
+#                                                   # `callgrind_annotate --inclusive=yes`
 #
 # Binaries default to target/release (build them with
 # `cargo build --release -p api-proxy -p mock-upstream -p loadgen`). Needs valgrind.
@@ -16,6 +18,7 @@ PROXY_BIN=${PROXY_BIN:-target/release/api-proxy}
 MOCK_BIN=${MOCK_BIN:-target/release/mock-upstream}
 LOADGEN=${LOADGEN:-target/release/loadgen}
 CALLS=${CALLS:-500}
+KEEP_DIR=${KEEP_DIR:-}
 WARMUP=${WARMUP:-50}
 ADMIN_TOKEN=callgrind-admin-token-0123456789
 SCENARIOS=("${@:-chat}")
@@ -84,5 +87,9 @@ for scenario in "${SCENARIOS[@]}"; do
     control --dump="$scenario"
     # The instructions of every thread, summed over the dump's files.
     total=$(cat "$WORK"/callgrind.out* | awk '/^totals:/ {s += $2} END {print s}')
+    if [[ -n $KEEP_DIR ]]; then
+        mkdir -p "$KEEP_DIR"
+        for f in "$WORK"/callgrind.out*; do cp "$f" "$KEEP_DIR/$(basename "$f" | sed "s/^callgrind.out/callgrind.out.$scenario/")"; done
+    fi
     echo "$scenario: $((total / CALLS)) instructions per call ($CALLS calls, $(basename "$PROXY_BIN"))"
 done
