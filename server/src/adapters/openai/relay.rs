@@ -130,6 +130,17 @@ enum ChunkVerdict {
 }
 
 fn inspect_chunk(data: &[u8]) -> ChunkVerdict {
+    // Most chunks carry a delta and nothing the relay needs: when a chunk names neither `error`
+    // nor a usage other than `"usage": null` (which OpenAI puts in every chunk when usage is
+    // asked for) and its brackets close, it is relayed without being parsed (the parse was most
+    // of a streamed call's own cost). Only its frame is checked then, which catches a truncated
+    // chunk; anything else takes the full parse below.
+    if is_closed_frame(data)
+        && !names_usage(data)
+        && memchr::memmem::find(data, b"\"error\"").is_none()
+    {
+        return ChunkVerdict::Chunk(ChunkUsage::default());
+    }
     let Ok(probe) = serde_json::from_slice::<ChunkProbe>(data) else {
         // Valid JSON that is not an object (or has duplicate keys) is relayed as it is.
         return match serde_json::from_slice::<IgnoredAny>(data) {
@@ -161,6 +172,63 @@ fn inspect_chunk(data: &[u8]) -> ChunkVerdict {
         }),
         _ => ChunkVerdict::Chunk(ChunkUsage::default()),
     }
+}
+
+/// `"usage"` occurs other than as `"usage": null`: the chunk may carry usage.
+fn names_usage(data: &[u8]) -> bool {
+    memchr::memmem::find_iter(data, b"\"usage\"").any(|at| {
+        let rest = data[at + 7..].trim_ascii_start();
+        !rest
+            .strip_prefix(b":")
+            .is_some_and(|v| v.trim_ascii_start().starts_with(b"null"))
+    })
+}
+
+/// The payload is one object or array whose brackets, outside strings, all close in order, with
+/// nothing after it: what a truncated or spliced chunk is not. A scan, not a parse: strings are
+/// skipped with memchr; nesting deeper than 64 is left to the full parse.
+fn is_closed_frame(data: &[u8]) -> bool {
+    let data = data.trim_ascii();
+    if !matches!(data.first(), Some(b'{' | b'[')) {
+        return false;
+    }
+    // One bit per open bracket: set for `{`, clear for `[`.
+    let (mut stack, mut depth) = (0u64, 0u32);
+    let mut i = 0;
+    while i < data.len() {
+        match data[i] {
+            b'"' => loop {
+                let Some(at) = memchr::memchr2(b'"', b'\\', &data[i + 1..]) else {
+                    return false;
+                };
+                i += 1 + at;
+                if data[i] == b'"' {
+                    break;
+                }
+                i += 1; // the escaped byte
+            },
+            open @ (b'{' | b'[') => {
+                if depth == 64 {
+                    return false;
+                }
+                stack = (stack << 1) | u64::from(open == b'{');
+                depth += 1;
+            }
+            close @ (b'}' | b']') => {
+                if depth == 0 || (stack & 1 == 1) != (close == b'}') {
+                    return false;
+                }
+                stack >>= 1;
+                depth -= 1;
+                if depth == 0 {
+                    return i + 1 == data.len();
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    false
 }
 
 impl StreamTranslator for OpenAiStreamRelay {
@@ -286,6 +354,8 @@ mod tests {
             b"data: {\"error\":\"text\",\"choices\":[{}]}\n\n",
             b"data: {\"choices\":[],\"usage\":\"lots\"}\n\n",
             b"data: {\"choices\":[{}],\"usage\":null}\n\n",
+            // Brackets and escaped quotes inside strings do not count.
+            b"data: {\"choices\":[{\"delta\":{\"content\":\"a \\\"q\\\" ]} \\\\\"}}]}\n\n",
         ] {
             let mut relay = OpenAiStreamRelay::new(true);
             out.clear();
@@ -293,10 +363,25 @@ mod tests {
             assert_eq!(&out[..], chunk, "{}", String::from_utf8_lossy(chunk));
             assert_eq!(relay.usage(), None);
         }
-        let mut relay = OpenAiStreamRelay::new(true);
-        assert!(matches!(
-            relay.translate(b"data: {\"choices\": [\n\n", &mut out),
-            StreamStep::Failed(f) if f.message.contains("not JSON")
-        ));
+        // Truncated chunks, with and without the members the relay reads.
+        for garbage in [
+            &b"data: {\"choices\": [\n\n"[..],
+            b"data: {\"choices\": [{\"delta\":{\"content\":\"hi\"}}\n\n",
+            b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":1\n\n",
+            b"data: \"unterminated\n\n",
+            b"data: {\"choices\":[{\"delta\":{\"content\":\"}]}\"}}]\n\n",
+            b"data: {\"choices\":[]}]\n\n",
+            b"data: {\"choices\":[}\n\n",
+        ] {
+            let mut relay = OpenAiStreamRelay::new(true);
+            assert!(
+                matches!(
+                    relay.translate(garbage, &mut out),
+                    StreamStep::Failed(f) if f.message.contains("not JSON")
+                ),
+                "{}",
+                String::from_utf8_lossy(garbage)
+            );
+        }
     }
 }
