@@ -8,6 +8,10 @@
 #   PROXY_BIN=… MOCK_BIN=… LOADGEN=… CALLS=500 bench/callgrind.sh chat
 #   KEEP_DIR=/tmp/profile bench/callgrind.sh chat   # keeps callgrind.out.<scenario>* for
 #                                                   # `callgrind_annotate --inclusive=yes`
+#   OBSERVABILITY=metrics_off|metrics_on|tracing_on bench/callgrind.sh chat
+#       metrics_off: METRICS_ENABLED=false; metrics_on (the default): /metrics on, no traces;
+#       tracing_on: metrics on and traces exported over OTLP/HTTP to a local sink (a Python
+#       server answering 200), the exporter's thread counted too.
 #
 # Binaries default to target/release (build them with
 # `cargo build --release -p api-proxy -p mock-upstream -p loadgen`). Needs valgrind.
@@ -22,6 +26,7 @@ KEEP_DIR=${KEEP_DIR:-}
 WARMUP=${WARMUP:-50}
 ADMIN_TOKEN=callgrind-admin-token-0123456789
 SCENARIOS=("${@:-chat}")
+OBSERVABILITY=${OBSERVABILITY:-metrics_on}
 
 WORK=$(mktemp -d /tmp/api-proxy-callgrind.XXXXXX)
 PIDS=()
@@ -41,8 +46,30 @@ MOCK_PORT=$(free_port)
 PIDS+=($!)
 wait_port "$MOCK_PORT"
 
+OBSERVABILITY_ENV=()
+case $OBSERVABILITY in
+metrics_on) ;;
+metrics_off) OBSERVABILITY_ENV=(METRICS_ENABLED=false) ;;
+tracing_on)
+    SINK_PORT=$(free_port)
+    python3 -c '
+import http.server, sys
+class Sink(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
+    def log_message(self, *args): pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
+' "$SINK_PORT" &
+    PIDS+=($!)
+    wait_port "$SINK_PORT"
+    OBSERVABILITY_ENV=(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$SINK_PORT")
+    ;;
+*) echo "unknown OBSERVABILITY $OBSERVABILITY" >&2; exit 1 ;;
+esac
+
 PROXY_PORT=$(free_port)
-env HOST=127.0.0.1 PORT="$PROXY_PORT" WORKERS=1 DATABASE_PATH="$WORK/data/api-proxy.db" \
+env "${OBSERVABILITY_ENV[@]}" HOST=127.0.0.1 PORT="$PROXY_PORT" WORKERS=1 DATABASE_PATH="$WORK/data/api-proxy.db" \
     ADMIN_TOKEN="$ADMIN_TOKEN" LOG_LEVEL=warn \
     valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$WORK/callgrind.out" \
     "$PROXY_BIN" >"$WORK/proxy.log" 2>&1 &
@@ -91,5 +118,5 @@ for scenario in "${SCENARIOS[@]}"; do
         mkdir -p "$KEEP_DIR"
         for f in "$WORK"/callgrind.out*; do cp "$f" "$KEEP_DIR/$(basename "$f" | sed "s/^callgrind.out/callgrind.out.$scenario/")"; done
     fi
-    echo "$scenario: $((total / CALLS)) instructions per call ($CALLS calls, $(basename "$PROXY_BIN"))"
+    echo "$scenario ($OBSERVABILITY): $((total / CALLS)) instructions per call ($CALLS calls, $(basename "$PROXY_BIN"))"
 done

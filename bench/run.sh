@@ -13,7 +13,9 @@
 #   BENCH_TARGETS="direct nginx bare api-proxy"
 #   BENCH_SCENARIOS="nonstream_c1 nonstream_c16 nonstream_c64 nonstream_c256 rounds_c64 calllog stream_c16 messages_stream_c16 stream_c1000 idle"
 #                           (rounds_c64: non-stream c=64 again, in interleaved rounds, see below;
-#                            calllog: api-proxy at c=64 with call logging on, then off)
+#                            calllog: api-proxy at c=64 with call logging on, then off;
+#                            observability: not in the default list; api-proxy at c=64 with
+#                            metrics off, metrics on, and metrics and OTLP traces on)
 #   BENCH_ROUNDS=5          rounds of rounds_c64; BENCH_ROUND_SECONDS=5 measured seconds per target and round
 #   BENCH_STARTUP_RUNS=5    start-up measurements, fresh and with an existing database
 #   BENCH_MICRO=1           also run the criterion micro-benchmarks (0 skips them)
@@ -287,6 +289,50 @@ run_rounds() {
     done
 }
 
+# Metrics off / on / with traces, one fresh api-proxy each (see the `observability` scenario).
+run_observability() {
+    local variant port pid out sink_port sink_pid
+    sink_port=$(free_port)
+    python3 -c '
+import http.server, sys
+class Sink(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
+    def log_message(self, *args): pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
+' "$sink_port" &
+    sink_pid=$!
+    PIDS+=("$sink_pid")
+    wait_port "$sink_port"
+    for variant in metrics_off metrics_on tracing_on; do
+        local extra=()
+        case $variant in
+        metrics_off) extra=(METRICS_ENABLED=false) ;;
+        tracing_on) extra=(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port") ;;
+        esac
+        port=$(free_port)
+        rm -rf "$WORK/observability"
+        # shellcheck disable=SC2046
+        env $(proxy_env "$WORK/observability" "$port") "${extra[@]}" "$PROXY_BIN" >"$WORK/observability.log" 2>&1 &
+        pid=$!
+        wait_port "$port"
+        curl -sf "http://127.0.0.1:$port/api/keys" -H "Authorization: Bearer $ADMIN_TOKEN" \
+            -H 'Content-Type: application/json' \
+            -d "{\"provider\": \"openai\", \"name\": \"mock\", \"api_key\": \"sk-bench-mock\", \"base_url\": \"http://127.0.0.1:$MOCK_PORT/v1\"}" >/dev/null
+        out=$RUN_DIR/observability_c64__$variant.json
+        step "observability: $variant, non-stream c=64 → api-proxy"
+        "$LOADGEN" load --url "http://127.0.0.1:$port/v1/chat/completions" --concurrency 64 \
+            --threads "$BENCH_THREADS" --warmup-secs "$BENCH_WARMUP" --duration-secs "$BENCH_SECONDS" \
+            --watch "api-proxy=$pid" --scenario observability_c64 --target "$variant" --out "$out"
+        jq -c '{scenario, target, rps, p50: .latency_ms.p50, p99: .latency_ms.p99, error_count}' "$out" >&2
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        sleep 1
+    done
+    kill "$sink_pid" 2>/dev/null || true
+}
+
 # --- scenarios: each one against every target in turn, so drift hits them all alike -------------
 for scenario in $BENCH_SCENARIOS; do
     if [[ $scenario == rounds_c64 ]]; then
@@ -333,6 +379,13 @@ for scenario in $BENCH_SCENARIOS; do
             done
             curl -sf -X PUT "http://127.0.0.1:$PROXY_PORT/api/settings" -H "Authorization: Bearer $ADMIN_TOKEN" \
                 -H 'Content-Type: application/json' -d '{"store_call_logs": true}' >/dev/null
+            continue
+            ;;
+        observability)
+            # A fresh api-proxy per variant (metrics and traces are start-up settings), each with
+            # the mock's key, measured back to back at non-stream c=64. Traces go to a local sink.
+            [[ $target == api-proxy ]] || continue
+            run_observability
             continue
             ;;
         idle)

@@ -22,7 +22,8 @@ use crate::config::{ConfigError, ProviderCatalog, ServerConfig};
 use crate::db::{self, api_keys, call_logs, client_keys, rollups, Db, DbError};
 use crate::error::{json_extractor_error, path_extractor_error, query_extractor_error};
 use crate::live_hub::LiveHub;
-use crate::metrics::{ConnectionGauge, LiveStats};
+use crate::metrics::{ConnectionGauge, LiveStats, Metrics};
+use crate::otel::Traces;
 use crate::routing::{BidBoard, ResponseOwners};
 use crate::state::AppState;
 use crate::writer::BatchWriter;
@@ -48,6 +49,8 @@ pub enum StartError {
     },
     #[error(transparent)]
     UpstreamTls(#[from] crate::upstream_tls::UpstreamTlsError),
+    #[error(transparent)]
+    Traces(#[from] crate::otel::TraceSetupError),
     #[error("start-up task failed: {0}")]
     Task(String),
 }
@@ -133,6 +136,15 @@ pub async fn start_with_clock(
         }
     }
 
+    let catalog_for_metrics = catalog.clone();
+    let traces = match &config.traces {
+        Some(trace_config) => {
+            let traces = Traces::start(trace_config)?;
+            tracing::info!(endpoint = %trace_config.endpoint, "exporting traces over OTLP/HTTP");
+            traces
+        }
+        None => Traces::disabled(),
+    };
     let state = AppState {
         config: config.clone(),
         catalog,
@@ -157,6 +169,12 @@ pub async fn start_with_clock(
         auth_throttle: Arc::default(),
         live_tickets: Arc::default(),
         response_owners: ResponseOwners::default(),
+        metrics: if config.metrics_enabled {
+            Metrics::new(&catalog_for_metrics)
+        } else {
+            Metrics::disabled()
+        },
+        traces,
     };
 
     let app_state = state.clone();
@@ -303,6 +321,8 @@ impl RunningApp {
         self.sweeper.abort();
         self.ticker.abort();
         self.state.keys.settle_all().await;
+        let traces = self.state.traces.clone();
+        let _ = tokio::task::spawn_blocking(move || traces.shutdown()).await;
         if let Some(writer) = self.writer.take() {
             let _ = tokio::task::spawn_blocking(move || writer.shutdown()).await;
         }

@@ -31,6 +31,9 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     HeadersTooLarge(String),
+    /// The client did not send its whole body in time (`CLIENT_BODY_TIMEOUT_MS`).
+    #[error("{0}")]
+    RequestTimeout(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{0}")]
@@ -48,6 +51,11 @@ pub enum ApiError {
     /// The upstream answered, but not with something usable (truncated, not JSON...).
     #[error("{0}")]
     UpstreamInvalid(String),
+    /// A key stored in api-proxy was rejected by its provider (401/403) and no other key served:
+    /// not the client's credentials, so not a 401. The message names the key and what else
+    /// was tried.
+    #[error("{0}")]
+    UpstreamKeyRejected(String),
     /// The upstream answered with an error; `body` is already in the client's dialect.
     #[error("upstream returned {status}")]
     Upstream { status: StatusCode, body: Bytes },
@@ -76,6 +84,7 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => ("invalid_request_error", Some("method_not_allowed")),
             Self::PayloadTooLarge(_) => ("invalid_request_error", Some("request_too_large")),
             Self::HeadersTooLarge(_) => ("invalid_request_error", Some("headers_too_large")),
+            Self::RequestTimeout(_) => ("invalid_request_error", Some("request_timeout")),
             Self::UnsupportedMediaType(_) => {
                 ("invalid_request_error", Some("unsupported_media_type"))
             }
@@ -87,6 +96,7 @@ impl ApiError {
             Self::UpstreamTimeout(_) => ("timeout", Some("upstream_timeout")),
             Self::UpstreamConnect(_) => ("api_error", Some("upstream_unreachable")),
             Self::UpstreamInvalid(_) => ("api_error", Some("upstream_invalid_response")),
+            Self::UpstreamKeyRejected(_) => ("api_error", Some("upstream_key_rejected")),
             Self::Upstream { .. } => ("api_error", None),
             Self::Storage(fault) => ("service_unavailable", Some(fault.code())),
             Self::Internal(_) => ("server_error", Some("internal_error")),
@@ -177,6 +187,7 @@ impl ResponseError for ApiError {
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NoKeyAvailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::AllKeysThrottled { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -184,6 +195,7 @@ impl ResponseError for ApiError {
             Self::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::UpstreamConnect(_) => StatusCode::BAD_GATEWAY,
             Self::UpstreamInvalid(_) => StatusCode::BAD_GATEWAY,
+            Self::UpstreamKeyRejected(_) => StatusCode::BAD_GATEWAY,
             Self::Upstream { status, .. } => *status,
             Self::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -365,6 +365,7 @@ pub async fn test_key(
             provider: None,
             client_key_id: None,
             only_key: Some(id),
+            trace_parent: None,
         },
     )
     .await;

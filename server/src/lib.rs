@@ -22,6 +22,7 @@ pub mod key_store;
 pub mod live_hub;
 pub mod metrics;
 pub mod open_files;
+pub mod otel;
 pub mod proxy;
 pub mod routing;
 pub mod state;

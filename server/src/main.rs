@@ -3,7 +3,7 @@
 
 use anyhow::Context as _;
 use api_proxy::cli::{self, Command};
-use api_proxy::config::ServerConfig;
+use api_proxy::config::{LogFormat, ServerConfig};
 use api_proxy::crypto::Secret;
 use tracing_subscriber::EnvFilter;
 
@@ -26,13 +26,22 @@ async fn main() -> anyhow::Result<()> {
         level = config.log_level
     ))
     .context("LOG_LEVEL")?;
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         // When the log's reader is gone (`api-proxy | head`, a dead log pipe), the default reports
         // each failed write with `eprintln!`, which panics on the same broken pipe: that killed
         // the SIGTERM task, and the server then ignored SIGTERM. Lost log lines are not fatal.
-        .log_internal_errors(false)
-        .init();
+        .log_internal_errors(false);
+    match config.log_format {
+        LogFormat::Text => logs.init(),
+        // One JSON object per line; the event's fields at the top level, beside `level`,
+        // `target`, `timestamp` and `message`.
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
+    }
     if let Err(e) = dotenv {
         if !e.not_found() {
             tracing::warn!(error = %e, ".env could not be read");

@@ -15,7 +15,8 @@ use crate::config::{ProviderCatalog, ServerConfig};
 use crate::crypto::{KeyCipher, Secret};
 use crate::db::Db;
 use crate::live_hub::LiveHub;
-use crate::metrics::ConnectionGauge;
+use crate::metrics::{ConnectionGauge, Metrics};
+use crate::otel::Traces;
 use crate::proxy::record::Accounting;
 use crate::routing::{BidBoard, ResponseOwners};
 use crate::writer::WriterHandle;
@@ -46,6 +47,10 @@ pub struct AppState {
     pub live_tickets: Arc<LiveTickets>,
     /// The key that made each stored Responses API answer (for `previous_response_id`).
     pub response_owners: ResponseOwners,
+    /// The Prometheus metrics (`GET /metrics`); empty when `METRICS_ENABLED=false`.
+    pub metrics: Metrics,
+    /// OTLP trace export; empty unless configured.
+    pub traces: Traces,
 }
 
 impl AppState {
@@ -57,6 +62,7 @@ impl AppState {
             live: self.live.clone(),
             clock: self.clock.clone(),
             response_owners: self.response_owners.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 

@@ -14,7 +14,7 @@
 //! replaces the older, so they are bounded by the number of keys and never dropped).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -63,6 +63,8 @@ struct Shared {
     usages: Mutex<HashMap<i32, ApiKeyUsage>>,
     /// Call-log rows dropped because the channel was full.
     dropped_logs: AtomicU64,
+    /// Call-log rows in the channel, not yet taken by the writer (for `/metrics`).
+    queued: AtomicI64,
 }
 
 /// Cheap to clone; sending never blocks the caller.
@@ -79,9 +81,14 @@ impl WriterHandle {
             row: Box::new(row),
             keep_row,
         };
+        // Counted before the send: the writer may take the row before `try_send` returns.
+        self.shared.queued.fetch_add(1, Ordering::Relaxed);
         // Disconnected only after shutdown, when nothing can be written any more.
-        if let Err(TrySendError::Full(_)) = self.tx.try_send(op) {
-            self.shared.dropped_logs.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = self.tx.try_send(op) {
+            self.shared.queued.fetch_sub(1, Ordering::Relaxed);
+            if let TrySendError::Full(_) = e {
+                self.shared.dropped_logs.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
@@ -95,6 +102,11 @@ impl WriterHandle {
             // A full channel means the writer is busy and will take the map with its batch.
             let _ = self.tx.try_send(WriteOp::Wake);
         }
+    }
+
+    /// Call-log rows sent and not yet taken by the writer.
+    pub fn queue_depth(&self) -> i64 {
+        self.shared.queued.load(Ordering::Relaxed).max(0)
     }
 
     /// Call-log rows dropped so far because the writer was too far behind.
@@ -211,7 +223,7 @@ fn run(db: Db, rx: Receiver<WriteOp>, flush_interval: Duration, shared: &Shared)
             Some(rx.recv().map_err(|_| ()))
         };
         match first {
-            Some(Ok(op)) => stopping |= add(&mut batch, op),
+            Some(Ok(op)) => stopping |= add(&mut batch, op, shared),
             Some(Err(())) => stopping = true,
             None => {}
         }
@@ -222,7 +234,7 @@ fn run(db: Db, rx: Receiver<WriteOp>, flush_interval: Duration, shared: &Shared)
             std::thread::sleep(flush_interval);
         }
         while let Ok(op) = rx.try_recv() {
-            stopping |= add(&mut batch, op);
+            stopping |= add(&mut batch, op, shared);
         }
         // Taken after the channel: counters handed over before a barrier or the shutdown are in
         // this batch.
@@ -254,7 +266,10 @@ fn report_drops(batch: &mut Batch, shared: &Shared) {
 }
 
 /// Returns true on shutdown.
-fn add(batch: &mut Batch, op: WriteOp) -> bool {
+fn add(batch: &mut Batch, op: WriteOp, shared: &Shared) -> bool {
+    if let WriteOp::Log { .. } = op {
+        shared.queued.fetch_sub(1, Ordering::Relaxed);
+    }
     match op {
         WriteOp::Log {
             row,

@@ -85,6 +85,12 @@ SERVER_VARS = (
     "LOG_BATCH_MAX",
     "SHUTDOWN_TIMEOUT_SECS",
     "RUST_LOG",
+    "METRICS_ENABLED",
+    "METRICS_TOKEN",
+    "LOG_FORMAT",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_SERVICE_NAME",
 )
 
 
@@ -221,19 +227,23 @@ def mock_url() -> Iterator[str]:
 
 
 @contextmanager
-def running_stack(mock_url: str, key: dict, providers_dir: Path | None = None) -> Iterator[Stack]:
+def running_stack(
+    mock_url: str, key: dict, providers_dir: Path | None = None, env: dict[str, str] | None = None
+) -> Iterator[Stack]:
     """api-proxy with a fresh database in a temporary folder and `key` (a `POST /api/keys` body)
     registered; stopped (and the folder removed) on exit. `providers_dir` replaces the shipped
-    provider files."""
+    provider files; `env` adds server settings."""
     with tempfile.TemporaryDirectory(prefix="api-proxy-e2e-") as tmp:
-        started = _start_stack(Path(tmp), mock_url, key, providers_dir or REPO / "configs" / "providers")
+        started = _start_stack(
+            Path(tmp), mock_url, key, providers_dir or REPO / "configs" / "providers", env or {}
+        )
         try:
             yield started
         finally:
             started.proxy.stop()
 
 
-def _start_stack(tmp: Path, mock_url: str, key: dict, providers_dir: Path) -> Stack:
+def _start_stack(tmp: Path, mock_url: str, key: dict, providers_dir: Path, env: dict[str, str]) -> Stack:
     proxy_env = dict(
         _clean_env(),
         PORT="0",
@@ -243,6 +253,7 @@ def _start_stack(tmp: Path, mock_url: str, key: dict, providers_dir: Path) -> St
         PROVIDERS_DIR=str(providers_dir),
         WORKERS="1",
         LOG_LEVEL="info",
+        **env,
     )
     # cwd is the temporary folder, so a developer's ./.env (and ./configs) is not loaded.
     proxy = Process("api-proxy", [str(API_PROXY_BIN)], proxy_env, cwd=tmp)

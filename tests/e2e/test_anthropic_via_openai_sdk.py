@@ -228,7 +228,7 @@ def test_anthropic_invalid_request_error_is_a_bad_request(anthropic_stack: Stack
     assert "toolu_never_asked" in caught.value.message
 
 
-def test_anthropic_authentication_error_is_401_and_the_key_is_marked_dead(anthropic_stack: Stack):
+def test_a_rejected_stored_key_is_a_502_naming_it_and_the_key_is_marked_dead(anthropic_stack: Stack):
     # A second key with a secret the mock does not accept, alone in serving claude-haiku-4-5.
     status, bad = anthropic_stack.admin(
         "POST",
@@ -243,12 +243,15 @@ def test_anthropic_authentication_error_is_401_and_the_key_is_marked_dead(anthro
     )
     assert status == 201, bad
     try:
-        with pytest.raises(openai.AuthenticationError) as caught:
+        # The provider rejected api-proxy's stored key, not the caller's: not a 401, which the SDK
+        # would raise as AuthenticationError ("your API key is wrong").
+        with pytest.raises(openai.InternalServerError) as caught:
             anthropic_stack.client().chat.completions.create(
                 model="claude-haiku-4-5", messages=[{"role": "user", "content": "hi"}]
             )
-        assert caught.value.status_code == 401
-        assert caught.value.code == "authentication_error"
+        assert caught.value.status_code == 502
+        assert caught.value.code == "upstream_key_rejected"
+        assert "mock-anthropic-revoked" in caught.value.message
         assert "sk-ant-revoked" not in caught.value.message
 
         deadline = time.monotonic() + 5

@@ -159,7 +159,8 @@ async fn misbehave(config: &MockConfig, ids: &Ids) -> Option<HttpResponse> {
         | Behaviour::ResetBeforeHeaders
         | Behaviour::LargeBody(_)
         | Behaviour::InvalidSse
-        | Behaviour::Flood { .. } => None,
+        | Behaviour::Flood { .. }
+        | Behaviour::EndlessEvent(_) => None,
     }
 }
 

@@ -74,6 +74,9 @@ pub enum Behaviour {
     /// the reader takes them (made one at a time, so the mock never holds the whole stream):
     /// shows whether a proxy buffers behind a slow reader.
     Flood { chunks: usize, chunk_bytes: usize },
+    /// `200` event stream whose first event never ends: `data: xxx…` without a blank line, in
+    /// 64 KiB pieces made as the reader takes them, this many bytes in all, then the body ends.
+    EndlessEvent(usize),
 }
 
 /// Settings of one mock instance.
@@ -369,6 +372,29 @@ fn transport_fault(behaviour: &Behaviour) -> Option<HttpResponse> {
                 .to_string(),
             ),
         ),
+        Behaviour::EndlessEvent(total) => {
+            const PIECE: usize = 64 * 1024;
+            let total = *total;
+            let pieces = futures_util::stream::unfold(0usize, move |sent| async move {
+                if sent >= total {
+                    return None;
+                }
+                let piece = if sent == 0 {
+                    let mut first = b"data: ".to_vec();
+                    first.resize(PIECE, b'x');
+                    first
+                } else {
+                    vec![b'x'; PIECE.min(total - sent)]
+                };
+                let len = piece.len();
+                Some((Ok::<_, std::io::Error>(bytes::Bytes::from(piece)), sent + len))
+            });
+            Some(
+                HttpResponse::Ok()
+                    .content_type("text/event-stream")
+                    .streaming(pieces),
+            )
+        }
         Behaviour::InvalidSse => Some(
             HttpResponse::Ok()
                 .content_type("text/event-stream")

@@ -119,7 +119,8 @@ pub async fn misbehave(config: &MockConfig, flavour: &Flavour) -> Option<HttpRes
         | Behaviour::ResetBeforeHeaders
         | Behaviour::LargeBody(_)
         | Behaviour::InvalidSse
-        | Behaviour::Flood { .. } => None,
+        | Behaviour::Flood { .. }
+        | Behaviour::EndlessEvent(_) => None,
     }
 }
 

@@ -24,6 +24,7 @@ pub mod request_head;
 pub mod responses;
 pub mod sse;
 pub mod token_estimate;
+pub mod tokens;
 pub mod translated;
 
 #[cfg(test)]

@@ -2,11 +2,28 @@
 
 use bytes::{Bytes, BytesMut};
 
+/// The longest unfinished event kept: an upstream that never ends an event cannot grow the
+/// buffer past this (the relay then ends the stream with an error).
+pub const MAX_PENDING_EVENT: usize = 1024 * 1024;
+
 /// Accumulates bytes and yields complete events (each with its terminating blank line).
+///
+/// Scanning is linear: the bytes of an unfinished event are searched once, not again from the
+/// event's start at every read (an event trickling in byte by byte would otherwise cost the
+/// square of its length).
 #[derive(Debug, Default)]
 pub struct SseSplitter {
     buf: BytesMut,
+    /// Bytes of `buf` already searched without finding an event's end.
+    scanned: usize,
+    /// Bytes searched in all (for the tests' linearity check).
+    #[cfg(test)]
+    work: usize,
 }
+
+/// An event's end is at most this many bytes long (`\r\n\r\n`): a search resumes this far back,
+/// in case the end began in the bytes already searched.
+const LONGEST_END: usize = 4;
 
 impl SseSplitter {
     pub fn push(&mut self, chunk: &[u8]) {
@@ -15,20 +32,40 @@ impl SseSplitter {
 
     /// The next complete event, if one has arrived.
     pub fn next_event(&mut self) -> Option<Bytes> {
-        let end = event_end(&self.buf)?;
-        Some(self.buf.split_to(end).freeze())
+        // An end not found before `scanned` can only have begun in its last bytes.
+        let from = self.scanned.saturating_sub(LONGEST_END - 1);
+        #[cfg(test)]
+        {
+            self.work += self.buf.len() - from;
+        }
+        match event_end(&self.buf, from) {
+            Some(end) => {
+                self.scanned = 0;
+                Some(self.buf.split_to(end).freeze())
+            }
+            None => {
+                self.scanned = self.buf.len();
+                None
+            }
+        }
     }
 
     /// Bytes of an unfinished event.
     pub fn pending(&self) -> usize {
         self.buf.len()
     }
+
+    /// Whether the unfinished event is over [`MAX_PENDING_EVENT`] (call after taking every
+    /// complete event).
+    pub fn overflowed(&self) -> bool {
+        self.buf.len() > MAX_PENDING_EVENT
+    }
 }
 
-/// Index just past the first blank line (`\n\n`, `\r\n\r\n` or `\r\r`). Jumps from line end to
-/// line end (memchr) instead of testing every byte.
-fn event_end(buf: &[u8]) -> Option<usize> {
-    let mut i = 0;
+/// Index just past the first blank line (`\n\n`, `\r\n\r\n` or `\r\r`) that begins at `from` or
+/// later. Jumps from line end to line end (memchr) instead of testing every byte.
+fn event_end(buf: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
     while let Some(at) = memchr::memchr2(b'\n', b'\r', &buf[i..]) {
         i += at;
         match buf[i] {
@@ -115,6 +152,61 @@ mod tests {
         assert_eq!(&s.next_event().unwrap()[..], b"event: ping\r\r");
         assert!(s.next_event().is_none());
         assert_eq!(s.pending(), 7);
+    }
+
+    #[test]
+    fn an_end_split_across_reads_is_found() {
+        // Every way of cutting each kind of end between two reads.
+        for end in [&b"\n\n"[..], b"\r\n\r\n", b"\r\r"] {
+            for cut in 0..=end.len() {
+                let mut s = SseSplitter::default();
+                s.push(b"data: x");
+                s.push(&end[..cut]);
+                if cut < end.len() {
+                    assert!(s.next_event().is_none(), "{end:?} cut at {cut}");
+                }
+                s.push(&end[cut..]);
+                s.push(b"data: y");
+                let event = s.next_event().unwrap();
+                assert_eq!(&event[..7], b"data: x");
+                assert_eq!(event.len(), 7 + end.len(), "{end:?} cut at {cut}");
+                assert_eq!(s.pending(), 7);
+            }
+        }
+    }
+
+    #[test]
+    fn an_event_arriving_byte_by_byte_is_scanned_once() {
+        let mut s = SseSplitter::default();
+        let event = format!("data: {}\n\n", "x".repeat(100_000));
+        for byte in event.as_bytes() {
+            s.push(std::slice::from_ref(byte));
+            if let Some(whole) = s.next_event() {
+                assert_eq!(whole.len(), event.len());
+            }
+        }
+        assert_eq!(s.pending(), 0);
+        // Each byte is searched a bounded number of times, not once per later read.
+        assert!(
+            s.work <= LONGEST_END * event.len(),
+            "{} bytes searched for a {}-byte event",
+            s.work,
+            event.len()
+        );
+    }
+
+    #[test]
+    fn an_endless_event_overflows_at_the_cap() {
+        let mut s = SseSplitter::default();
+        s.push(b"data: {}\n\ndata: ");
+        assert!(s.next_event().is_some());
+        let chunk = vec![b'x'; 64 * 1024];
+        while !s.overflowed() {
+            s.push(&chunk);
+            assert!(s.next_event().is_none());
+        }
+        assert!(s.pending() > MAX_PENDING_EVENT);
+        assert!(s.pending() <= MAX_PENDING_EVENT + chunk.len());
     }
 
     #[test]

@@ -29,7 +29,13 @@ pub(super) async fn proxy(
             return Err(ApiError::NotFound(format!("unknown provider `{p}`")));
         }
     }
-    let body = read_json_body(&req, payload, state.config.body_limit_bytes).await?;
+    let body = read_json_body(
+        &req,
+        payload,
+        state.config.body_limit_bytes,
+        state.config.client_body_timeout,
+    )
+    .await?;
     proxy_call(
         &state,
         &client,
@@ -40,6 +46,7 @@ pub(super) async fn proxy(
             provider,
             client_key_id: auth.0,
             only_key: None,
+            trace_parent: state.traces.client_context(req.headers()),
         },
     )
     .await

@@ -76,7 +76,13 @@ pub async fn post_count_tokens(
     client: web::Data<awc::Client>,
     _auth: ClientAuth,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_json_body(&req, payload, state.config.body_limit_bytes).await?;
+    let body = read_json_body(
+        &req,
+        payload,
+        state.config.body_limit_bytes,
+        state.config.client_body_timeout,
+    )
+    .await?;
     let headers = anthropic::forwarded_headers(req.headers());
     count_tokens(&state, &client, body, headers).await
 }

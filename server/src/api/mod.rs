@@ -4,6 +4,7 @@
 //!   (client key required when not on loopback).
 //! - `/api/chat/completions?provider=`, `/api/proxy/{provider}/chat/completions`: the seed's paths.
 //! - `/api/health`, `/api/openapi.json`: open.
+//! - `/metrics`: Prometheus, the admin token or `METRICS_TOKEN`.
 //! - everything else under `/api`: admin, `Authorization: Bearer <admin token>`.
 //!
 //! Both groups take JSON bodies only ([`json_only`]).
@@ -22,6 +23,7 @@ pub mod live;
 pub mod live_tickets;
 pub mod logs;
 pub mod messages;
+pub mod metrics;
 pub mod models;
 pub mod openapi;
 pub mod providers;
@@ -98,6 +100,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .default_service(web::to(not_found))
                 .wrap(json_only::RequireJson),
         )
+        .service(resource("/metrics", "GET").route(get().to(metrics::get_metrics)))
         .route("/", get().to(dashboard::serve))
         .route("/", head().to(dashboard::serve))
         .default_service(web::to(fallback));

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::ConfigError;
 use crate::crypto::Secret;
+use crate::otel::TraceConfig;
 
 const DEFAULT_BODY_LIMIT: usize = 20 * 1024 * 1024;
 
@@ -36,9 +37,30 @@ pub struct ServerConfig {
     /// How long a client connection may take to send a request's head before it gets 408 and is
     /// closed (what keeps idle and trickling connections from holding the server).
     pub client_header_timeout: Duration,
+    /// How long a client may take to send a proxied request's whole body before it gets 408.
+    pub client_body_timeout: Duration,
     pub log_flush_interval: Duration,
     pub shutdown_timeout: Duration,
+    /// `GET /metrics` is served (`METRICS_ENABLED`, default on).
+    pub metrics_enabled: bool,
+    /// A token that may read `/metrics` besides the admin token (at least 16 characters).
+    pub metrics_token: Option<Secret>,
+    pub log_format: LogFormat,
+    /// OTLP trace export; `None` (off) unless an OTLP endpoint is set.
+    pub traces: Option<TraceConfig>,
 }
+
+/// How log lines are written (`LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// The shortest `METRICS_TOKEN` accepted (the admin token's rule).
+pub const MIN_METRICS_TOKEN_CHARS: usize = 16;
 
 impl ServerConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -61,6 +83,29 @@ impl ServerConfig {
                 .unwrap_or_else(|| PathBuf::from(".")),
         };
         let require_client_keys = parse_bool(&get, "REQUIRE_CLIENT_KEYS", false)?;
+        let metrics_token = get("METRICS_TOKEN").map(Secret::new);
+        if let Some(token) = &metrics_token {
+            let length = token.expose().trim().chars().count();
+            if length < MIN_METRICS_TOKEN_CHARS {
+                return Err(ConfigError::Env {
+                    name: "METRICS_TOKEN",
+                    message: format!(
+                        "is {length} characters long; it must have at least {MIN_METRICS_TOKEN_CHARS}"
+                    ),
+                });
+            }
+        }
+        let log_format = match get("LOG_FORMAT").map(|v| v.trim().to_ascii_lowercase()) {
+            None => LogFormat::Text,
+            Some(v) if v == "text" => LogFormat::Text,
+            Some(v) if v == "json" => LogFormat::Json,
+            Some(v) => {
+                return Err(ConfigError::Env {
+                    name: "LOG_FORMAT",
+                    message: format!("{v:?} is not `text` or `json`"),
+                })
+            }
+        };
         let workers = parse(
             &get,
             "WORKERS",
@@ -88,8 +133,17 @@ impl ServerConfig {
                 "CLIENT_HEADER_TIMEOUT_MS",
                 5_000u64,
             )?),
+            client_body_timeout: Duration::from_millis(parse(
+                &get,
+                "CLIENT_BODY_TIMEOUT_MS",
+                30_000u64,
+            )?),
             log_flush_interval: Duration::from_millis(parse(&get, "LOG_FLUSH_MS", 100u64)?),
             shutdown_timeout: Duration::from_secs(parse(&get, "SHUTDOWN_TIMEOUT_SECS", 30u64)?),
+            metrics_enabled: parse_bool(&get, "METRICS_ENABLED", true)?,
+            metrics_token,
+            log_format,
+            traces: TraceConfig::from_lookup(get),
         })
     }
 
@@ -184,6 +238,25 @@ mod tests {
         assert_eq!(c.data_dir, PathBuf::from("./data"));
         assert_eq!(c.body_limit_bytes, 20 * 1024 * 1024);
         assert!(!c.client_keys_required());
+    }
+
+    #[test]
+    fn metrics_settings_are_read_and_checked() {
+        let c = config(&[]).unwrap();
+        assert!(c.metrics_enabled && c.metrics_token.is_none());
+        assert_eq!(c.log_format, LogFormat::Text);
+        let c = config(&[
+            ("METRICS_ENABLED", "false"),
+            ("METRICS_TOKEN", "scrape-token-0123456789"),
+            ("LOG_FORMAT", "JSON"),
+        ])
+        .unwrap();
+        assert!(!c.metrics_enabled);
+        assert_eq!(c.metrics_token.unwrap().expose(), "scrape-token-0123456789");
+        assert_eq!(c.log_format, LogFormat::Json);
+        let short = config(&[("METRICS_TOKEN", "too-short")]).unwrap_err();
+        assert!(short.to_string().contains("METRICS_TOKEN"), "{short}");
+        assert!(config(&[("LOG_FORMAT", "xml")]).is_err());
     }
 
     #[test]

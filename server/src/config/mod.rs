@@ -7,7 +7,7 @@ pub mod env;
 pub mod providers;
 
 pub use base_url::base_url_problem;
-pub use env::ServerConfig;
+pub use env::{LogFormat, ServerConfig};
 pub use providers::{ProviderCatalog, ProviderEntry};
 
 use std::path::PathBuf;

@@ -2,7 +2,7 @@
 //! process, a full disk) told apart from the rest, and the latest one the server ran into, which
 //! `/api/health` reports. Proxied calls never wait on the database, so none of these stops them.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
 use super::DbError;
 
@@ -81,13 +81,23 @@ impl StorageFault {
 /// The latest storage fault, shared by every handle of one database. A failure with a fault sets
 /// it; a write that succeeds clears it.
 #[derive(Debug, Default)]
-pub struct StorageStatus(AtomicU8);
+pub struct StorageStatus {
+    current: AtomicU8,
+    /// Failures so far per fault (read-only, busy, full), for `/metrics`.
+    counts: [AtomicU64; 3],
+}
+
+const FAULTS: [StorageFault; 3] = [
+    StorageFault::ReadOnly,
+    StorageFault::Busy,
+    StorageFault::Full,
+];
 
 const NONE: u8 = 0;
 
 impl StorageStatus {
     pub fn get(&self) -> Option<StorageFault> {
-        match self.0.load(Ordering::Acquire) {
+        match self.current.load(Ordering::Acquire) {
             1 => Some(StorageFault::ReadOnly),
             2 => Some(StorageFault::Busy),
             3 => Some(StorageFault::Full),
@@ -102,7 +112,19 @@ impl StorageStatus {
             Some(StorageFault::Busy) => 2,
             Some(StorageFault::Full) => 3,
         };
-        self.0.store(value, Ordering::Release);
+        if value != NONE {
+            self.counts[usize::from(value - 1)].fetch_add(1, Ordering::Relaxed);
+        }
+        self.current.store(value, Ordering::Release);
+    }
+
+    /// How many failures each fault has caused so far, by [`StorageFault::label`].
+    pub fn fault_counts(&self) -> Vec<(&'static str, u64)> {
+        FAULTS
+            .iter()
+            .zip(&self.counts)
+            .map(|(fault, count)| (fault.label(), count.load(Ordering::Relaxed)))
+            .collect()
     }
 
     /// Records the fault behind `error`, if it is one; returns it.

@@ -103,8 +103,8 @@ impl Acc {
     fn add_row(&mut self, r: &RollupRow) {
         self.calls += r.calls;
         self.errors += r.errors;
-        self.prompt_tokens += r.prompt_tokens;
-        self.completion_tokens += r.completion_tokens;
+        self.prompt_tokens = self.prompt_tokens.saturating_add(r.prompt_tokens);
+        self.completion_tokens = self.completion_tokens.saturating_add(r.completion_tokens);
         self.cost_usd += r.cost_usd;
         self.latency
             .merge(&LatencyHistogram::from_bytes(&r.latency_hist));
@@ -141,8 +141,8 @@ fn accumulate(logs: &[NewCallLog], width: i64) -> Vec<(GroupKey, Acc)> {
         } else {
             acc.latency.record(log.latency_ms);
         }
-        acc.prompt_tokens += log.prompt_tokens;
-        acc.completion_tokens += log.completion_tokens;
+        acc.prompt_tokens = acc.prompt_tokens.saturating_add(log.prompt_tokens);
+        acc.completion_tokens = acc.completion_tokens.saturating_add(log.completion_tokens);
         acc.cost_usd += log.cost_usd;
     }
     groups
@@ -221,7 +221,7 @@ fn stats_row(group: String, key_id: Option<i64>, acc: &Acc) -> StatsRow {
         errors: acc.errors,
         prompt_tokens: acc.prompt_tokens,
         completion_tokens: acc.completion_tokens,
-        total_tokens: acc.prompt_tokens + acc.completion_tokens,
+        total_tokens: acc.prompt_tokens.saturating_add(acc.completion_tokens),
         cost_usd: acc.cost_usd,
         latency_p50_ms: acc.latency.percentile(0.5),
         latency_p95_ms: acc.latency.percentile(0.95),
@@ -318,7 +318,7 @@ pub fn timeseries(
             t,
             calls: acc.calls,
             errors: acc.errors,
-            tokens: acc.prompt_tokens + acc.completion_tokens,
+            tokens: acc.prompt_tokens.saturating_add(acc.completion_tokens),
             cost_usd: acc.cost_usd,
             latency_p50_ms: acc.latency.percentile(0.5),
             latency_p95_ms: acc.latency.percentile(0.95),
@@ -331,13 +331,13 @@ pub fn totals(conn: &mut SqliteConnection, now_ms: i64) -> Result<Totals, DbErro
     let midnight = now_ms.div_euclid(DAY_MS) * DAY_MS;
     let mut t = Totals::default();
     for r in hour_rows(conn, 0)? {
-        let tokens = r.prompt_tokens + r.completion_tokens;
+        let tokens = r.prompt_tokens.saturating_add(r.completion_tokens);
         t.calls_total += r.calls;
-        t.tokens_total += tokens;
+        t.tokens_total = t.tokens_total.saturating_add(tokens);
         t.cost_total += r.cost_usd;
         if r.bucket >= midnight {
             t.calls_today += r.calls;
-            t.tokens_today += tokens;
+            t.tokens_today = t.tokens_today.saturating_add(tokens);
             t.cost_today += r.cost_usd;
         }
     }

@@ -97,10 +97,10 @@ impl LiveStats {
             slot.latency.record(call.latency_ms);
         }
         s.calls_today += 1;
-        s.tokens_today += tokens;
+        s.tokens_today = s.tokens_today.saturating_add(tokens);
         s.cost_today += call.cost_usd;
         s.calls_total += 1;
-        s.tokens_total += tokens;
+        s.tokens_total = s.tokens_total.saturating_add(tokens);
         s.cost_total += call.cost_usd;
     }
 

@@ -16,6 +16,7 @@ use bytes::Bytes;
 
 use super::continuation;
 use super::record::CallRecord;
+use super::scrub::{scrub_shared, scrub_text, Scrubber};
 use super::stream::{relay, RelayOptions};
 use super::target::upstream_target;
 use crate::adapters::translated::TranslatedStream;
@@ -46,6 +47,8 @@ pub struct Call<'a> {
     pub client_key_id: Option<i32>,
     /// Only this key, whatever its health (the admin's "test this key").
     pub only_key: Option<i32>,
+    /// The client's trace context (`traceparent`), when traces are exported.
+    pub trace_parent: Option<opentelemetry::Context>,
 }
 
 fn unix_now() -> i64 {
@@ -67,7 +70,20 @@ pub async fn proxy_call(
     call: Call<'_>,
 ) -> Result<HttpResponse, ApiError> {
     let dialect = call.dialect;
-    let request = dialect.parse(&call.body)?;
+    let arrived = std::time::Instant::now();
+    let request = match dialect
+        .parse(&call.body)
+        .map_err(ApiError::from)
+        .and_then(|request| check_model(&request.model).map(|()| request))
+    {
+        Ok(request) => request,
+        Err(error) => {
+            state
+                .metrics
+                .call_refused(dialect.endpoint(), None, &error, arrived);
+            return Err(error);
+        }
+    };
     let settings = state.settings();
     let alias = state.model_alias(&settings, &request.model);
     let strategy = settings.strategy_for(&request.model);
@@ -87,7 +103,11 @@ pub async fn proxy_call(
         now_ms: state.clock.now_ms(),
     };
     if !state.board.any(|bid| base_query.matches(bid)) {
-        return Err(ApiError::ModelNotFound(request.model.clone()));
+        let error = ApiError::ModelNotFound(request.model.clone());
+        state
+            .metrics
+            .call_refused(dialect.endpoint(), Some(&request.model), &error, arrived);
+        return Err(error);
     }
 
     let mut record = CallRecord::new(
@@ -98,6 +118,13 @@ pub async fn proxy_call(
         call.client_key_id,
         settings.store_call_logs,
     );
+    if let Some(span) = state.traces.start_call(
+        call.trace_parent.as_ref(),
+        dialect.endpoint(),
+        &request.model,
+    ) {
+        record.traced(span);
+    }
     let first_byte = Duration::from_millis(settings.first_byte_timeout_ms);
     let idle = Duration::from_millis(settings.stream_idle_timeout_ms);
     // A follow-up of a stored answer may only go to the key that stored it.
@@ -197,22 +224,26 @@ pub async fn proxy_call(
                 }
             }
         };
-        record.begin_attempt(picked);
+        let traceparent = record.begin_attempt(picked);
         let url = upstream.url(&bid.profile, &model, operation);
         let mut target = upstream_target(&bid.profile, &state.cipher, url)?;
+        target.headers.extend(traceparent);
         if let Exchange::Passthrough = exchange {
             target.headers.extend(call.headers.iter().cloned());
         }
+        // Everything this upstream sends back is scrubbed of its key before anything reads it.
+        let scrubber = Scrubber::new(target.secret.expose());
 
         let mut response = match upstream::send(client, &target, body, first_byte).await {
             Ok(response) => response,
             Err(e) => {
-                tracing::warn!(key_id = bid.key_id(), request_id = %record.request_id, error = %e, "upstream attempt failed");
-                record.attempt_failed(Signal::Failure, None, e.to_string());
+                let message = scrub_text(scrubber.as_ref(), e.to_string());
+                tracing::warn!(key_id = bid.key_id(), request_id = %record.request_id, error = %message, "upstream attempt failed");
+                record.attempt_failed(Signal::Failure, None, message.clone());
                 last_error = Some(match e {
-                    UpstreamError::Timeout(_) => ApiError::UpstreamTimeout(e.to_string()),
+                    UpstreamError::Timeout(_) => ApiError::UpstreamTimeout(message),
                     UpstreamError::Connect(_) | UpstreamError::Protocol(_) => {
-                        ApiError::UpstreamConnect(e.to_string())
+                        ApiError::UpstreamConnect(message)
                     }
                 });
                 continue;
@@ -236,9 +267,6 @@ pub async fn proxy_call(
         let rate_limit = ratelimit::read_headers(header, now);
         record.mark_first_byte(rate_limit);
         let upstream_status = response.status();
-        let scrub = Some(target.secret.expose())
-            .filter(|s| s.len() >= 6)
-            .map(str::to_owned);
 
         if !upstream_status.is_success() {
             let retry_at = ratelimit::retry_at(header, now);
@@ -246,19 +274,25 @@ pub async fn proxy_call(
             let raw = read_body(&mut response, MAX_ERROR_BODY, first_byte)
                 .await
                 .unwrap_or_default();
+            let raw = scrub_shared(scrubber.as_ref(), raw);
             let (status, body) = match exchange {
                 Exchange::Passthrough => dialect.passthrough_error(upstream_status, &raw),
                 Exchange::Translated => {
                     dialect.render_failure(&upstream.parse_failure(upstream_status, &raw))
                 }
             };
-            let body = scrub_bytes(body, scrub.as_deref());
             let signal = upstream.classify_failure(upstream_status, &raw, retry_at);
             // A 5xx or 529 that says "retry after N s" keeps the key out until then.
             let signal = health::with_retry_after(signal, retry_after);
             tracing::warn!(key_id = bid.key_id(), request_id = %record.request_id, %upstream_status, ?signal, "upstream answered with an error");
             record.attempt_failed(signal, Some(upstream_status.as_u16()), snippet(&body));
-            let error = ApiError::Upstream { status, body };
+            let error = if signal == Signal::AuthRejected {
+                // The provider refused api-proxy's stored key, not the client's credentials.
+                let upstream_says = upstream.parse_failure(upstream_status, &raw).message;
+                key_rejected(&bid, upstream_status, &upstream_says, &record)
+            } else {
+                ApiError::Upstream { status, body }
+            };
             if signal != Signal::ClientError {
                 last_error = Some(error);
                 continue;
@@ -286,7 +320,7 @@ pub async fn proxy_call(
                 .insert_header((HeaderName::from_static("x-accel-buffering"), "no"));
             let options = RelayOptions {
                 idle_timeout: idle,
-                scrub,
+                scrubber,
             };
             let translator: Box<dyn StreamTranslator> = match exchange {
                 Exchange::Passthrough => dialect.passthrough_stream(&request),
@@ -301,7 +335,10 @@ pub async fn proxy_call(
         let raw = match read_body(&mut response, MAX_RESPONSE_BYTES, first_byte).await {
             Ok(body) => body,
             Err(e) => {
-                let message = format!("the upstream response could not be read: {e}");
+                let message = scrub_text(
+                    scrubber.as_ref(),
+                    format!("the upstream response could not be read: {e}"),
+                );
                 record.attempt_failed(
                     Signal::Failure,
                     Some(upstream_status.as_u16()),
@@ -313,7 +350,8 @@ pub async fn proxy_call(
         };
         let answer: Result<(Bytes, Option<TokenUsage>), _> = match exchange {
             Exchange::Passthrough => dialect.passthrough_usage(&raw).map(|usage| (raw, usage)),
-            Exchange::Translated => upstream.parse_response(&raw).map(|response| {
+            Exchange::Translated => upstream.parse_response(&raw).map(|mut response| {
+                response.usage = record.checked_usage(response.usage);
                 let usage = response.usage;
                 (
                     Bytes::from(dialect.render_response(response, &context())),
@@ -331,6 +369,7 @@ pub async fn proxy_call(
             last_error = Some(ApiError::UpstreamInvalid(message));
             continue;
         };
+        let usage = usage.map(|usage| record.checked_usage(usage));
         let mut builder = response_head(&record, &bid, upstream_status);
         builder.insert_header((header::CONTENT_TYPE, "application/json"));
         let cost = record.cost(&usage.unwrap_or_default());
@@ -340,8 +379,11 @@ pub async fn proxy_call(
                 record.stored_response(id);
             }
         }
+        if record.is_traced() {
+            record.finish_reasons(crate::otel::finish_reasons(&body));
+        }
         record.finish(upstream_status.as_u16(), usage, None);
-        return Ok(builder.body(scrub_bytes(body, scrub.as_deref())));
+        return Ok(builder.body(scrub_shared(scrubber.as_ref(), body)));
     }
 
     let error = last_error.unwrap_or_else(|| no_key(&request.model));
@@ -349,9 +391,42 @@ pub async fn proxy_call(
     Err(error)
 }
 
+/// The longest model name accepted: every real one is far shorter, and the name keys routing
+/// state and the call log.
+pub const MAX_MODEL_LEN: usize = 256;
+
+/// 400 for a model name longer than [`MAX_MODEL_LEN`] bytes.
+pub fn check_model(model: &str) -> Result<(), ApiError> {
+    if model.len() > MAX_MODEL_LEN {
+        return Err(ApiError::BadRequest {
+            message: format!(
+                "`model` is {} bytes long; at most {MAX_MODEL_LEN} are accepted",
+                model.len()
+            ),
+            param: Some("model".into()),
+        });
+    }
+    Ok(())
+}
+
 fn no_key(model: &str) -> ApiError {
     ApiError::NoKeyAvailable(format!(
         "no enabled key with quota left can serve model `{model}` right now"
+    ))
+}
+
+/// The error for a stored key its provider rejected (401/403): which key, what the provider
+/// said, and every key tried.
+fn key_rejected(bid: &Bid, status: StatusCode, says: &str, record: &CallRecord) -> ApiError {
+    let says: String = says.chars().take(200).collect();
+    ApiError::UpstreamKeyRejected(format!(
+        "the provider `{}` rejected the key `{}` stored in api-proxy (HTTP {}: {}); keys tried: {}. \
+         Your own credentials were accepted: the stored key needs to be checked or replaced.",
+        bid.profile.provider_id(),
+        bid.profile.name,
+        status.as_u16(),
+        says.trim(),
+        record.tried_summary(),
     ))
 }
 
@@ -420,29 +495,9 @@ async fn read_body(
     }
 }
 
-fn scrub_bytes(body: Bytes, secret: Option<&str>) -> Bytes {
-    match secret {
-        Some(secret) if memchr::memmem::find(&body, secret.as_bytes()).is_some() => {
-            String::from_utf8_lossy(&body)
-                .replace(secret, "***")
-                .into_bytes()
-                .into()
-        }
-        _ => body,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn echoed_keys_are_scrubbed() {
-        let body = Bytes::from_static(b"{\"error\":{\"message\":\"bad key sk-secret-123\"}}");
-        let scrubbed = scrub_bytes(body.clone(), Some("sk-secret-123"));
-        assert_eq!(&scrubbed[..], b"{\"error\":{\"message\":\"bad key ***\"}}");
-        assert_eq!(scrub_bytes(body.clone(), Some("sk-other-456")), body);
-    }
 
     #[test]
     fn costs_are_written_with_eight_decimals_like_format() {

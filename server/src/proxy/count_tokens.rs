@@ -14,6 +14,7 @@ use actix_web::HttpResponse;
 use bytes::Bytes;
 use serde::Serialize;
 
+use super::scrub::{scrub_shared, Scrubber};
 use super::target::upstream_target;
 use crate::adapters::anthropic::{self, MessagesDialect, COUNT_TOKENS_OPERATION};
 use crate::adapters::{self, token_estimate, ClientDialect, Wire};
@@ -37,6 +38,7 @@ pub async fn count_tokens(
     headers: Vec<(HeaderName, HeaderValue)>,
 ) -> Result<HttpResponse, ApiError> {
     let head = MessagesDialect::parse_head(&body)?;
+    super::call::check_model(&head.model)?;
     let settings = state.settings();
     let alias = state.model_alias(&settings, &head.model);
     let base_query = PickQuery {
@@ -89,6 +91,7 @@ pub async fn count_tokens(
                 Ok(Ok(raw)) => raw,
                 _ => continue,
             };
+        let raw = scrub_shared(Scrubber::new(target.secret.expose()).as_ref(), raw);
         if status.is_success() {
             return Ok(HttpResponse::Ok()
                 .insert_header((header::CONTENT_TYPE, "application/json"))

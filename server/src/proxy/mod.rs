@@ -8,6 +8,7 @@ pub mod continuation;
 pub mod count_tokens;
 pub mod models;
 pub mod record;
+pub mod scrub;
 pub mod stream;
 pub mod target;
 

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use actix_web::http::header::{HeaderName, HeaderValue};
 use serde::Serialize;
 
 use crate::actors::KeyRegistry;
@@ -13,6 +14,10 @@ use crate::clock::Clock;
 use crate::db::call_logs::NewCallLog;
 use crate::live_hub::LiveHub;
 use crate::metrics::live::CallSummary;
+use crate::metrics::prometheus::FinishedCall;
+use crate::metrics::Metrics;
+use crate::otel::{CallEnd, CallSpan};
+use crate::routing::cost::MAX_CALL_TOKENS;
 use crate::routing::ratelimit::RateLimitInfo;
 use crate::routing::{
     call_cost, KeyProfile, Lease, Outcome, Picked, ResponseOwners, Signal, TokenUsage,
@@ -39,6 +44,7 @@ pub struct Accounting {
     pub live: LiveHub,
     pub clock: Clock,
     pub response_owners: ResponseOwners,
+    pub metrics: Metrics,
 }
 
 pub struct CallRecord {
@@ -47,6 +53,7 @@ pub struct CallRecord {
     live: LiveHub,
     clock: Clock,
     response_owners: ResponseOwners,
+    metrics: Metrics,
     /// The id of the answer the upstream stored (Responses API), remembered with its key when
     /// the call succeeds.
     stored_response: Option<String>,
@@ -67,6 +74,11 @@ pub struct CallRecord {
     ttfb_ms: Option<f64>,
     rate_limit: Option<RateLimitInfo>,
     trail: Vec<AttemptEntry>,
+    /// Time spent in finished attempts (waiting on upstreams), for the overhead metric.
+    upstream_ms: f64,
+    /// The call's trace span, when traces are exported.
+    span: Option<CallSpan>,
+    finish_reasons: Vec<String>,
 }
 
 impl CallRecord {
@@ -85,12 +97,14 @@ impl CallRecord {
             live,
             clock,
             response_owners,
+            metrics,
         } = accounting;
         Self {
             keys,
             writer,
             live,
             response_owners,
+            metrics,
             stored_response: None,
             created_at: clock.now_ms(),
             clock,
@@ -108,20 +122,44 @@ impl CallRecord {
             ttfb_ms: None,
             rate_limit: None,
             trail: Vec::new(),
+            upstream_ms: 0.0,
+            span: None,
+            finish_reasons: Vec::new(),
         }
     }
 
-    /// A new attempt on the picked key (its lease is held until the attempt ends).
-    pub fn begin_attempt(&mut self, picked: Picked) {
+    /// Traces the call in `span` (ended with the call).
+    pub fn traced(&mut self, span: CallSpan) {
+        self.span = Some(span);
+    }
+
+    pub fn is_traced(&self) -> bool {
+        self.span.is_some()
+    }
+
+    /// The answer's finish reasons, for the trace.
+    pub fn finish_reasons(&mut self, reasons: Vec<String>) {
+        self.finish_reasons = reasons;
+    }
+
+    /// A new attempt on the picked key (its lease is held until the attempt ends). Returns the
+    /// `traceparent` header for the upstream when the call is traced.
+    pub fn begin_attempt(&mut self, picked: Picked) -> Option<(HeaderName, HeaderValue)> {
         self.attempts += 1;
         if self.model != picked.model {
             self.model = picked.model;
         }
+        let (attempts, model) = (self.attempts, &self.model);
+        let traceparent = self.span.as_mut().map(|span| {
+            let key = &picked.bid.profile;
+            span.begin_attempt(attempts, &key.name, key.provider_id(), model)
+        });
         self.key = Some(picked.bid.profile);
         self.lease = Some(picked.lease);
         self.attempt_started = Instant::now();
         self.ttfb_ms = None;
         self.rate_limit = None;
+        traceparent
     }
 
     /// The upstream's response head arrived; `rate_limit` is what its headers said.
@@ -132,6 +170,25 @@ impl CallRecord {
 
     pub fn attempt_ms(&self) -> f64 {
         self.attempt_started.elapsed().as_secs_f64() * 1000.0
+    }
+
+    /// `usage` as it is accounted: every count within `[0, MAX_CALL_TOKENS]`. A count out of
+    /// that range (a broken or hostile upstream) is logged, counts only, and clamped.
+    pub fn checked_usage(&self, usage: TokenUsage) -> TokenUsage {
+        let (clamped, changed) = usage.clamped();
+        if changed {
+            tracing::warn!(
+                request_id = %self.request_id,
+                key_id = self.key.as_ref().map(|k| k.id),
+                model = %self.model,
+                prompt = usage.prompt,
+                completion = usage.completion,
+                cached = usage.cached,
+                cache_write = usage.cache_write,
+                "the upstream reported token counts out of range; clamped to [0, {MAX_CALL_TOKENS}]"
+            );
+        }
+        clamped
     }
 
     pub fn cost(&self, usage: &TokenUsage) -> f64 {
@@ -169,8 +226,29 @@ impl CallRecord {
                 },
             );
         }
+        if let Some(span) = &mut self.span {
+            span.end_attempt(status, Some(&error));
+        }
         self.push_trail(status, Some(error));
+        self.upstream_ms += self.attempt_ms();
         self.lease = None;
+    }
+
+    /// The attempts so far, for a client's error message: `` `main` (HTTP 401), `backup`
+    /// (unreachable) ``.
+    pub fn tried_summary(&self) -> String {
+        let mut summary = String::new();
+        for (i, attempt) in self.trail.iter().enumerate() {
+            if i > 0 {
+                summary.push_str(", ");
+            }
+            let outcome = match attempt.status {
+                Some(status) => format!("HTTP {status}"),
+                None => "no answer".to_owned(),
+            };
+            summary.push_str(&format!("`{}` ({outcome})", attempt.key_name));
+        }
+        summary
     }
 
     /// The upstream stored the answer under `id` (only the current key's account has it).
@@ -180,9 +258,13 @@ impl CallRecord {
 
     /// The request is over: record the key's outcome (on success) and write the call log.
     pub fn finish(mut self, status: u16, usage: Option<TokenUsage>, error: Option<String>) {
-        let usage = usage.unwrap_or_default();
+        let usage = self.checked_usage(usage.unwrap_or_default());
         let cost = self.cost(&usage);
         let success = status < 400;
+        if self.lease.is_some() {
+            // The attempt that ends with the call (its stream included).
+            self.upstream_ms += self.attempt_ms();
+        }
         if success {
             if let Some(key) = &self.key {
                 if let Some(id) = self.stored_response.take() {
@@ -221,7 +303,41 @@ impl CallRecord {
         let trail = (!self.trail.is_empty())
             .then(|| serde_json::to_string(&self.trail).expect("the trail serialises"));
         let key = self.key.take();
-        let latency_ms = self.started.elapsed().as_millis() as i64;
+        if let Some(span) = self.span.take() {
+            span.end(&CallEnd {
+                status,
+                provider: key.as_ref().map(|k| k.provider_id()),
+                key: key.as_ref().map(|k| k.name.as_str()),
+                model: &self.model,
+                usage: &usage,
+                attempts: self.attempts,
+                finish_reasons: &self.finish_reasons,
+                error: error.as_deref(),
+            });
+        }
+        let elapsed_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        let latency_ms = elapsed_ms as i64;
+        if self.metrics.is_enabled() {
+            let failed: Vec<(&str, &str)> = self
+                .trail
+                .iter()
+                .filter(|a| a.error.is_some())
+                .map(|a| (a.key_name.as_str(), a.provider.as_str()))
+                .collect();
+            self.metrics.call_finished(&FinishedCall {
+                key: key.as_deref(),
+                model: &self.model,
+                endpoint: self.endpoint,
+                status,
+                usage: &usage,
+                cost_usd: cost,
+                duration_secs: elapsed_ms / 1000.0,
+                ttft_secs: self.ttfb_ms.filter(|_| success).map(|t| t / 1000.0),
+                overhead_secs: (elapsed_ms - self.upstream_ms) / 1000.0,
+                attempts: self.attempts,
+                failed_attempts: &failed,
+            });
+        }
         let summary = CallSummary {
             status: i32::from(status),
             latency_ms,

@@ -3,7 +3,8 @@
 //! soon as it holds whole events, never buffered to the end. The call is accounted when the
 //! stream completes (before the client sees its terminator), and a broken, stalled or truncated
 //! upstream, or an upstream error event, becomes an explicit error event in the client's
-//! dialect — never a fake clean end. Dropping the stream (client gone) drops the upstream
+//! dialect — never a fake clean end. An event that never ends is cut off at
+//! [`MAX_PENDING_EVENT`] bytes, with an error event. Dropping the stream (client gone) drops the upstream
 //! connection and logs the call as 499.
 
 use std::pin::Pin;
@@ -14,8 +15,9 @@ use futures_util::{FutureExt, Stream, StreamExt};
 use tokio::time::{Instant, Sleep};
 
 use super::record::CallRecord;
+use super::scrub::{scrub_text, Scrubber};
 use crate::adapters::canonical::{ErrorKind, StreamFailure};
-use crate::adapters::sse::SseSplitter;
+use crate::adapters::sse::{SseSplitter, MAX_PENDING_EVENT};
 use crate::adapters::{StreamStep, StreamTranslator};
 use crate::routing::Signal;
 
@@ -31,8 +33,8 @@ const DRAIN_LIMIT: usize = 64 * 1024;
 
 pub struct RelayOptions {
     pub idle_timeout: Duration,
-    /// The key itself, to scrub should an upstream echo it.
-    pub scrub: Option<String>,
+    /// The key, to scrub should an upstream echo it.
+    pub scrubber: Option<Scrubber>,
 }
 
 struct Relay<S, T: StreamTranslator> {
@@ -74,12 +76,10 @@ impl<S, T: StreamTranslator> Relay<S, T> {
     fn fail(&mut self, status: u16, failure: StreamFailure, out: &mut BytesMut) {
         self.finished = true;
         if let Some(mut record) = self.record.take() {
-            record.attempt_failed(Signal::Failure, Some(status), failure.message.clone());
-            record.finish(
-                status,
-                self.translator.usage(),
-                Some(failure.message.clone()),
-            );
+            // The message may quote the upstream: scrubbed before the call log keeps it.
+            let message = scrub_text(self.options.scrubber.as_ref(), failure.message.clone());
+            record.attempt_failed(Signal::Failure, Some(status), message.clone());
+            record.finish(status, self.translator.usage(), Some(message));
         }
         if !failure.delivered {
             self.translator.write_failure(&failure, out);
@@ -108,10 +108,22 @@ impl<S, T: StreamTranslator> Relay<S, T> {
                 }
             }
         }
-        if let Some(secret) = &self.options.scrub {
-            if memchr::memmem::find(&out, secret.as_bytes()).is_some() {
-                let text = String::from_utf8_lossy(&out).replace(secret.as_str(), "***");
-                return BytesMut::from(text.as_bytes());
+        if !self.finished && self.splitter.overflowed() {
+            self.fail_broken(
+                502,
+                StreamFailure::new(
+                    ErrorKind::Api,
+                    format!(
+                        "the upstream sent a stream event longer than {} bytes without ending it",
+                        MAX_PENDING_EVENT
+                    ),
+                ),
+                &mut out,
+            );
+        }
+        if let Some(scrubber) = &self.options.scrubber {
+            if let std::borrow::Cow::Owned(scrubbed) = scrubber.bytes(&out) {
+                return BytesMut::from(&scrubbed[..]);
             }
         }
         out

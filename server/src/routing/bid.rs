@@ -377,6 +377,9 @@ impl Default for BidBoard {
 
 /// Conversations remembered for affinity; beyond this the memory starts over.
 const MAX_AFFINITIES: usize = 100_000;
+/// Models with a round-robin cursor; beyond this the cursors start over (a key that serves any
+/// model name would otherwise let clients grow the map without end, one name at a time).
+pub const MAX_CURSORS: usize = 4096;
 
 impl BidBoard {
     /// Puts a key's bid on the board, unless the board already holds one that reflects a newer
@@ -474,16 +477,46 @@ impl BidBoard {
         if let Some(c) = self.cursors.get(model) {
             return c.fetch_add(1, Ordering::Relaxed);
         }
+        if self.cursors.len() >= MAX_CURSORS {
+            self.cursors.clear();
+        }
         self.cursors
             .entry(model.to_owned())
             .or_default()
             .fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Models with a round-robin cursor now.
+    pub fn cursor_count(&self) -> usize {
+        self.cursors.len()
+    }
+
+    /// Conversations remembered for affinity now.
+    pub fn affinity_count(&self) -> usize {
+        self.affinity.len()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn maps_keyed_by_client_input_are_bounded() {
+        let board = BidBoard::default();
+        for i in 0..MAX_CURSORS * 3 {
+            board.next_turn(&format!("model-{i}"));
+            assert!(board.cursor_count() <= MAX_CURSORS);
+        }
+        // A model seen again after the reset starts its turns over, and counts on.
+        let last = format!("model-{}", MAX_CURSORS * 3 - 1);
+        assert_eq!(board.next_turn(&last), 1);
+        for i in 0..(MAX_AFFINITIES as u64 + 10) {
+            board.remember_affinity(i, 1);
+        }
+        assert!(board.affinity_count() <= MAX_AFFINITIES);
+        assert_eq!(board.affinity(MAX_AFFINITIES as u64 + 9), Some(1));
+    }
     use crate::config::ProviderCatalog;
 
     fn bid(id: i32, seq: u64, counters: Arc<KeyCounters>) -> Bid {

@@ -13,9 +13,29 @@ pub struct TokenUsage {
     pub cache_write: i64,
 }
 
+/// The most tokens one count of one call may say; beyond is a broken upstream, not a call
+/// (the largest context windows hold a few million).
+pub const MAX_CALL_TOKENS: i64 = 1_000_000_000_000;
+
 impl TokenUsage {
     pub fn total(&self) -> i64 {
-        self.prompt + self.completion
+        self.prompt.saturating_add(self.completion)
+    }
+
+    /// This usage with every count within `[0, MAX_CALL_TOKENS]`, and whether one was not (a
+    /// negative or absurd count from an upstream must not turn into a refund, a negative quota
+    /// or an overflowing sum).
+    pub fn clamped(self) -> (Self, bool) {
+        let clamp = |n: i64| n.clamp(0, MAX_CALL_TOKENS);
+        let clamped = Self {
+            prompt: clamp(self.prompt),
+            completion: clamp(self.completion),
+            // Parts of the prompt: never more than it.
+            cached: clamp(self.cached).min(clamp(self.prompt)),
+            cache_write: clamp(self.cache_write).min(clamp(self.prompt)),
+        };
+        let changed = clamped != self;
+        (clamped, changed)
     }
 }
 
@@ -38,6 +58,51 @@ pub fn call_cost(pricing: Option<&ModelPricing>, per_call: f64, usage: &TokenUsa
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usage_is_clamped_into_believable_counts() {
+        let fine = TokenUsage {
+            prompt: 100,
+            completion: 20,
+            cached: 40,
+            cache_write: 10,
+        };
+        assert_eq!(fine.clamped(), (fine, false));
+        let (clamped, changed) = TokenUsage {
+            prompt: -5,
+            completion: i64::MAX,
+            cached: -1,
+            cache_write: 3,
+        }
+        .clamped();
+        assert!(changed);
+        assert_eq!(
+            clamped,
+            TokenUsage {
+                prompt: 0,
+                completion: MAX_CALL_TOKENS,
+                cached: 0,
+                cache_write: 0,
+            }
+        );
+        let (clamped, _) = TokenUsage {
+            prompt: i64::MAX,
+            completion: i64::MAX,
+            ..Default::default()
+        }
+        .clamped();
+        assert_eq!(clamped.total(), 2 * MAX_CALL_TOKENS);
+    }
+
+    #[test]
+    fn totals_saturate_instead_of_wrapping() {
+        let usage = TokenUsage {
+            prompt: i64::MAX,
+            completion: i64::MAX,
+            ..Default::default()
+        };
+        assert_eq!(usage.total(), i64::MAX);
+    }
 
     fn pricing() -> ModelPricing {
         ModelPricing {

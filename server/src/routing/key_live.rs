@@ -166,7 +166,7 @@ impl KeyLive {
         let usage = &mut self.usage;
         usage.calls += 1;
         usage.last_used_at = Some(now);
-        usage.tokens += outcome.tokens.total();
+        usage.tokens = usage.tokens.saturating_add(outcome.tokens.total());
         usage.cost_usd += outcome.cost_usd;
         if outcome.succeeded() {
             if let Some(ms) = outcome.ttfb_ms {

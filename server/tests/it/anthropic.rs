@@ -235,7 +235,8 @@ async fn anthropic_errors_become_openai_errors_with_matching_statuses() {
         (429, 429, "rate_limit_error", "throttled"),
         (400, 400, "invalid_request_error", "active"),
         (500, 500, "api_error", "active"),
-        (401, 401, "authentication_error", "auth_dead"),
+        // The stored key was rejected: a gateway error, not the caller's 401.
+        (401, 502, "upstream_key_rejected", "auth_dead"),
     ] {
         let mock = MockUpstream::start(MockConfig {
             behaviour: Behaviour::Status(upstream),

@@ -172,3 +172,73 @@ async fn no_usable_key_answers_503_at_once() {
     assert_eq!(mock.request_count(), 1);
     app.stop().await;
 }
+
+/// A body that trickles in (or never comes) cannot hold a worker: after `CLIENT_BODY_TIMEOUT_MS`
+/// the client gets an OpenAI-shaped 408.
+#[actix_web::test]
+async fn a_body_that_does_not_arrive_in_time_gets_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mock = MockUpstream::start(MockConfig::default());
+    let app = TestApp::start_with(&[("CLIENT_BODY_TIMEOUT_MS", "300")]).await;
+    app.add_openai_key("main", &mock).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    // 20 MiB declared, a few bytes sent, then nothing.
+    let head = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{{\"model\":",
+        20 * 1024 * 1024
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut buf).await.unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            answer.extend_from_slice(&buf[..n]);
+            if answer.windows(4).any(|w| w == b"\r\n\r\n") && answer.ends_with(b"}") {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "no answer within 10 s");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains(r#""code":"request_timeout""#), "{text}");
+    assert!(text.contains(r#""type":"invalid_request_error""#), "{text}");
+    assert_eq!(mock.request_count(), 0);
+    // The server still serves.
+    assert_eq!(app.chat(chat_body("gpt-4o")).await.status, StatusCode::OK);
+    app.stop().await;
+}
+
+/// A model name longer than 256 bytes is refused before routing, on every surface.
+#[actix_web::test]
+async fn an_overlong_model_name_is_refused() {
+    let mock = MockUpstream::start(MockConfig::default());
+    let app = TestApp::start().await;
+    app.add_openai_key("main", &mock).await;
+    let long = "m".repeat(257);
+    let r = app.chat(chat_body(&long)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(r.body["error"]["param"], "model");
+    let r = app.messages(messages_body(&long)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(r.anthropic_error_type(), "invalid_request_error");
+    let r = app
+        .anthropic_raw(
+            "/v1/messages/count_tokens",
+            messages_body(&long).to_string(),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    // 256 bytes is still a name (no key serves it: 404, not 400).
+    let r = app.chat(chat_body(&"m".repeat(256))).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    assert_eq!(mock.request_count(), 0);
+    app.stop().await;
+}

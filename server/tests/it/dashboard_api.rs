@@ -109,7 +109,16 @@ async fn testing_a_key_makes_a_real_call_and_revives_it() {
         .await;
     assert_eq!(failed.status, StatusCode::OK, "{}", failed.text);
     assert_eq!(failed.body["ok"], false);
-    assert_eq!(failed.body["status"], 401);
+    // The provider rejected the stored key: a gateway error naming it, not the caller's 401.
+    assert_eq!(failed.body["status"], 502);
+    assert!(
+        failed.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("rejected the key `main`"),
+        "{}",
+        failed.text
+    );
     assert_eq!(
         app.admin("GET", &format!("/api/keys/{id}"), None)
             .await

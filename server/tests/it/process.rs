@@ -91,7 +91,9 @@ pub fn spawn(mut cmd: Command) -> Process {
         std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines().map_while(Result::ok) {
                 if let Some(rest) = line.split("api-proxy listening on ").nth(1) {
-                    let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_owned());
+                    // (In a JSON log line the address is followed by the message's quote.)
+                    let address = rest.split(|c: char| c.is_whitespace() || c == '"');
+                    let _ = tx.send(address.into_iter().next().unwrap_or("").to_owned());
                 }
                 let mut out = output.lock().unwrap();
                 out.push_str(&line);
@@ -290,4 +292,43 @@ async fn sigterm_under_load_loses_no_answered_call() {
     let key = get("/api/keys/1").await;
     assert_eq!(key["usage"]["calls"], CALLS, "{key}");
     assert_eq!(key["quota_remaining"], QUOTA - CALLS as f64, "{key}");
+}
+
+#[actix_web::test]
+async fn json_logs_are_one_object_per_line() {
+    let dir = TempDir::new().unwrap();
+    let proc = spawn_binary_with(&dir, &[("LOG_FORMAT", "json"), ("LOG_LEVEL", "info")]);
+    let http = awc::Client::default();
+    let health = http
+        .get(format!("{}/api/health", proc.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    let output = proc.output.lock().unwrap().clone();
+    let lines: Vec<&str> = output
+        .lines()
+        .filter(|l| !l.starts_with("api-proxy admin token"))
+        .collect();
+    assert!(!lines.is_empty());
+    let events: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let listening = events
+        .iter()
+        .find(|e| {
+            e["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("api-proxy listening on"))
+        })
+        .expect("the listening line");
+    assert_eq!(listening["level"], "INFO");
+    assert_eq!(listening["target"], "api_proxy::app");
+    assert!(listening["timestamp"].is_string());
+    // The event's fields sit beside the message.
+    assert_eq!(
+        format!("http://{}", listening["addr"].as_str().unwrap()),
+        proc.base
+    );
 }

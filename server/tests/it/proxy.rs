@@ -272,7 +272,7 @@ async fn upstream_failures_map_to_502_and_504_and_the_server_keeps_serving() {
         body: "<html>Bad Gateway</html>".into(),
     });
     let r = app.chat(chat_body("gpt-4o")).await;
-    assert_eq!(r.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{}", r.text);
     assert_eq!(r.error_code(), Some("upstream_error"));
     assert!(r.body["error"]["message"]
         .as_str()
@@ -349,5 +349,129 @@ async fn model_aliases_route_and_are_listed() {
         .unwrap()
         .iter()
         .any(|m| m["id"] == "fast"));
+    app.stop().await;
+}
+
+/// Usage an upstream reports is not believed blindly: a negative count is 0, an absurd one (past
+/// `i64`, or in the quadrillions) is 1e12, and sums over such calls do not wrap.
+#[actix_web::test]
+async fn absurd_usage_from_an_upstream_is_clamped() {
+    let mock = MockUpstream::start(MockConfig {
+        behaviour: Behaviour::RawStatus {
+            status: 200,
+            content_type: "application/json".into(),
+            body: json!({
+                "id": "chatcmpl-absurd", "object": "chat.completion", "created": 1, "model": "gpt-4o",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": -7, "completion_tokens": 9_000_000_000_000_000_000u64, "total_tokens": 1}
+            })
+            .to_string(),
+        },
+        ..Default::default()
+    });
+    let app = TestApp::start().await;
+    let id = app.add_openai_key("main", &mock).await;
+    for _ in 0..2 {
+        let r = app.chat(chat_body("gpt-4o")).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
+    // A count past i64 (1e20, as a float some servers write) is read, not a broken answer.
+    mock.set_behaviour(Behaviour::RawStatus {
+        status: 200,
+        content_type: "application/json".into(),
+        body: r#"{"id":"x","object":"chat.completion","created":1,"model":"gpt-4o","choices":[],"usage":{"prompt_tokens":1e20,"completion_tokens":3}}"#.into(),
+    });
+    let r = app.chat(chat_body("gpt-4o")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
+    let logs = app.logs().await;
+    assert_eq!(logs.len(), 3);
+    for log in &logs[1..] {
+        assert_eq!(log["prompt_tokens"], 0, "{log}");
+        assert_eq!(log["completion_tokens"], 1_000_000_000_000i64, "{log}");
+    }
+    assert_eq!(logs[0]["prompt_tokens"], 1_000_000_000_000i64);
+    assert_eq!(logs[0]["completion_tokens"], 3);
+    // The key's own counters and the totals add up, saturating at worst, never negative.
+    let key = app.admin("GET", &format!("/api/keys/{id}"), None).await;
+    assert_eq!(
+        key.body["usage"]["tokens"], 3_000_000_000_003i64,
+        "{}",
+        key.text
+    );
+    let stats = app.admin("GET", "/api/stats", None).await;
+    assert_eq!(stats.body["totals"]["prompt_tokens"], 1_000_000_000_000i64);
+    assert_eq!(
+        stats.body["totals"]["completion_tokens"],
+        2_000_000_000_003i64
+    );
+    app.stop().await;
+}
+
+/// A stored key its provider rejects is not the client's fault: the client gets 502
+/// `upstream_key_rejected` naming the key and every key tried, never a 401 that its SDK would
+/// read as "your API key is wrong"; a Messages client gets the same in Anthropic's shape.
+#[actix_web::test]
+async fn a_stored_key_rejected_by_its_provider_is_a_502_naming_every_key_tried() {
+    let refused = MockUpstream::start(MockConfig {
+        behaviour: Behaviour::Status(401),
+        ..Default::default()
+    });
+    let forbidden = MockUpstream::start(MockConfig {
+        behaviour: Behaviour::Status(403),
+        ..Default::default()
+    });
+    for messages in [false, true] {
+        let app = TestApp::start().await;
+        app.add_openai_key("first", &refused).await;
+        app.add_openai_key("second", &forbidden).await;
+        let r = if messages {
+            app.messages(messages_body("gpt-4o")).await
+        } else {
+            app.chat(chat_body("gpt-4o")).await
+        };
+        assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{}", r.text);
+        let message = if messages {
+            assert_eq!(r.anthropic_error_type(), "api_error");
+            r.body["error"]["message"].as_str().unwrap().to_owned()
+        } else {
+            assert_eq!(r.error_code(), Some("upstream_key_rejected"));
+            assert_eq!(r.body["error"]["type"], "api_error");
+            assert!(r.body["error"].get("param").is_some(), "{}", r.text);
+            r.body["error"]["message"].as_str().unwrap().to_owned()
+        };
+        for part in [
+            "`first` (HTTP 401)",
+            "`second` (HTTP 403)",
+            "stored in api-proxy",
+        ] {
+            assert!(message.contains(part), "{part} in {message}");
+        }
+        app.stop().await;
+    }
+}
+
+/// An upstream error that is OpenAI-like but incomplete (Azure's `{"error":{"code","message"}}`,
+/// without `type`) reaches the client with `type`, `param` and `code` filled in, every other
+/// member kept.
+#[actix_web::test]
+async fn an_incomplete_upstream_error_is_completed_to_openais_shape() {
+    let mock = MockUpstream::start(MockConfig {
+        behaviour: Behaviour::RawStatus {
+            status: 400,
+            content_type: "application/json".into(),
+            body: r#"{"error":{"code":"DeploymentNotFound","message":"The deployment does not exist.","innererror":{"x":1}}}"#.into(),
+        },
+        ..Default::default()
+    });
+    let app = TestApp::start().await;
+    app.add_openai_key("main", &mock).await;
+    let r = app.chat(chat_body("gpt-4o")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(r.error_code(), Some("DeploymentNotFound"));
+    assert_eq!(r.body["error"]["type"], "invalid_request_error");
+    assert!(r.body["error"]["param"].is_null());
+    assert!(r.body["error"].get("param").is_some(), "{}", r.text);
+    assert_eq!(r.body["error"]["innererror"]["x"], 1);
     app.stop().await;
 }

@@ -151,7 +151,8 @@ async fn a_key_echoed_by_the_upstream_is_scrubbed() {
     let app = TestApp::start().await;
     let id = app.add_openai_key("main", &mock).await;
     let r = app.chat(chat_body("gpt-4o")).await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(r.error_code(), Some("upstream_key_rejected"));
     assert!(!r.text.contains(SECRET), "{}", r.text);
     assert!(r.text.contains("***"));
     let logs = app.logs().await;
@@ -159,5 +160,121 @@ async fn a_key_echoed_by_the_upstream_is_scrubbed() {
     // A 401 from the provider marks the key dead until it is edited.
     let key = app.admin("GET", &format!("/api/keys/{id}"), None).await;
     assert_eq!(key.body["state"], "auth_dead");
+    app.stop().await;
+}
+
+/// Every text the live feed sends until `calls` call events have come.
+async fn live_calls(
+    conn: &mut actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>,
+    calls: usize,
+) -> Vec<String> {
+    use futures_util::StreamExt;
+    let mut seen = Vec::new();
+    let mut count = 0;
+    while count < calls {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(10), conn.next())
+            .await
+            .expect("a call event")
+            .expect("socket open")
+            .expect("frame");
+        if let awc::ws::Frame::Text(bytes) = frame {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            if text.contains(r#""type":"call""#) {
+                count += 1;
+            }
+            seen.push(text);
+        }
+    }
+    seen
+}
+
+/// An upstream that echoes its key, as it is, JSON-escaped (`\u0073` for `s`, `\/`) or where a
+/// 300-character cut would fall inside it: the key reaches neither the client, nor the call log,
+/// nor its attempt trail, nor the live feed.
+#[actix_web::test]
+async fn an_echoed_key_is_scrubbed_from_logs_trails_and_the_live_feed() {
+    // A key with a slash, which some JSON writers escape as `\/`.
+    const KEY: &str = "sk-live/ECHOECHOECHO-9876";
+    let escaped = r"\u0073k-live\/ECHOECHOECHO-9876";
+    let mock = MockUpstream::start(MockConfig::default());
+    let app = TestApp::start().await;
+    app.add_key(json!({
+        "provider": "openai", "name": "main", "api_key": KEY, "base_url": mock.openai_base()
+    }))
+    .await;
+    let ws_url = format!("{}/api/live", app.base.replace("http://", "ws://"));
+    let ticket = app.admin("POST", "/api/live/ticket", None).await;
+    let ticket = ticket.body["ticket"].as_str().unwrap().to_owned();
+    let (_, mut feed) = awc::Client::new()
+        .ws(format!("{ws_url}?ticket={ticket}"))
+        .connect()
+        .await
+        .expect("websocket connects");
+
+    let echoes = [
+        // OpenAI-shaped, the key plain and escaped.
+        Behaviour::RawStatus {
+            status: 500,
+            content_type: "application/json".into(),
+            body: format!(
+                r#"{{"error":{{"message":"bad key {escaped} (also {KEY})","type":"server_error","code":null}}}}"#
+            ),
+        },
+        // Not JSON, the key where the 300-character cut would split it.
+        Behaviour::RawStatus {
+            status: 500,
+            content_type: "text/plain".into(),
+            body: format!("{}{KEY} trailing", "x".repeat(290)),
+        },
+        // An in-stream error quoting the key escaped.
+        Behaviour::RawStatus {
+            status: 200,
+            content_type: "text/event-stream".into(),
+            body: format!(
+                "data: {{\"error\":{{\"message\":\"key {escaped} refused\",\"type\":\"server_error\"}}}}\n\n"
+            ),
+        },
+    ];
+    let mut answers = Vec::new();
+    for (i, echo) in echoes.into_iter().enumerate() {
+        mock.set_behaviour(echo);
+        let body = if i == 2 {
+            stream_body("gpt-4o")
+        } else {
+            chat_body("gpt-4o")
+        };
+        let r = app.chat(body).await;
+        let expected = if i == 2 { 200 } else { 500 };
+        assert_eq!(r.status.as_u16(), expected, "{}", r.text);
+        answers.push(r.text);
+    }
+    let feed = live_calls(&mut feed, 3).await.join("\n");
+    app.state().writer.flush().await;
+    let logs = app.logs().await;
+    assert_eq!(logs.len(), 3, "{logs:?}");
+    let mut details = Vec::new();
+    for log in &logs {
+        let id = log["id"].as_i64().unwrap();
+        details.push(
+            app.admin("GET", &format!("/api/logs/{id}"), None)
+                .await
+                .text,
+        );
+    }
+    let logs = serde_json::to_string(&logs).unwrap();
+    for (place, text) in [
+        ("the client's answers", answers.join("\n")),
+        ("the call log", logs.clone()),
+        ("the call log details", details.join("\n")),
+        ("the live feed", feed.clone()),
+    ] {
+        for leak in ["ECHOECHO", "ECHOE", r"sk-live", r"\u0073k-live"] {
+            assert!(!text.contains(leak), "{place} holds {leak}: {text}");
+        }
+    }
+    // The errors are there, only masked: every attempt trail kept its message.
+    assert!(logs.contains("***"), "{logs}");
+    assert!(details.iter().all(|d| d.contains("attempt_trail")));
+    assert!(feed.contains("***"), "{feed}");
     app.stop().await;
 }

@@ -253,3 +253,48 @@ async fn a_long_stream_that_never_falls_silent_is_not_timed_out() {
     assert_eq!(app.logs().await[0]["status"], 200);
     app.stop().await;
 }
+
+/// An upstream event that never ends is cut off at 1 MiB with an explicit error event, in the
+/// client's dialect, instead of growing in memory for as long as the upstream sends.
+#[actix_web::test]
+async fn an_endless_upstream_event_ends_the_stream_with_an_error() {
+    // Far more than the cap: without it, the relay would buffer all of it.
+    let mock = MockUpstream::start(MockConfig {
+        behaviour: Behaviour::EndlessEvent(64 << 20),
+        ..Default::default()
+    });
+    let app = TestApp::start().await;
+    app.add_openai_key("main", &mock).await;
+
+    let (status, text) = app.stream_chat(stream_body("gpt-4o")).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let data = sse_data(&text);
+    assert_eq!(data.len(), 1, "only the error event: {text}");
+    let error: Value = serde_json::from_str(&data[0]).unwrap();
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("longer than 1048576 bytes"),
+        "{error}"
+    );
+    assert!(!text.contains("[DONE]"));
+    let logs = app.logs().await;
+    assert_eq!(logs[0]["status"], 502);
+
+    // A Messages client of the same key gets Anthropic's error event.
+    let r = app
+        .messages(json!({
+            "model": "gpt-4o", "max_tokens": 16, "stream": true,
+            "messages": [{"role": "user", "content": "hi"}]
+        }))
+        .await;
+    let events = anthropic_events(&r.text);
+    let (name, last) = events.last().expect("an event");
+    assert_eq!(name, "error", "{}", r.text);
+    assert!(last["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("longer than"));
+    app.stop().await;
+}

@@ -134,6 +134,7 @@ pub fn render_error(error: &ApiError) -> (StatusCode, Bytes) {
         ApiError::BadRequest { .. }
         | ApiError::MethodNotAllowed { .. }
         | ApiError::HeadersTooLarge(_)
+        | ApiError::RequestTimeout(_)
         | ApiError::UnsupportedMediaType(_) => ErrorKind::InvalidRequest,
         ApiError::Unauthorized(_) => ErrorKind::Authentication,
         ApiError::Forbidden(_) => ErrorKind::Permission,
@@ -145,6 +146,7 @@ pub fn render_error(error: &ApiError) -> (StatusCode, Bytes) {
         ApiError::UpstreamTimeout(_) => ErrorKind::Timeout,
         ApiError::UpstreamConnect(_)
         | ApiError::UpstreamInvalid(_)
+        | ApiError::UpstreamKeyRejected(_)
         | ApiError::Storage(_)
         | ApiError::Internal(_)
         | ApiError::Upstream { .. } => ErrorKind::Api,

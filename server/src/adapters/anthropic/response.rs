@@ -42,7 +42,11 @@ pub(super) fn token_usage(usage: &AnthropicUsage) -> TokenUsage {
     let cached = usage.cache_read_input_tokens.unwrap_or(0);
     let cache_write = usage.cache_creation_input_tokens.unwrap_or(0);
     TokenUsage {
-        prompt: usage.input_tokens.unwrap_or(0) + cached + cache_write,
+        prompt: usage
+            .input_tokens
+            .unwrap_or(0)
+            .saturating_add(cached)
+            .saturating_add(cache_write),
         completion: usage.output_tokens.unwrap_or(0),
         cached,
         cache_write,
@@ -52,7 +56,11 @@ pub(super) fn token_usage(usage: &AnthropicUsage) -> TokenUsage {
 /// Usage in Anthropic's convention (`input_tokens` excludes cache reads and writes).
 pub(super) fn usage_out(usage: &TokenUsage) -> AnthropicUsageOut {
     AnthropicUsageOut {
-        input_tokens: (usage.prompt - usage.cached - usage.cache_write).max(0),
+        input_tokens: usage
+            .prompt
+            .saturating_sub(usage.cached)
+            .saturating_sub(usage.cache_write)
+            .max(0),
         cache_creation_input_tokens: usage.cache_write,
         cache_read_input_tokens: usage.cached,
         output_tokens: usage.completion,

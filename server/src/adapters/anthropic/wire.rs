@@ -179,13 +179,13 @@ pub(super) enum AnthropicResponseBlock {
 /// Token counts; `input_tokens` excludes cache reads and writes.
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 pub(super) struct AnthropicUsage {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::adapters::tokens::maybe_count")]
     pub input_tokens: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::adapters::tokens::maybe_count")]
     pub output_tokens: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::adapters::tokens::maybe_count")]
     pub cache_creation_input_tokens: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::adapters::tokens::maybe_count")]
     pub cache_read_input_tokens: Option<i64>,
 }
 

@@ -34,10 +34,16 @@ pub fn is_openai_error(body: &[u8]) -> bool {
 }
 
 /// An upstream error body in OpenAI's shape: passed through when it already is (Azure's
-/// content-filter details included), else wrapped with a snippet of what came back.
+/// content-filter details included), completed when it is missing one of `type`, `param` and
+/// `code` or carries a code that is not a string (Azure answers 401 with
+/// `{"error":{"code":"401","message":…}}`, without `type`), else wrapped with a snippet of what
+/// came back.
 pub fn error_body_for(status: StatusCode, raw: &[u8]) -> Bytes {
     if is_openai_error(raw) {
-        return Bytes::copy_from_slice(raw);
+        return match complete_error(status, raw) {
+            Some(completed) => completed,
+            None => Bytes::copy_from_slice(raw),
+        };
     }
     let snippet = snippet(raw);
     let message = if snippet.trim().is_empty() {
@@ -49,12 +55,62 @@ pub fn error_body_for(status: StatusCode, raw: &[u8]) -> Bytes {
             snippet.trim()
         )
     };
-    let kind = if status.is_server_error() {
-        "api_error"
-    } else {
-        "invalid_request_error"
-    };
-    error_body(&message, kind, None, Some("upstream_error"))
+    error_body(
+        &message,
+        type_for_status(status),
+        None,
+        Some("upstream_error"),
+    )
+}
+
+/// OpenAI's error `type` for an upstream status, for an error that names none.
+fn type_for_status(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        401 => "authentication_error",
+        403 => "permission_error",
+        429 => "rate_limit_error",
+        s if s >= 500 => "api_error",
+        _ => "invalid_request_error",
+    }
+}
+
+/// An OpenAI-style error with `type`, `param` and `code` filled in, or `None` when it already has
+/// them all (the usual case: then the upstream's bytes are passed on untouched). Every other
+/// member (Azure's `innererror`, say) is kept.
+fn complete_error(status: StatusCode, raw: &[u8]) -> Option<Bytes> {
+    let mut envelope: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(raw).ok()?;
+    let error = envelope.get_mut("error")?.as_object_mut()?;
+    let mut changed = false;
+    if !error.get("type").is_some_and(serde_json::Value::is_string) {
+        error.insert("type".into(), type_for_status(status).into());
+        changed = true;
+    }
+    if !error.contains_key("param") {
+        error.insert("param".into(), serde_json::Value::Null);
+        changed = true;
+    }
+    match error.get("code") {
+        Some(serde_json::Value::String(_) | serde_json::Value::Null) => {}
+        // A number (`401`) or anything else: OpenAI's SDKs expect a string.
+        Some(other) => {
+            let code = match other {
+                serde_json::Value::Number(n) => n.to_string(),
+                other => other.to_string(),
+            };
+            error.insert("code".into(), code.into());
+            changed = true;
+        }
+        None => {
+            error.insert("code".into(), serde_json::Value::Null);
+            changed = true;
+        }
+    }
+    changed.then(|| {
+        serde_json::to_vec(&envelope)
+            .expect("a JSON map serialises")
+            .into()
+    })
 }
 
 /// What a failed OpenAI-format answer means for the key: OpenAI answers an unpaid account with
@@ -176,8 +232,7 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert!(v["error"]["message"].as_str().unwrap().contains("502"));
         assert_eq!(v["error"]["code"], "upstream_error");
-        let passthrough =
-            br#"{"error":{"message":"Rate limit","type":"requests","code":"rate_limit_exceeded"}}"#;
+        let passthrough = br#"{"error":{"message":"Rate limit","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#;
         assert_eq!(
             &error_body_for(StatusCode::TOO_MANY_REQUESTS, passthrough)[..],
             passthrough
@@ -186,6 +241,40 @@ mod tests {
             br#"{"error":{"message":"bad","type":"x"}}"#
         ));
         assert!(!is_openai_error(b"<html>502</html>"));
+    }
+
+    #[test]
+    fn incomplete_openai_errors_are_completed() {
+        let json = |b: &Bytes| serde_json::from_slice::<serde_json::Value>(b).unwrap();
+        // Azure's 401: no `type`, no `param`.
+        let azure = br#"{"error":{"code":"401","message":"Access denied due to invalid subscription key."}}"#;
+        let v = json(&error_body_for(StatusCode::UNAUTHORIZED, azure));
+        assert_eq!(
+            v,
+            serde_json::json!({"error": {
+                "code": "401", "message": "Access denied due to invalid subscription key.",
+                "type": "authentication_error", "param": null
+            }})
+        );
+        // A numeric code becomes a string; other members are kept.
+        let numeric = br#"{"error":{"message":"busy","code":503,"innererror":{"x":1}}}"#;
+        let v = json(&error_body_for(StatusCode::SERVICE_UNAVAILABLE, numeric));
+        assert_eq!(v["error"]["code"], "503");
+        assert_eq!(v["error"]["type"], "api_error");
+        assert_eq!(v["error"]["innererror"]["x"], 1);
+        // The wrapped form names a type too.
+        let v = json(&error_body_for(StatusCode::FORBIDDEN, b"nope"));
+        assert_eq!(v["error"]["type"], "permission_error");
+        for body in [
+            &azure[..],
+            &numeric[..],
+            br#"{"error":{"message":"m","type":"t"}}"#,
+        ] {
+            let v = json(&error_body_for(StatusCode::BAD_REQUEST, body));
+            for field in ["message", "type", "param", "code"] {
+                assert!(v["error"].get(field).is_some(), "{field} in {v}");
+            }
+        }
     }
 
     #[test]

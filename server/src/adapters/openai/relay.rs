@@ -14,9 +14,9 @@ use crate::routing::TokenUsage;
 
 #[derive(Debug, Clone, Deserialize)]
 pub(super) struct OpenAiUsage {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::adapters::tokens::count")]
     pub prompt_tokens: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::adapters::tokens::count")]
     pub completion_tokens: i64,
     #[serde(default)]
     pub prompt_tokens_details: Option<OpenAiPromptDetails>,
@@ -24,7 +24,7 @@ pub(super) struct OpenAiUsage {
 
 #[derive(Debug, Clone, Deserialize)]
 pub(super) struct OpenAiPromptDetails {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::adapters::tokens::maybe_count")]
     pub cached_tokens: Option<i64>,
 }
 

@@ -504,9 +504,9 @@ pub(super) struct ResponsesAnswerProbe {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub(super) struct ResponsesUsageIn {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::adapters::tokens::count")]
     pub input_tokens: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::adapters::tokens::count")]
     pub output_tokens: i64,
     #[serde(default)]
     pub input_tokens_details: Option<ResponsesInputDetailsIn>,
@@ -514,9 +514,9 @@ pub(super) struct ResponsesUsageIn {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub(super) struct ResponsesInputDetailsIn {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::adapters::tokens::maybe_count")]
     pub cached_tokens: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::adapters::tokens::maybe_count")]
     pub cache_write_tokens: Option<i64>,
 }
 

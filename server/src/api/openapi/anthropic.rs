@@ -105,9 +105,11 @@ pub enum MessagesAnswer {
 pub struct CountTokensAnswer(pub AnthropicTokenCount);
 
 /// An error in Anthropic's shape and with its statuses: 400 `invalid_request_error` (bad JSON, a
-/// missing field), 401 `authentication_error`, 404 `not_found_error` (no key serves the model),
-/// 413 `request_too_large`, 415, 429 `rate_limit_error` (with `Retry-After`), 500 `api_error`,
-/// 502 `api_error` (upstream unreachable or unreadable), 504 `timeout_error`, 529
+/// missing field, a `model` over 256 bytes), 401 `authentication_error`, 404 `not_found_error`
+/// (no key serves the model), 408 `invalid_request_error` (the body did not arrive within
+/// `CLIENT_BODY_TIMEOUT_MS`), 413 `request_too_large`, 415, 429 `rate_limit_error` (with `Retry-After`), 500 `api_error`,
+/// 502 `api_error` (upstream unreachable or unreadable, or a stored key rejected by its
+/// provider), 504 `timeout_error`, 529
 /// `overloaded_error` (no usable key, or the upstream is overloaded); any other status is the
 /// upstream's own, relayed.
 #[derive(ToResponse)]
@@ -122,6 +124,8 @@ pub enum MessagesErrors {
     Unauthorized(#[ref_response] AnthropicError),
     #[response(status = 404)]
     NotFound(#[ref_response] AnthropicError),
+    #[response(status = 408)]
+    RequestTimeout(#[ref_response] AnthropicError),
     #[response(status = 413)]
     PayloadTooLarge(#[ref_response] AnthropicError),
     #[response(status = 415)]

@@ -18,7 +18,7 @@ use utoipa::openapi::{Ref, RefOr, Schema};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    chat, client_keys, health, keys, live, logs, messages, models, providers,
+    chat, client_keys, health, keys, live, logs, messages, metrics, models, providers,
     responses as responses_api, route, runtime, settings, stats,
 };
 use crate::error::ErrorEnvelope;
@@ -70,6 +70,7 @@ Besides the statuses listed per operation, any request can get 403 (`forbidden`:
         logs::get_log,
         route::get_route,
         runtime::get_runtime,
+        metrics::get_metrics,
         live::get_live,
         live::create_live_ticket,
         providers::list_providers,
@@ -104,6 +105,7 @@ Besides the statuses listed per operation, any request can get 403 (`forbidden`:
             responses::Unauthorized,
             responses::NotFound,
             responses::PayloadTooLarge,
+            responses::RequestTimeout,
             responses::UnsupportedMediaType,
             responses::AllKeysRateLimited,
             responses::TooManyFailedAuthentications,

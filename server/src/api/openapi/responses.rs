@@ -71,6 +71,10 @@ pub struct NotFound(pub ErrorEnvelope<'static>);
 #[derive(ToResponse)]
 pub struct PayloadTooLarge(pub ErrorEnvelope<'static>);
 
+/// The body did not arrive within `CLIENT_BODY_TIMEOUT_MS` (`request_timeout`).
+#[derive(ToResponse)]
+pub struct RequestTimeout(pub ErrorEnvelope<'static>);
+
 /// The body's `Content-Type` is not JSON (`unsupported_media_type`).
 #[derive(ToResponse)]
 pub struct UnsupportedMediaType(pub ErrorEnvelope<'static>);
@@ -97,8 +101,9 @@ pub struct InternalError(pub ErrorEnvelope<'static>);
 #[response(headers(("Retry-After" = u64, description = "Seconds to wait, for `database_busy`")))]
 pub struct StorageUnavailable(pub ErrorEnvelope<'static>);
 
-/// The upstream could not be reached (`upstream_unreachable`), or its answer could not be read or
-/// was not JSON (`upstream_invalid_response`).
+/// The upstream could not be reached (`upstream_unreachable`), its answer could not be read or
+/// was not JSON (`upstream_invalid_response`), or the provider rejected the stored key (401 or
+/// 403) and no other key served (`upstream_key_rejected`, naming the key and every key tried).
 #[derive(ToResponse)]
 pub struct BadGateway(pub ErrorEnvelope<'static>);
 
@@ -128,6 +133,8 @@ pub enum ProxyErrors {
     Unauthorized(#[ref_response] Unauthorized),
     #[response(status = 404)]
     NotFound(#[ref_response] NotFound),
+    #[response(status = 408)]
+    RequestTimeout(#[ref_response] RequestTimeout),
     #[response(status = 413)]
     PayloadTooLarge(#[ref_response] PayloadTooLarge),
     #[response(status = 415)]
