@@ -6,6 +6,8 @@
 #
 #   bench/callgrind.sh [SCENARIO...]        scenarios: chat, chat_stream, messages, messages_stream
 #   PROXY_BIN=… MOCK_BIN=… LOADGEN=… CALLS=500 bench/callgrind.sh chat
+#   KEEP_DIR=/tmp/profile bench/callgrind.sh chat   # keeps callgrind.out.<scenario>* for
+#                                                   # `callgrind_annotate --inclusive=yes`
 #   OBSERVABILITY=metrics_off|metrics_on|tracing_on bench/callgrind.sh chat
 #       metrics_off: METRICS_ENABLED=false; metrics_on (the default): /metrics on, no traces;
 #       tracing_on: metrics on and traces exported over OTLP/HTTP to a local sink (a Python
@@ -20,6 +22,7 @@ PROXY_BIN=${PROXY_BIN:-target/release/api-proxy}
 MOCK_BIN=${MOCK_BIN:-target/release/mock-upstream}
 LOADGEN=${LOADGEN:-target/release/loadgen}
 CALLS=${CALLS:-500}
+KEEP_DIR=${KEEP_DIR:-}
 WARMUP=${WARMUP:-50}
 ADMIN_TOKEN=callgrind-admin-token-0123456789
 SCENARIOS=("${@:-chat}")
@@ -111,5 +114,9 @@ for scenario in "${SCENARIOS[@]}"; do
     control --dump="$scenario"
     # The instructions of every thread, summed over the dump's files.
     total=$(cat "$WORK"/callgrind.out* | awk '/^totals:/ {s += $2} END {print s}')
+    if [[ -n $KEEP_DIR ]]; then
+        mkdir -p "$KEEP_DIR"
+        for f in "$WORK"/callgrind.out*; do cp "$f" "$KEEP_DIR/$(basename "$f" | sed "s/^callgrind.out/callgrind.out.$scenario/")"; done
+    fi
     echo "$scenario ($OBSERVABILITY): $((total / CALLS)) instructions per call ($CALLS calls, $(basename "$PROXY_BIN"))"
 done

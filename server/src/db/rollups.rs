@@ -154,7 +154,9 @@ macro_rules! upsert_into {
             let existing: Option<RollupRow> = $table::table
                 .find((bucket, key_id, model.clone()))
                 .select(columns!($table))
-                .first::<RollupTuple>($conn)
+                // Not `first`: its bound `LIMIT ?` makes SQLite re-prepare the statement on every
+                // run (a bound limit may change the plan); the primary key gives one row anyway.
+                .get_result::<RollupTuple>($conn)
                 .optional()?
                 .map(RollupRow::from);
             if let Some(row) = existing {

@@ -130,6 +130,16 @@ enum ChunkVerdict {
 }
 
 fn inspect_chunk(data: &[u8]) -> ChunkVerdict {
+    // Most chunks carry a delta and nothing the relay needs: when a chunk names neither `error`
+    // nor a usage other than `"usage": null` (which OpenAI puts in every chunk when usage is
+    // asked for), it is only validated, without building anything (the probe's parse was most
+    // of a streamed call's own cost); garbage still ends the stream.
+    if !names_usage(data) && memchr::memmem::find(data, b"\"error\"").is_none() {
+        return match serde_json::from_slice::<IgnoredAny>(data) {
+            Ok(_) => ChunkVerdict::Chunk(ChunkUsage::default()),
+            Err(_) => ChunkVerdict::NotJson,
+        };
+    }
     let Ok(probe) = serde_json::from_slice::<ChunkProbe>(data) else {
         // Valid JSON that is not an object (or has duplicate keys) is relayed as it is.
         return match serde_json::from_slice::<IgnoredAny>(data) {
@@ -161,6 +171,16 @@ fn inspect_chunk(data: &[u8]) -> ChunkVerdict {
         }),
         _ => ChunkVerdict::Chunk(ChunkUsage::default()),
     }
+}
+
+/// `"usage"` occurs other than as `"usage": null`: the chunk may carry usage.
+fn names_usage(data: &[u8]) -> bool {
+    memchr::memmem::find_iter(data, b"\"usage\"").any(|at| {
+        let rest = data[at + 7..].trim_ascii_start();
+        !rest
+            .strip_prefix(b":")
+            .is_some_and(|v| v.trim_ascii_start().starts_with(b"null"))
+    })
 }
 
 impl StreamTranslator for OpenAiStreamRelay {
@@ -286,6 +306,8 @@ mod tests {
             b"data: {\"error\":\"text\",\"choices\":[{}]}\n\n",
             b"data: {\"choices\":[],\"usage\":\"lots\"}\n\n",
             b"data: {\"choices\":[{}],\"usage\":null}\n\n",
+            // Brackets and escaped quotes inside strings do not count.
+            b"data: {\"choices\":[{\"delta\":{\"content\":\"a \\\"q\\\" ]} \\\\\"}}]}\n\n",
         ] {
             let mut relay = OpenAiStreamRelay::new(true);
             out.clear();
@@ -293,10 +315,28 @@ mod tests {
             assert_eq!(&out[..], chunk, "{}", String::from_utf8_lossy(chunk));
             assert_eq!(relay.usage(), None);
         }
-        let mut relay = OpenAiStreamRelay::new(true);
-        assert!(matches!(
-            relay.translate(b"data: {\"choices\": [\n\n", &mut out),
-            StreamStep::Failed(f) if f.message.contains("not JSON")
-        ));
+        // Truncated chunks, with and without the members the relay reads.
+        for garbage in [
+            &b"data: {\"choices\": [\n\n"[..],
+            b"data: {\"choices\": [{\"delta\":{\"content\":\"hi\"}}\n\n",
+            b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":1\n\n",
+            b"data: \"unterminated\n\n",
+            b"data: {\"choices\":[{\"delta\":{\"content\":\"}]}\"}}]\n\n",
+            b"data: {\"choices\":[]}]\n\n",
+            b"data: {\"choices\":[}\n\n",
+            // Balanced but not JSON.
+            b"data: {\"a\":}\n\n",
+            b"data: {\"choices\":[{\"delta\":{\"content\":hi}}]}\n\n",
+        ] {
+            let mut relay = OpenAiStreamRelay::new(true);
+            assert!(
+                matches!(
+                    relay.translate(garbage, &mut out),
+                    StreamStep::Failed(f) if f.message.contains("not JSON")
+                ),
+                "{}",
+                String::from_utf8_lossy(garbage)
+            );
+        }
     }
 }

@@ -829,38 +829,38 @@ function __wbg_get_imports() {
             return ret;
         },
         __wbindgen_generic_0000000000000001: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 114, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, __wasm_bindgen_func_elem_3050);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 122, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, __wasm_bindgen_func_elem_3253);
             return ret;
         },
         __wbindgen_generic_0000000000000002: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("CloseEvent")], shim_idx: 96, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, __wasm_bindgen_func_elem_3004);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("CloseEvent")], shim_idx: 104, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, __wasm_bindgen_func_elem_3207);
             return ret;
         },
         __wbindgen_generic_0000000000000003: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("Event")], shim_idx: 96, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, __wasm_bindgen_func_elem_3004_2);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("Event")], shim_idx: 104, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, __wasm_bindgen_func_elem_3207_2);
             return ret;
         },
         __wbindgen_generic_0000000000000004: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("MessageEvent")], shim_idx: 96, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, __wasm_bindgen_func_elem_3004_3);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("MessageEvent")], shim_idx: 104, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, __wasm_bindgen_func_elem_3207_3);
             return ret;
         },
         __wbindgen_generic_0000000000000005: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Ref(NamedExternref("Event"))], shim_idx: 166, ret: Unit, inner_ret: Some(Unit) }, mutable: false }) -> Externref`.
-            const ret = makeClosure(arg0, arg1, __wasm_bindgen_func_elem_5608);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Ref(NamedExternref("Event"))], shim_idx: 174, ret: Unit, inner_ret: Some(Unit) }, mutable: false }) -> Externref`.
+            const ret = makeClosure(arg0, arg1, __wasm_bindgen_func_elem_5811);
             return ret;
         },
         __wbindgen_generic_0000000000000006: function(arg0, arg1) {
             // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Ref(NamedExternref("Event"))], shim_idx: 44, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, __wasm_bindgen_func_elem_2961);
+            const ret = makeMutClosure(arg0, arg1, __wasm_bindgen_func_elem_3164);
             return ret;
         },
         __wbindgen_generic_0000000000000007: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [], shim_idx: 87, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, __wasm_bindgen_func_elem_3005);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [], shim_idx: 96, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, __wasm_bindgen_func_elem_3208);
             return ret;
         },
         __wbindgen_generic_0000000000000008: function(arg0) {
@@ -893,32 +893,32 @@ function __wbg_get_imports() {
     };
 }
 
-function __wasm_bindgen_func_elem_3005(arg0, arg1) {
-    wasm.__wasm_bindgen_func_elem_3005(arg0, arg1);
+function __wasm_bindgen_func_elem_3208(arg0, arg1) {
+    wasm.__wasm_bindgen_func_elem_3208(arg0, arg1);
 }
 
-function __wasm_bindgen_func_elem_3004(arg0, arg1, arg2) {
-    wasm.__wasm_bindgen_func_elem_3004(arg0, arg1, arg2);
+function __wasm_bindgen_func_elem_3207(arg0, arg1, arg2) {
+    wasm.__wasm_bindgen_func_elem_3207(arg0, arg1, arg2);
 }
 
-function __wasm_bindgen_func_elem_3004_2(arg0, arg1, arg2) {
-    wasm.__wasm_bindgen_func_elem_3004_2(arg0, arg1, arg2);
+function __wasm_bindgen_func_elem_3207_2(arg0, arg1, arg2) {
+    wasm.__wasm_bindgen_func_elem_3207_2(arg0, arg1, arg2);
 }
 
-function __wasm_bindgen_func_elem_3004_3(arg0, arg1, arg2) {
-    wasm.__wasm_bindgen_func_elem_3004_3(arg0, arg1, arg2);
+function __wasm_bindgen_func_elem_3207_3(arg0, arg1, arg2) {
+    wasm.__wasm_bindgen_func_elem_3207_3(arg0, arg1, arg2);
 }
 
-function __wasm_bindgen_func_elem_5608(arg0, arg1, arg2) {
-    wasm.__wasm_bindgen_func_elem_5608(arg0, arg1, arg2);
+function __wasm_bindgen_func_elem_5811(arg0, arg1, arg2) {
+    wasm.__wasm_bindgen_func_elem_5811(arg0, arg1, arg2);
 }
 
-function __wasm_bindgen_func_elem_2961(arg0, arg1, arg2) {
-    wasm.__wasm_bindgen_func_elem_2961(arg0, arg1, arg2);
+function __wasm_bindgen_func_elem_3164(arg0, arg1, arg2) {
+    wasm.__wasm_bindgen_func_elem_3164(arg0, arg1, arg2);
 }
 
-function __wasm_bindgen_func_elem_3050(arg0, arg1, arg2) {
-    const ret = wasm.__wasm_bindgen_func_elem_3050(arg0, arg1, arg2);
+function __wasm_bindgen_func_elem_3253(arg0, arg1, arg2) {
+    const ret = wasm.__wasm_bindgen_func_elem_3253(arg0, arg1, arg2);
     if (ret[1]) {
         throw takeFromExternrefTable0(ret[0]);
     }
