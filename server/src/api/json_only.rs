@@ -105,7 +105,12 @@ where
     fn call(&self, req: ServiceRequest) -> Self::Future {
         match refusal(req.headers()) {
             Some(error) => {
-                let response = error.error_response();
+                // The Messages surface speaks Anthropic's error shape, refusals included.
+                let response = if super::messages::is_messages_path(req.path()) {
+                    error.response_for(&crate::adapters::anthropic::MESSAGES)
+                } else {
+                    error.error_response()
+                };
                 Either::Right(ready(Ok(req.into_response(response).map_into_right_body())))
             }
             None => {

@@ -87,6 +87,12 @@ pub async fn post_count_tokens(
     count_tokens(&state, &client, body, headers).await
 }
 
+/// `POST /v1/messages` and its `count_tokens`, under `/v1` or `/api/v1`: the paths whose errors
+/// take Anthropic's shape.
+pub fn is_messages_path(path: &str) -> bool {
+    path.ends_with("/v1/messages") || path.ends_with("/v1/messages/count_tokens")
+}
+
 /// Renders every api-proxy error of the wrapped routes (the handler's, an extractor's, a 405)
 /// in the Messages dialect: the one place this surface's errors take Anthropic's shape.
 pub async fn render_as_messages(

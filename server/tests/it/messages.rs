@@ -679,3 +679,36 @@ async fn models_are_listed_in_anthropics_shape_when_asked_in_its_dialect() {
     assert_eq!(openai["object"], "list");
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn a_refused_content_type_gets_an_anthropic_shaped_error() {
+    let app = TestApp::start().await;
+    for path in ["/v1/messages", "/api/v1/messages/count_tokens"] {
+        let mut resp = app
+            .http
+            .post(format!("{}{path}", app.base))
+            .insert_header(("x-api-key", "any-client-key"))
+            .insert_header(("anthropic-version", ANTHROPIC_VERSION))
+            .insert_header(("content-type", "text/plain"))
+            .send_body(r#"{"model":"claude-sonnet-4-5","max_tokens":8,"messages":[]}"#)
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "{path}");
+        let body: Value = serde_json::from_slice(&resp.body().await.unwrap()).unwrap();
+        assert_eq!(body["type"], "error", "{path}: {body}");
+        assert!(body["error"]["type"].is_string(), "{path}: {body}");
+        assert!(body["error"]["message"].is_string(), "{path}: {body}");
+    }
+    // The OpenAI surface keeps OpenAI's shape.
+    let mut resp = app
+        .http
+        .post(format!("{}/v1/chat/completions", app.base))
+        .insert_header(("content-type", "text/plain"))
+        .send_body(r#"{"model":"gpt-4o","messages":[]}"#)
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let body: Value = serde_json::from_slice(&resp.body().await.unwrap()).unwrap();
+    assert!(body["error"]["message"].is_string(), "{body}");
+    app.stop().await;
+}
