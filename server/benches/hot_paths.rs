@@ -263,6 +263,7 @@ fn bench_cost(c: &mut Criterion) {
         completion: 350,
         cached: 400,
         cache_write: 0,
+        reasoning: 0,
     };
     let pricing = profile.pricing("gpt-4o").expect("gpt-4o is priced").clone();
     group.bench_function("call_cost", |b| {

@@ -84,7 +84,8 @@ struct TokenLabels {
     provider: String,
     model: String,
     key: String,
-    /// `input`, `output`, `cached` (input read from the provider's cache) or `cache_write`.
+    /// `input`, `output`, `cached` (input read from the provider's cache), `cache_write` or
+    /// `reasoning` (the part of `output` spent reasoning, when the upstream reports it).
     r#type: &'static str,
 }
 
@@ -235,7 +236,7 @@ impl Metrics {
         let tokens = Family::<TokenLabels, Counter>::default();
         registry.register(
             "api_proxy_tokens",
-            "Tokens by type (input, output, cached, cache_write)",
+            "Tokens by type (input, output, cached, cache_write, reasoning)",
             tokens.clone(),
         );
         let cost = Family::<KeyModelLabels, FloatCounter>::default();
@@ -350,6 +351,7 @@ impl Metrics {
                 (&series.output, usage.completion),
                 (&series.cached, usage.cached),
                 (&series.cache_write, usage.cache_write),
+                (&series.reasoning, usage.reasoning),
             ] {
                 if tokens > 0 {
                     counter.inc_by(tokens as u64);
@@ -531,6 +533,7 @@ impl Families {
             output: token("output"),
             cached: token("cached"),
             cache_write: token("cache_write"),
+            reasoning: token("reasoning"),
             cost: self
                 .cost
                 .get_or_create(&KeyModelLabels {
@@ -620,6 +623,7 @@ struct Series {
     output: Counter,
     cached: Counter,
     cache_write: Counter,
+    reasoning: Counter,
     cost: FloatCounter,
     duration: Histogram,
     usage_input: Histogram,

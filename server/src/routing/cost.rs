@@ -11,6 +11,9 @@ pub struct TokenUsage {
     pub cached: i64,
     /// Prompt tokens written to the provider's cache.
     pub cache_write: i64,
+    /// Completion tokens spent reasoning (a part of `completion`, which is what is charged),
+    /// when the upstream reports them apart.
+    pub reasoning: i64,
 }
 
 /// The most tokens one count of one call may say; beyond is a broken upstream, not a call
@@ -33,6 +36,8 @@ impl TokenUsage {
             // Parts of the prompt: never more than it.
             cached: clamp(self.cached).min(clamp(self.prompt)),
             cache_write: clamp(self.cache_write).min(clamp(self.prompt)),
+            // A part of the completion.
+            reasoning: clamp(self.reasoning).min(clamp(self.completion)),
         };
         let changed = clamped != self;
         (clamped, changed)
@@ -66,6 +71,7 @@ mod tests {
             completion: 20,
             cached: 40,
             cache_write: 10,
+            reasoning: 0,
         };
         assert_eq!(fine.clamped(), (fine, false));
         let (clamped, changed) = TokenUsage {
@@ -73,6 +79,7 @@ mod tests {
             completion: i64::MAX,
             cached: -1,
             cache_write: 3,
+            reasoning: 0,
         }
         .clamped();
         assert!(changed);
@@ -83,6 +90,7 @@ mod tests {
                 completion: MAX_CALL_TOKENS,
                 cached: 0,
                 cache_write: 0,
+                reasoning: 0,
             }
         );
         let (clamped, _) = TokenUsage {
@@ -120,6 +128,7 @@ mod tests {
             completion: 100_000,
             cached: 0,
             cache_write: 0,
+            reasoning: 0,
         };
         let cost = call_cost(Some(&pricing()), 0.01, &usage);
         assert!((cost - (0.01 + 2.5 + 1.0)).abs() < 1e-9, "{cost}");
@@ -132,6 +141,7 @@ mod tests {
             completion: 0,
             cached: 400_000,
             cache_write: 0,
+            reasoning: 0,
         };
         let cost = call_cost(Some(&pricing()), 0.0, &usage);
         assert!((cost - (0.6 * 2.5 + 0.4 * 1.25)).abs() < 1e-9, "{cost}");

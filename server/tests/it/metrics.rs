@@ -390,6 +390,36 @@ async fn key_gauges_show_state_and_quota() {
 }
 
 #[actix_web::test]
+async fn reasoning_tokens_are_counted_apart() {
+    let mock = MockUpstream::start(MockConfig::default());
+    let app = TestApp::start().await;
+    app.add_openai_key("main", &mock).await;
+    mock.set_behaviour(Behaviour::RawStatus {
+        status: 200,
+        content_type: "application/json".into(),
+        body: r#"{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o",
+            "choices":[{"index":0,"message":{"role":"assistant","content":"4"},"finish_reason":"stop"}],
+            "usage":{"prompt_tokens":10,"completion_tokens":30,"total_tokens":40,
+            "completion_tokens_details":{"reasoning_tokens":24}}}"#
+            .into(),
+    });
+    let reply = app.chat(chat_body("gpt-4o")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+
+    let s = samples(&scrape(&app, Some(ADMIN_TOKEN)).await.text);
+    let tokens = |kind| {
+        sum(
+            &s,
+            "api_proxy_tokens_total",
+            &[("key", "main"), ("type", kind)],
+        )
+    };
+    assert_eq!(tokens("output"), 30.0);
+    assert_eq!(tokens("reasoning"), 24.0);
+    app.stop().await;
+}
+
+#[actix_web::test]
 async fn client_keys_are_counted_by_spend_and_limit_hits() {
     let mock = MockUpstream::start(MockConfig::default());
     let app = TestApp::start().await;

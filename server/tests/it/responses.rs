@@ -169,6 +169,7 @@ async fn openai_keys_get_the_bytes_and_answer_with_theirs() {
         completion: 9,
         cached: 32,
         cache_write: 0,
+        reasoning: 0,
     };
     let expected = cost(&app, "openai", "gpt-4o", usage);
     let charged: f64 = header(&headers, "x-api-proxy-cost")
@@ -435,6 +436,7 @@ async fn anthropic_keys_answer_responses_clients_with_tools_and_outputs() {
         completion: usage["output_tokens"].as_i64().unwrap(),
         cached: 3,
         cache_write: 0,
+        reasoning: 0,
     };
     let charged: f64 = r.header("x-api-proxy-cost").unwrap().parse().unwrap();
     let expected = cost(&app, "anthropic", CLAUDE, tokens);
@@ -722,6 +724,7 @@ async fn quotas_tiers_and_costs_hold_on_this_surface() {
         completion: 5,
         cached: 0,
         cache_write: 0,
+        reasoning: 0,
     };
     let tokens = cost(&app, "openai", "gpt-4o", usage);
     let by_key = |name: &str| {

@@ -157,7 +157,8 @@ mod tests {
                 prompt: 14,
                 completion: 9,
                 cached: 4,
-                cache_write: 0
+                cache_write: 0,
+                reasoning: 0,
             })
         );
     }
@@ -184,7 +185,8 @@ mod tests {
                 prompt: 5,
                 completion: 5,
                 cached: 0,
-                cache_write: 2
+                cache_write: 2,
+                reasoning: 0,
             }))
         );
         assert_eq!(response_usage(b"[tru"), Err(InvalidResponse));

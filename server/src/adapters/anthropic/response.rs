@@ -50,6 +50,7 @@ pub(super) fn token_usage(usage: &AnthropicUsage) -> TokenUsage {
         completion: usage.output_tokens.unwrap_or(0),
         cached,
         cache_write,
+        reasoning: 0,
     }
 }
 
@@ -190,6 +191,7 @@ mod tests {
                 completion: 5,
                 cached: 10,
                 cache_write: 0,
+                reasoning: 0,
             },
         };
         let v: Value = serde_json::from_slice(&render(&response)).unwrap();
@@ -259,7 +261,8 @@ mod tests {
                 prompt: 115,
                 completion: 7,
                 cached: 100,
-                cache_write: 5
+                cache_write: 5,
+                reasoning: 0,
             }
         );
     }

@@ -194,6 +194,7 @@ mod tests {
             completion: 7,
             cached: 5,
             cache_write: 0,
+            reasoning: 0,
         };
         for e in [
             StreamEvent::Start {

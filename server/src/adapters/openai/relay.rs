@@ -20,6 +20,14 @@ pub(super) struct OpenAiUsage {
     pub completion_tokens: i64,
     #[serde(default)]
     pub prompt_tokens_details: Option<OpenAiPromptDetails>,
+    #[serde(default)]
+    pub completion_tokens_details: Option<OpenAiCompletionDetails>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(super) struct OpenAiCompletionDetails {
+    #[serde(default, deserialize_with = "crate::adapters::tokens::maybe_count")]
+    pub reasoning_tokens: Option<i64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -38,6 +46,10 @@ impl From<OpenAiUsage> for TokenUsage {
                 .and_then(|d| d.cached_tokens)
                 .unwrap_or(0),
             cache_write: 0,
+            reasoning: u
+                .completion_tokens_details
+                .and_then(|d| d.reasoning_tokens)
+                .unwrap_or(0),
         }
     }
 }
@@ -251,7 +263,8 @@ mod tests {
                 prompt: 10,
                 completion: 5,
                 cached: 4,
-                cache_write: 0
+                cache_write: 0,
+                reasoning: 0,
             }))
         );
         assert_eq!(response_usage(b"{\"choices\": [tru"), Err(InvalidResponse));

@@ -196,7 +196,8 @@ mod tests {
                 prompt: 10,
                 completion: 4,
                 cached: 6,
-                cache_write: 0
+                cache_write: 0,
+                reasoning: 0,
             }
         );
         assert!(parse(b"<html>").is_err());

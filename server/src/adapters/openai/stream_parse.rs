@@ -240,7 +240,8 @@ mod tests {
                     prompt: 20,
                     completion: 9,
                     cached: 8,
-                    cache_write: 0
+                    cache_write: 0,
+                    reasoning: 0,
                 }
             }
         );

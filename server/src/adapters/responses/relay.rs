@@ -24,6 +24,10 @@ impl From<ResponsesUsageIn> for TokenUsage {
             completion: u.output_tokens,
             cached: details.cached_tokens.unwrap_or(0),
             cache_write: details.cache_write_tokens.unwrap_or(0),
+            reasoning: u
+                .output_tokens_details
+                .and_then(|d| d.reasoning_tokens)
+                .unwrap_or(0),
         }
     }
 }
@@ -211,7 +215,8 @@ mod tests {
                 prompt: 12,
                 completion: 7,
                 cached: 4,
-                cache_write: 0
+                cache_write: 0,
+                reasoning: 3,
             })
         );
         assert_eq!(relay.stored_response().as_deref(), Some("resp_1"));
@@ -275,7 +280,8 @@ mod tests {
                 prompt: 5,
                 completion: 2,
                 cached: 1,
-                cache_write: 2
+                cache_write: 2,
+                reasoning: 0,
             }))
         );
         assert_eq!(response_usage(br#"{"id":"resp_1"}"#), Ok(None));

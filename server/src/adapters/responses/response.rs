@@ -52,9 +52,9 @@ pub(super) fn usage_out(usage: &TokenUsage) -> ResponsesUsageOut {
             cache_write_tokens: usage.cache_write,
         },
         output_tokens: usage.completion,
-        // No upstream of a translated call reports them apart: they are in `output_tokens`.
+        // A part of `output_tokens`, when the upstream reports them apart.
         output_tokens_details: ResponsesOutputDetailsOut {
-            reasoning_tokens: 0,
+            reasoning_tokens: usage.reasoning,
         },
         total_tokens: usage.total(),
     }
@@ -313,6 +313,7 @@ mod tests {
                     completion: 12,
                     cached: 20,
                     cache_write: 5,
+                    reasoning: 0,
                 },
             },
             &context(json!({"model": "claude", "input": "x",

@@ -603,6 +603,7 @@ mod tests {
                     completion: 7,
                     cached: 4,
                     cache_write: 0,
+                    reasoning: 0,
                 },
             },
         ];

@@ -510,6 +510,14 @@ pub(super) struct ResponsesUsageIn {
     pub output_tokens: i64,
     #[serde(default)]
     pub input_tokens_details: Option<ResponsesInputDetailsIn>,
+    #[serde(default)]
+    pub output_tokens_details: Option<ResponsesOutputDetailsIn>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(super) struct ResponsesOutputDetailsIn {
+    #[serde(default, deserialize_with = "crate::adapters::tokens::maybe_count")]
+    pub reasoning_tokens: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
