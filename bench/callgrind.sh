@@ -9,6 +9,8 @@
 #   KEEP_DIR=/tmp/profile bench/callgrind.sh chat   # keeps callgrind.out.<scenario>* for
 #                                                   # `callgrind_annotate --inclusive=yes`
 #   OBSERVABILITY=metrics_off|metrics_on|tracing_on bench/callgrind.sh chat
+#   CLIENT_KEY=limited bench/callgrind.sh chat   calls with a client key that has every limit
+#                                                (all too high to refuse): what enforcing costs
 #       metrics_off: METRICS_ENABLED=false; metrics_on (the default): /metrics on, no traces;
 #       tracing_on: metrics on and traces exported over OTLP/HTTP to a local sink (a Python
 #       server answering 200), the exporter's thread counted too.
@@ -27,6 +29,7 @@ WARMUP=${WARMUP:-50}
 ADMIN_TOKEN=callgrind-admin-token-0123456789
 SCENARIOS=("${@:-chat}")
 OBSERVABILITY=${OBSERVABILITY:-metrics_on}
+CLIENT_KEY=${CLIENT_KEY:-none}
 
 WORK=$(mktemp -d /tmp/api-proxy-callgrind.XXXXXX)
 PIDS=()
@@ -88,11 +91,23 @@ add_key() { # provider name models-json
 }
 add_key openai openai ""
 add_key anthropic anthropic ', "models": ["claude-sonnet-4-5"]'
+BEARER=()
+case $CLIENT_KEY in
+none) ;;
+limited)
+    key=$(curl -sf "http://127.0.0.1:$PROXY_PORT/api/client_keys" -H "Authorization: Bearer $ADMIN_TOKEN" \
+        -H 'Content-Type: application/json' \
+        -d '{"name": "callgrind", "budget_usd": 1000000000, "rpm": 100000000, "tpm": 2000000000, "max_parallel": 100000, "models": ["gpt-4o*", "claude-*"]}' |
+        jq -r .key)
+    BEARER=(--bearer "$key")
+    ;;
+*) echo "unknown CLIENT_KEY $CLIENT_KEY (none or limited)" >&2; exit 1 ;;
+esac
 
 run() { # url model stream? requests
     local stream=()
     [[ $3 == stream ]] && stream=(--stream)
-    "$LOADGEN" load --url "$1" --model "$2" "${stream[@]}" --concurrency 1 --threads 1 \
+    "$LOADGEN" load --url "$1" --model "$2" "${stream[@]}" "${BEARER[@]}" --concurrency 1 --threads 1 \
         --warmup-secs 0 --requests "$4" --duration-secs 600 --timeout-secs 60 --out "$WORK/load.json"
     jq -e '.error_count == 0' "$WORK/load.json" >/dev/null || { echo "errors: $(cat "$WORK/load.json")" >&2; exit 1; }
 }
@@ -118,5 +133,5 @@ for scenario in "${SCENARIOS[@]}"; do
         mkdir -p "$KEEP_DIR"
         for f in "$WORK"/callgrind.out*; do cp "$f" "$KEEP_DIR/$(basename "$f" | sed "s/^callgrind.out/callgrind.out.$scenario/")"; done
     fi
-    echo "$scenario ($OBSERVABILITY): $((total / CALLS)) instructions per call ($CALLS calls, $(basename "$PROXY_BIN"))"
+    echo "$scenario ($OBSERVABILITY, client key: $CLIENT_KEY): $((total / CALLS)) instructions per call ($CALLS calls, $(basename "$PROXY_BIN"))"
 done
