@@ -384,7 +384,9 @@ pub async fn proxy_call(
             }
         };
         let answer: Result<(Bytes, Option<TokenUsage>), _> = match exchange {
-            Exchange::Passthrough => dialect.passthrough_usage(&raw).map(|usage| (raw, usage)),
+            Exchange::Passthrough => dialect
+                .passthrough_usage(&raw)
+                .map(|usage| (raw, usage.map(|usage| record.checked_usage(usage)))),
             Exchange::Translated => upstream.parse_response(&raw).map(|mut response| {
                 response.usage = record.checked_usage(response.usage);
                 let usage = response.usage;
@@ -404,7 +406,6 @@ pub async fn proxy_call(
             last_error = Some(ApiError::UpstreamInvalid(message));
             continue;
         };
-        let usage = usage.map(|usage| record.checked_usage(usage));
         let mut builder = response_head(&record, &bid, upstream_status);
         builder.insert_header((header::CONTENT_TYPE, "application/json"));
         let cost = record.cost(&usage.unwrap_or_default());

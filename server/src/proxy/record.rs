@@ -205,6 +205,7 @@ impl CallRecord {
                 completion = usage.completion,
                 cached = usage.cached,
                 cache_write = usage.cache_write,
+                reasoning = usage.reasoning,
                 "the upstream reported token counts out of range; clamped to [0, {MAX_CALL_TOKENS}]"
             );
         }
