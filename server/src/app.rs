@@ -91,7 +91,7 @@ pub async fn start_with_clock(
     let now = clock.now_ms();
     let (db, cipher, admin_token, settings, keys, clients, totals) =
         tokio::task::spawn_blocking(move || {
-            let db = Db::open(&boot_config.database_path)?;
+            let db = Db::open_configured(&boot_config)?;
             let mut conn = db.conn()?;
             let cipher = bootstrap::resolve_cipher(&boot_config, &mut conn)?;
             let admin_token = bootstrap::resolve_admin_token(&boot_config)?;
