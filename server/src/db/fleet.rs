@@ -5,6 +5,7 @@
 
 use diesel::prelude::*;
 
+use super::api_keys::ApiKeyUsage;
 use super::schema::{api_keys, client_keys, fleet_changes, key_cooling};
 use super::{AnyConnection, DbError};
 
@@ -30,18 +31,21 @@ pub fn version(conn: &mut AnyConnection) -> Result<i64, DbError> {
 }
 
 /// Takes one request from a key's request quota, atomically: `None` when none is left (or the
-/// key is gone). Concurrent takers on any instance never take more than the quota holds.
-pub fn take_request(conn: &mut AnyConnection, key_id: i32) -> Result<Option<f64>, DbError> {
-    let left: Option<Option<f64>> = on_backend!(conn, |c| diesel::update(
-        api_keys::table
-            .find(key_id)
-            .filter(api_keys::quota_remaining.ge(1.0))
+/// key is gone), `Some(None)` when the key has no quota (any more). Concurrent takers on any
+/// instance never take more than the quota holds.
+pub fn take_request(conn: &mut AnyConnection, key_id: i32) -> Result<Option<Option<f64>>, DbError> {
+    Ok(on_backend!(conn, |c| diesel::update(
+        api_keys::table.find(key_id).filter(
+            api_keys::quota_remaining
+                .is_null()
+                .or(api_keys::quota_remaining.ge(1.0))
+        )
     )
+    // NULL (no quota) stays NULL.
     .set(api_keys::quota_remaining.eq(api_keys::quota_remaining - 1.0))
     .returning(api_keys::quota_remaining)
     .get_result(c)
-    .optional())?;
-    Ok(left.flatten())
+    .optional())?)
 }
 
 /// Gives back a request [`take_request`] took for a call that did not use it.
@@ -231,4 +235,70 @@ pub fn charge_client(
             .unwrap_or(0.0),
         ),
     }
+}
+
+/// Writes a key's counters on a shared database, as the difference from `since` (what this
+/// instance last wrote or loaded): totals are added to, verdicts only ever set (an edit clears
+/// them), and a refill for a new period is written once, by whichever instance turns it first.
+/// The quota itself is changed by [`take_request`] and [`spend_quota`], not here.
+pub fn save_usage_since(
+    conn: &mut AnyConnection,
+    key_id: i32,
+    usage: &ApiKeyUsage,
+    since: Option<&ApiKeyUsage>,
+) -> Result<(), DbError> {
+    // Without a baseline nothing is known to be new: only the averages are written.
+    let base = since.unwrap_or(usage);
+    let calls = usage.total_calls - base.total_calls;
+    let errors = usage.total_errors - base.total_errors;
+    let tokens = usage.total_tokens - base.total_tokens;
+    let cost = usage.total_cost_usd - base.total_cost_usd;
+    if calls != 0 || errors != 0 || tokens != 0 || cost != 0.0 {
+        add_key_totals(conn, key_id, calls, errors, tokens, cost)?;
+    }
+    save_local_usage(
+        conn,
+        key_id,
+        usage.latency_ewma_ms,
+        usage.ttfb_ewma_ms,
+        usage.last_used_at,
+    )?;
+    let new_auth_dead = usage.auth_dead && !base.auth_dead;
+    let new_rejected = usage.quota_rejected && !base.quota_rejected;
+    if new_auth_dead || new_rejected {
+        record_verdict(conn, key_id, new_auth_dead, new_rejected)?;
+    }
+    if let (Some(next), Some(total)) = (usage.quota_reset_at, usage.quota_remaining) {
+        if base.quota_reset_at.is_some_and(|before| next > before) {
+            refill(conn, key_id, total, next)?;
+        }
+    }
+    Ok(())
+}
+
+/// Refills a key's quota to `total` for the period ending at `next_reset_at`, unless an instance
+/// already did.
+pub fn refill(
+    conn: &mut AnyConnection,
+    key_id: i32,
+    total: f64,
+    next_reset_at: i64,
+) -> Result<(), DbError> {
+    let changed = on_backend!(&mut *conn, |c| diesel::update(
+        api_keys::table.find(key_id).filter(
+            api_keys::quota_reset_at
+                .is_null()
+                .or(api_keys::quota_reset_at.lt(next_reset_at))
+        )
+    )
+    .set((
+        api_keys::quota_remaining.eq(total),
+        api_keys::quota_reset_at.eq(next_reset_at),
+        api_keys::quota_rejected.eq(false),
+    ))
+    .execute(c))?;
+    if changed > 0 {
+        announce(conn)?;
+    }
+    Ok(())
 }

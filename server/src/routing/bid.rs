@@ -131,6 +131,9 @@ pub struct KeyCounters {
     probe_taken: AtomicBool,
     /// The key was deleted: the board takes no more bids for it.
     retired: AtomicBool,
+    /// The quota lives in a database shared with other instances, which takes each request
+    /// from it atomically: the budget here does not limit.
+    shared_quota: AtomicBool,
 }
 
 const UNLIMITED: i64 = i64::MAX;
@@ -142,6 +145,7 @@ impl Default for KeyCounters {
             budget: AtomicI64::new(UNLIMITED),
             probe_taken: AtomicBool::new(false),
             retired: AtomicBool::new(false),
+            shared_quota: AtomicBool::new(false),
         }
     }
 }
@@ -151,9 +155,16 @@ impl KeyCounters {
         self.in_flight.load(Ordering::Acquire)
     }
 
+    /// The quota is taken from a shared database per request (see [`KeyCounters::shared_quota`]).
+    pub fn share_quota(&self) {
+        self.shared_quota.store(true, Ordering::Release);
+        self.budget.store(UNLIMITED, Ordering::Release);
+    }
+
     /// Sets the request budget from the quota left (requests in flight will spend theirs).
     pub fn set_budget(&self, unit: QuotaUnit, remaining: Option<f64>) {
         let budget = match (unit, remaining) {
+            _ if self.shared_quota.load(Ordering::Acquire) => UNLIMITED,
             (QuotaUnit::Requests, Some(r)) => (r.max(0.0).floor() as i64 - self.in_flight()).max(0),
             _ => UNLIMITED,
         };
@@ -297,6 +308,7 @@ impl Bid {
             counters: self.counters.clone(),
             budgeted: false,
             spent: false,
+            refund: None,
         }
     }
 
@@ -315,6 +327,7 @@ impl Bid {
             counters: self.counters.clone(),
             budgeted: true,
             spent: false,
+            refund: None,
         })
     }
 }
@@ -326,12 +339,27 @@ pub struct Lease {
     counters: Arc<KeyCounters>,
     budgeted: bool,
     spent: bool,
+    refund: Option<SharedRefund>,
+}
+
+/// Gives a request taken from a shared quota back, when the request did not use it.
+pub struct SharedRefund(Box<dyn FnOnce() + Send + Sync>);
+
+impl std::fmt::Debug for SharedRefund {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedRefund")
+    }
 }
 
 impl Lease {
     /// The request succeeded: it used its share of the quota.
     pub fn spend(mut self) {
         self.spent = true;
+    }
+
+    /// The request also took one from a shared quota: `refund` gives it back unless spent.
+    pub fn refund_shared_with(&mut self, refund: impl FnOnce() + Send + Sync + 'static) {
+        self.refund = Some(SharedRefund(Box::new(refund)));
     }
 }
 
@@ -340,6 +368,11 @@ impl Drop for Lease {
         self.counters.in_flight.fetch_sub(1, Ordering::AcqRel);
         if self.budgeted && !self.spent {
             self.counters.refund_budget();
+        }
+        if let Some(SharedRefund(refund)) = self.refund.take() {
+            if !self.spent {
+                refund();
+            }
         }
     }
 }

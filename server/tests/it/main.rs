@@ -20,6 +20,7 @@ mod messages;
 mod metrics;
 mod openapi;
 mod persistence;
+mod postgres;
 mod process;
 mod proxy;
 mod responses;
