@@ -12,6 +12,7 @@ mod clients;
 mod cross_site;
 mod dashboard_api;
 mod faults;
+mod fleet;
 mod golden;
 mod key_binding;
 mod key_recovery;
