@@ -60,13 +60,15 @@ pub fn refund_request(conn: &mut AnyConnection, key_id: i32) -> Result<(), DbErr
     Ok(())
 }
 
-/// Subtracts `amount` (tokens or USD spent) from a key's quota; returns what is left.
+/// Subtracts `amount` (tokens or USD spent) from a key's quota; returns what is left. The
+/// instance that empties it tells the others, which would otherwise learn it with their next
+/// spend.
 pub fn spend_quota(
     conn: &mut AnyConnection,
     key_id: i32,
     amount: f64,
 ) -> Result<Option<f64>, DbError> {
-    let left: Option<Option<f64>> = on_backend!(conn, |c| diesel::update(
+    let left: Option<Option<f64>> = on_backend!(&mut *conn, |c| diesel::update(
         api_keys::table
             .find(key_id)
             .filter(api_keys::quota_remaining.is_not_null())
@@ -75,7 +77,11 @@ pub fn spend_quota(
     .returning(api_keys::quota_remaining)
     .get_result(c)
     .optional())?;
-    Ok(left.flatten())
+    let left = left.flatten();
+    if left.is_some_and(|l| l <= 0.0 && l + amount > 0.0) {
+        announce(conn)?;
+    }
+    Ok(left)
 }
 
 /// Records a verdict every instance must heed (the provider refused the key, or said it is out
