@@ -48,6 +48,15 @@ pub fn take_request(conn: &mut AnyConnection, key_id: i32) -> Result<Option<Opti
     .optional())?)
 }
 
+/// A key's quota left as stored now (`Some(None)`: no quota; `None`: no such key).
+pub fn quota_left(conn: &mut AnyConnection, key_id: i32) -> Result<Option<Option<f64>>, DbError> {
+    Ok(on_backend!(conn, |c| api_keys::table
+        .find(key_id)
+        .select(api_keys::quota_remaining)
+        .get_result(c)
+        .optional())?)
+}
+
 /// Gives back a request [`take_request`] took for a call that did not use it.
 pub fn refund_request(conn: &mut AnyConnection, key_id: i32) -> Result<(), DbError> {
     on_backend!(conn, |c| diesel::update(

@@ -2,7 +2,8 @@
 //! (PostgreSQL). Before a request goes up, one request is taken from its key's quota there by
 //! one atomic `UPDATE … WHERE quota_remaining >= 1`, so however many instances serve, no more
 //! requests reach the provider than the quota holds; a request that ends without using it (a
-//! failure, a client gone) gives it back. A client key's spend is charged there by an atomic
+//! failure, a client gone) gives it back. A token or USD quota is read before the call and
+//! charged by the key's actor after it: overdrawn by no more than the calls in flight. A client key's spend is charged there by an atomic
 //! `spent_usd = spent_usd + cost` when each call ends, and read before each call is admitted:
 //! a budget is overdrawn by no more than the calls in flight when it ran out (those on other
 //! instances, whose reservations this one cannot see, included). On SQLite (one process) the
@@ -18,15 +19,26 @@ use crate::error::ApiError;
 use crate::routing::Picked;
 use crate::state::AppState;
 
-/// Whether `picked` may go up: `false` when its quota is used up across the fleet.
+/// Whether `picked` may go up: `false` when its quota is used up across the fleet. A request
+/// quota is taken here; a token or USD quota is only checked (what a call spends is known when
+/// it ends, and subtracted then by the key's actor).
 pub async fn take(state: &AppState, picked: &mut Picked) -> Result<bool, ApiError> {
-    if !state.keys.shared_quota()
-        || picked.bid.profile.quota_unit != QuotaUnit::Requests
-        || picked.bid.quota_remaining.is_none()
-    {
+    if !state.keys.shared_quota() || picked.bid.quota_remaining.is_none() {
         return Ok(true);
     }
     let id = picked.bid.key_id();
+    if picked.bid.profile.quota_unit != QuotaUnit::Requests {
+        let left = state
+            .db
+            .run(move |conn| fleet::quota_left(conn, id))
+            .await?
+            .flatten();
+        if left.is_some_and(|l| l <= 0.0) {
+            state.keys.sync_quota(id, left);
+            return Ok(false);
+        }
+        return Ok(true);
+    }
     let taken = state
         .db
         .run(move |conn| fleet::take_request(conn, id))

@@ -337,3 +337,55 @@ fn spent(pg: &TestPg) -> f64 {
         .get_result::<Spent>(&mut pg.connect())
         .map_or(0.0, |s| s.spent_usd)
 }
+
+#[actix_web::test]
+async fn a_usd_key_quota_holds_across_instances() {
+    let pg = TestPg::new();
+    let mock = MockUpstream::start(MockConfig::default());
+    let a = instance(&pg).await;
+    let b = instance(&pg).await;
+    a.add_key(
+        json!({"provider": "openai", "name": "usd", "api_key": SECRET,
+        "base_url": mock.openai_base(), "cost_per_request": 1.0,
+        "quota_total": 3, "quota_unit": "usd"}),
+    )
+    .await;
+    eventually(
+        Duration::from_secs(2),
+        "B serves the key added on A",
+        || async { b.state().keys.len() == 1 },
+    )
+    .await;
+    // One call at a time, alternating; each is charged before the next (a quota is overdrawn
+    // by no more than the calls in flight, and here none is).
+    for i in 0..8 {
+        let app = if i % 2 == 0 { &a } else { &b };
+        let served = mock.request_count();
+        let status = app.chat(chat_body("gpt-4o")).await.status;
+        if status == StatusCode::OK {
+            eventually(
+                Duration::from_secs(2),
+                "the spend is subtracted",
+                || async { quota_left(&pg) <= 3.0 - (served + 1) as f64 + 1e-9 },
+            )
+            .await;
+        }
+    }
+    // Alone, each instance would have spent its own 3 USD (six calls in all).
+    assert_eq!(mock.request_count(), 3);
+    a.stop().await;
+    b.stop().await;
+}
+
+fn quota_left(pg: &TestPg) -> f64 {
+    #[derive(diesel::QueryableByName)]
+    struct Left {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Double>)]
+        quota_remaining: Option<f64>,
+    }
+    diesel::sql_query("SELECT quota_remaining FROM api_keys")
+        .get_result::<Left>(&mut pg.connect())
+        .unwrap()
+        .quota_remaining
+        .unwrap()
+}
