@@ -368,6 +368,7 @@ impl RunningApp {
             fleet_sync.abort();
         }
         save_client_spend(&self.state).await;
+        crate::fleet_sync::return_leases(&self.state, None).await;
         self.state.keys.settle_all().await;
         let traces = self.state.traces.clone();
         let _ = tokio::task::spawn_blocking(move || traces.shutdown()).await;

@@ -17,6 +17,9 @@ use crate::state::AppState;
 /// How often the change counter is read.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
 
+/// A lease of a shared request quota nothing drew on for this long goes back to the database.
+const LEASE_IDLE_MS: i64 = 1_000;
+
 /// What an instance last loaded of each key, to tell which reload is an edit.
 pub struct FleetSync {
     version: i64,
@@ -51,6 +54,7 @@ impl FleetSync {
             if let Err(e) = self.poll(&state).await {
                 tracing::warn!(error = %e, "could not read the other instances' changes");
             }
+            return_leases(&state, Some(state.clock.now_ms() - LEASE_IDLE_MS)).await;
         }
     }
 
@@ -128,6 +132,20 @@ impl FleetSync {
             }
         }
         self.version = snapshot.version;
+    }
+}
+
+/// Gives the requests of idle leases (every lease when `idle_before` is `None`: shutdown) back to
+/// the shared quotas, so the other instances can use them.
+pub async fn return_leases(state: &AppState, idle_before: Option<i64>) {
+    for (id, n) in state.keys.take_back_leases(idle_before) {
+        if let Err(e) = state
+            .db
+            .run(move |conn| fleet::return_requests(conn, id, n))
+            .await
+        {
+            tracing::warn!(key_id = id, error = %e, "could not give a quota lease back");
+        }
     }
 }
 

@@ -162,11 +162,32 @@ impl KeyRegistry {
         }
     }
 
-    /// The quota left as the shared database says (several instances on PostgreSQL).
+    /// The quota left as the shared database says (several instances on PostgreSQL), plus what
+    /// this instance holds of it in its lease.
     pub fn sync_quota(&self, id: i32, remaining: Option<f64>) {
+        let leased = self.inner.counters.get(&id).map_or(0, |c| c.leased());
         if let Some(mailbox) = self.inner.actors.get(&id) {
+            let remaining = remaining.map(|r| r + leased as f64);
             mailbox.addr.do_send(SyncQuota { remaining });
         }
+    }
+
+    /// A key's shared-quota counters (its lease), if the key is served.
+    pub fn key_counters(&self, id: i32) -> Option<Arc<KeyCounters>> {
+        self.inner.counters.get(&id).map(|c| c.clone())
+    }
+
+    /// Empties the leases nothing drew on since `idle_before` (every lease when `None`): the
+    /// requests to give back to the shared quota, per key.
+    pub fn take_back_leases(&self, idle_before: Option<i64>) -> Vec<(i32, i64)> {
+        self.inner
+            .counters
+            .iter()
+            .filter_map(|entry| {
+                let n = entry.value().take_back_lease(idle_before);
+                (n > 0).then_some((*entry.key(), n))
+            })
+            .collect()
     }
 
     /// A verdict another instance on the shared database reached on key `id`.

@@ -30,22 +30,51 @@ pub fn version(conn: &mut AnyConnection) -> Result<i64, DbError> {
         .get_result(c))?)
 }
 
-/// Takes one request from a key's request quota, atomically: `None` when none is left (or the
-/// key is gone), `Some(None)` when the key has no quota (any more). Concurrent takers on any
-/// instance never take more than the quota holds.
-pub fn take_request(conn: &mut AnyConnection, key_id: i32) -> Result<Option<Option<f64>>, DbError> {
-    Ok(on_backend!(conn, |c| diesel::update(
-        api_keys::table.find(key_id).filter(
-            api_keys::quota_remaining
-                .is_null()
-                .or(api_keys::quota_remaining.ge(1.0))
-        )
+/// Takes up to `n` requests from a key's request quota at once (a lease), atomically: how many
+/// it took and the quota left after; `None` when none is left. Whole requests only: a quota of
+/// 2.5 leases 2. PostgreSQL only (SQLite serves one process, which keeps its quota in memory).
+pub fn lease_requests(
+    conn: &mut AnyConnection,
+    key_id: i32,
+    n: i64,
+) -> Result<Option<(i64, f64)>, DbError> {
+    #[derive(QueryableByName)]
+    struct Leased {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        taken: i64,
+        #[diesel(sql_type = diesel::sql_types::Double)]
+        remaining: f64,
+    }
+    let AnyConnection::Pg(c) = conn else {
+        return Err(DbError::Corrupt("a lease needs the shared database".into()));
+    };
+    // The row is locked by the UPDATE itself; `old` reads the value it replaces.
+    let leased = diesel::sql_query(
+        "WITH old AS (SELECT id, quota_remaining FROM api_keys WHERE id = $1 FOR UPDATE) \
+         UPDATE api_keys AS k \
+         SET quota_remaining = k.quota_remaining - LEAST($2, FLOOR(old.quota_remaining)) \
+         FROM old WHERE k.id = old.id AND old.quota_remaining >= 1 \
+         RETURNING LEAST($2, FLOOR(old.quota_remaining))::BIGINT AS taken, \
+                   k.quota_remaining AS remaining",
     )
-    // NULL (no quota) stays NULL.
-    .set(api_keys::quota_remaining.eq(api_keys::quota_remaining - 1.0))
-    .returning(api_keys::quota_remaining)
-    .get_result(c)
-    .optional())?)
+    .bind::<diesel::sql_types::Integer, _>(key_id)
+    .bind::<diesel::sql_types::BigInt, _>(n)
+    .get_result::<Leased>(c)
+    .optional()?;
+    Ok(leased.map(|l| (l.taken, l.remaining)))
+}
+
+/// Gives `n` requests back to a key's request quota (a lease not used up).
+pub fn return_requests(conn: &mut AnyConnection, key_id: i32, n: i64) -> Result<(), DbError> {
+    let n = n as f64;
+    on_backend!(conn, |c| diesel::update(
+        api_keys::table
+            .find(key_id)
+            .filter(api_keys::quota_remaining.is_not_null())
+    )
+    .set(api_keys::quota_remaining.eq(api_keys::quota_remaining + n))
+    .execute(c))?;
+    Ok(())
 }
 
 /// A key's quota left as stored now (`Some(None)`: no quota; `None`: no such key).
@@ -55,18 +84,6 @@ pub fn quota_left(conn: &mut AnyConnection, key_id: i32) -> Result<Option<Option
         .select(api_keys::quota_remaining)
         .get_result(c)
         .optional())?)
-}
-
-/// Gives back a request [`take_request`] took for a call that did not use it.
-pub fn refund_request(conn: &mut AnyConnection, key_id: i32) -> Result<(), DbError> {
-    on_backend!(conn, |c| diesel::update(
-        api_keys::table
-            .find(key_id)
-            .filter(api_keys::quota_remaining.is_not_null())
-    )
-    .set(api_keys::quota_remaining.eq(api_keys::quota_remaining + 1.0))
-    .execute(c))?;
-    Ok(())
 }
 
 /// Subtracts `amount` (tokens or USD spent) from a key's quota; returns what is left. The
@@ -255,7 +272,7 @@ pub fn charge_client(
 /// Writes a key's counters on a shared database, as the difference from `since` (what this
 /// instance last wrote or loaded): totals are added to, verdicts only ever set (an edit clears
 /// them), and a refill for a new period is written once, by whichever instance turns it first.
-/// The quota itself is changed by [`take_request`] and [`spend_quota`], not here.
+/// The quota itself is changed by [`lease_requests`] and [`spend_quota`], not here.
 pub fn save_usage_since(
     conn: &mut AnyConnection,
     key_id: i32,

@@ -1,8 +1,10 @@
 //! Request quotas and client-key budgets on a database shared by several instances
-//! (PostgreSQL). Before a request goes up, one request is taken from its key's quota there by
-//! one atomic `UPDATE … WHERE quota_remaining >= 1`, so however many instances serve, no more
-//! requests reach the provider than the quota holds; a request that ends without using it (a
-//! failure, a client gone) gives it back. A token or USD quota is read before the call and
+//! (PostgreSQL). Before a request goes up, it takes one request from its key's quota: from the
+//! lease its instance holds, or else from the database by one atomic `UPDATE … WHERE
+//! quota_remaining >= 1` that takes a small lease for the requests after it ([`lease_size`]: one
+//! at a time near the end). However many instances serve, no more requests reach the provider
+//! than the quota holds; a request that ends without using it (a failure, a client gone) puts
+//! it back into the lease, and an idle lease goes back to the database. A token or USD quota is read before the call and
 //! charged by the key's actor after it: overdrawn by no more than the calls in flight. A client key's spend is charged there by an atomic
 //! `spent_usd = spent_usd + cost` when each call ends, and read before each call is admitted:
 //! a budget is overdrawn by no more than the calls in flight when it ran out (those on other
@@ -16,7 +18,7 @@ use std::sync::Arc;
 use crate::client_limits::ClientKey;
 use crate::db::{fleet, Db};
 use crate::error::ApiError;
-use crate::routing::Picked;
+use crate::routing::{KeyCounters, Picked};
 use crate::state::AppState;
 
 /// Whether `picked` may go up: `false` when its quota is used up across the fleet. A request
@@ -39,30 +41,72 @@ pub async fn take(state: &AppState, picked: &mut Picked) -> Result<bool, ApiErro
         }
         return Ok(true);
     }
-    let taken = state
-        .db
-        .run(move |conn| fleet::take_request(conn, id))
-        .await?;
-    let Some(left) = taken else {
-        state.keys.sync_quota(id, Some(0.0));
-        return Ok(false);
+    let Some(counters) = state.keys.key_counters(id) else {
+        return Ok(true);
     };
-    state.keys.sync_quota(id, left);
-    if left.is_some() {
-        let db = state.db.clone();
-        picked.lease.refund_shared_with(move || {
-            // Not waited for: the request is over either way.
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                runtime.spawn(async move {
-                    if let Err(e) = db.run(move |conn| fleet::refund_request(conn, id)).await {
-                        tracing::warn!(key_id = id, error = %e, "could not give back a shared quota request");
-                    }
-                });
-            }
-        });
+    let now = state.clock.now_ms();
+    let give_back = |picked: &mut Picked, counters: Arc<KeyCounters>| {
+        // Back into this instance's lease: the next request takes it without a query.
+        picked
+            .lease
+            .refund_shared_with(move || counters.add_leased(1, now));
+    };
+    if counters.draw_leased(now) {
+        give_back(picked, counters);
+        return Ok(true);
     }
-    Ok(true)
+    // One request at a time takes a lease for the ones after it; the others meanwhile take
+    // one request each.
+    let leasing = counters.start_leasing();
+    let n = if leasing {
+        lease_size(picked.bid.quota_remaining.unwrap_or(0.0))
+    } else {
+        1
+    };
+    let leased = state
+        .db
+        .run(move |conn| fleet::lease_requests(conn, id, n))
+        .await;
+    if leasing {
+        counters.leased_done();
+    }
+    match leased? {
+        Some((taken, left)) => {
+            counters.add_leased(taken - 1, now);
+            state.keys.sync_quota(id, Some(left));
+            give_back(picked, counters);
+            Ok(true)
+        }
+        None => {
+            // Used up, unless the quota was removed meanwhile.
+            let left = state
+                .db
+                .run(move |conn| fleet::quota_left(conn, id))
+                .await?;
+            match left {
+                Some(None) => Ok(true),
+                _ => {
+                    state.keys.sync_quota(id, Some(0.0));
+                    Ok(false)
+                }
+            }
+        }
+    }
 }
+
+/// How many requests of a shared request quota an instance takes at once, from the quota left
+/// as it last saw it: one at a time near the end (so the last requests go to whichever instance
+/// asks, and none is held back), up to [`MAX_LEASE`] while plenty is left.
+pub fn lease_size(known_left: f64) -> i64 {
+    ((known_left / LEASE_DIVISOR).floor() as i64).clamp(1, MAX_LEASE)
+}
+
+/// The most requests an instance holds ahead of use; what it holds unused goes back after a
+/// second without calls, or when it stops (a `kill -9` loses it: the quota is then under-used
+/// by at most this much, never overdrawn).
+pub const MAX_LEASE: i64 = 32;
+/// A lease is at most this share of the quota left.
+const LEASE_DIVISOR: f64 = 64.0;
 
 /// Adopts what the other instances charged to `key`'s budget, before a call is admitted. A
 /// database that does not answer leaves the count as it was (the call is not refused for it).
@@ -106,4 +150,18 @@ pub fn charge_client(db: &Db, key: Arc<ClientKey>, cost_usd: f64, now_ms: i64) {
             Err(e) => tracing::warn!(client_key_id = id, error = %e, "could not charge the shared client-key spend"),
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leases_shrink_to_single_requests_near_the_end() {
+        assert_eq!(lease_size(0.0), 1);
+        assert_eq!(lease_size(100.0), 1);
+        assert_eq!(lease_size(127.0), 1);
+        assert_eq!(lease_size(640.0), 10);
+        assert_eq!(lease_size(1e9), MAX_LEASE);
+    }
 }

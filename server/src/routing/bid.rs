@@ -134,6 +134,12 @@ pub struct KeyCounters {
     /// The quota lives in a database shared with other instances, which takes each request
     /// from it atomically: the budget here does not limit.
     shared_quota: AtomicBool,
+    /// Requests taken from the shared quota ahead of use (a lease), not yet used.
+    leased: AtomicI64,
+    /// One request at a time takes a new lease; the others meanwhile take theirs one by one.
+    leasing: AtomicBool,
+    /// When a request last drew on the lease (Unix ms): an idle lease goes back.
+    lease_drawn_at: AtomicI64,
 }
 
 const UNLIMITED: i64 = i64::MAX;
@@ -146,6 +152,9 @@ impl Default for KeyCounters {
             probe_taken: AtomicBool::new(false),
             retired: AtomicBool::new(false),
             shared_quota: AtomicBool::new(false),
+            leased: AtomicI64::new(0),
+            leasing: AtomicBool::new(false),
+            lease_drawn_at: AtomicI64::new(0),
         }
     }
 }
@@ -159,6 +168,49 @@ impl KeyCounters {
     pub fn share_quota(&self) {
         self.shared_quota.store(true, Ordering::Release);
         self.budget.store(UNLIMITED, Ordering::Release);
+    }
+
+    /// Takes one request from this instance's lease of the shared quota, if it holds any.
+    pub fn draw_leased(&self, now_ms: i64) -> bool {
+        let drawn = self
+            .leased
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n > 0).then(|| n - 1)
+            })
+            .is_ok();
+        if drawn {
+            self.lease_drawn_at.store(now_ms, Ordering::Release);
+        }
+        drawn
+    }
+
+    /// Adds requests taken from the shared quota (a new lease, or one a request did not use).
+    pub fn add_leased(&self, n: i64, now_ms: i64) {
+        self.leased.fetch_add(n, Ordering::AcqRel);
+        self.lease_drawn_at.store(now_ms, Ordering::Release);
+    }
+
+    pub fn leased(&self) -> i64 {
+        self.leased.load(Ordering::Acquire)
+    }
+
+    /// Empties the lease if nothing drew on it since `idle_before` (all of it when `None`);
+    /// returns the requests to give back to the shared quota.
+    pub fn take_back_lease(&self, idle_before: Option<i64>) -> i64 {
+        if idle_before.is_some_and(|t| self.lease_drawn_at.load(Ordering::Acquire) >= t) {
+            return 0;
+        }
+        self.leased.swap(0, Ordering::AcqRel)
+    }
+
+    /// Whether this request may take the next lease (one at a time); release with
+    /// [`KeyCounters::leased_done`].
+    pub fn start_leasing(&self) -> bool {
+        !self.leasing.swap(true, Ordering::AcqRel)
+    }
+
+    pub fn leased_done(&self) {
+        self.leasing.store(false, Ordering::Release);
     }
 
     /// Sets the request budget from the quota left (requests in flight will spend theirs).
@@ -589,6 +641,23 @@ mod tests {
 
     fn budget(counters: &KeyCounters) -> i64 {
         counters.budget.load(Ordering::Acquire)
+    }
+
+    #[test]
+    fn a_shared_quota_lease_is_drawn_once_per_request_and_given_back_when_idle() {
+        let counters = KeyCounters::default();
+        assert!(!counters.draw_leased(0));
+        counters.add_leased(3, 100);
+        assert!(counters.draw_leased(200));
+        assert_eq!(counters.leased(), 2);
+        // Drawn on at 200: not idle since 150, idle since 300.
+        assert_eq!(counters.take_back_lease(Some(150)), 0);
+        assert_eq!(counters.take_back_lease(Some(300)), 2);
+        assert!(!counters.draw_leased(400));
+        assert!(counters.start_leasing());
+        assert!(!counters.start_leasing(), "one lease at a time");
+        counters.leased_done();
+        assert!(counters.start_leasing());
     }
 
     #[test]

@@ -389,3 +389,41 @@ fn quota_left(pg: &TestPg) -> f64 {
         .quota_remaining
         .unwrap()
 }
+
+/// With plenty of quota left, instances take requests in small leases (fewer queries); what a
+/// lease holds unused goes back when idle, and at shutdown: nothing is lost, nothing overdrawn.
+#[actix_web::test]
+async fn quota_leases_go_back_when_idle_and_at_shutdown() {
+    let pg = TestPg::new();
+    let mock = MockUpstream::start(MockConfig::default());
+    let a = instance(&pg).await;
+    let b = instance(&pg).await;
+    a.add_key(
+        json!({"provider": "openai", "name": "big", "api_key": SECRET,
+        "base_url": mock.openai_base(), "quota_total": 10000, "quota_unit": "requests"}),
+    )
+    .await;
+    eventually(
+        Duration::from_secs(2),
+        "B serves the key added on A",
+        || async { b.state().keys.len() == 1 },
+    )
+    .await;
+    let replies = join_all((0..300).map(|i| {
+        let app = if i % 2 == 0 { &a } else { &b };
+        app.chat(chat_body("gpt-4o"))
+    }))
+    .await;
+    assert!(replies.iter().all(|r| r.status == StatusCode::OK));
+    assert_eq!(mock.request_count(), 300);
+    // What the instances still hold in their leases goes back after a second without calls.
+    eventually(Duration::from_secs(3), "idle leases go back", || async {
+        quota_left(&pg) == 10000.0 - 300.0
+    })
+    .await;
+    // A lease taken again, then given back at shutdown.
+    assert_eq!(a.chat(chat_body("gpt-4o")).await.status, StatusCode::OK);
+    a.stop().await;
+    b.stop().await;
+    assert_eq!(quota_left(&pg), 10000.0 - 301.0);
+}
