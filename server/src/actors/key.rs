@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
+use actix::WeakAddr;
 use shared::keys::{KeyState, KeyUsage, QuotaUnit};
 
 use crate::clock::Clock;
@@ -124,7 +125,8 @@ pub struct KeyActor {
     shared_quota: bool,
     /// Tokens or USD spent and not yet subtracted from the shared quota.
     unsent_spend: f64,
-    own: Option<Addr<KeyActor>>,
+    /// Its own address, for answers to its own queries (weak: it must not keep itself alive).
+    own: Option<WeakAddr<KeyActor>>,
 }
 
 /// Everything a key actor needs besides its own key.
@@ -297,7 +299,7 @@ impl Actor for KeyActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        self.own = Some(ctx.address());
+        self.own = Some(ctx.address().downgrade());
         if !self.reload_on_start {
             self.publish();
             self.schedule_refill(ctx);
@@ -425,7 +427,10 @@ impl KeyActor {
         if self.unsent_spend <= 0.0 {
             return;
         }
-        let (Some(own), amount) = (self.own.clone(), std::mem::take(&mut self.unsent_spend)) else {
+        let (Some(own), amount) = (
+            self.own.as_ref().and_then(WeakAddr::upgrade),
+            std::mem::take(&mut self.unsent_spend),
+        ) else {
             return;
         };
         let (db, id) = (self.db.clone(), self.profile.id);

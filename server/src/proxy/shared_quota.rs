@@ -2,7 +2,7 @@
 //! (PostgreSQL). Before a request goes up, it takes one request from its key's quota: from the
 //! lease its instance holds, or else from the database by one atomic `UPDATE … WHERE
 //! quota_remaining >= 1` that takes a small lease for the requests after it ([`lease_size`]: one
-//! at a time near the end). However many instances serve, no more requests reach the provider
+//! at a time near the end); the requests that find the lease empty meanwhile wait for it. However many instances serve, no more requests reach the provider
 //! than the quota holds; a request that ends without using it (a failure, a client gone) puts
 //! it back into the lease, and an idle lease goes back to the database. A token or USD quota is read before the call and
 //! charged by the key's actor after it: overdrawn by no more than the calls in flight. A client key's spend is charged there by an atomic
@@ -55,21 +55,19 @@ pub async fn take(state: &AppState, picked: &mut Picked) -> Result<bool, ApiErro
         give_back(picked, counters);
         return Ok(true);
     }
-    // One request at a time takes a lease for the ones after it; the others meanwhile take
-    // one request each.
-    let leasing = counters.start_leasing();
-    let n = if leasing {
-        lease_size(picked.bid.quota_remaining.unwrap_or(0.0))
-    } else {
-        1
-    };
+    // One request at a time takes a lease; those that find it empty meanwhile wait for it.
+    let taking = counters.lock_leasing().await;
+    if counters.draw_leased(now) {
+        drop(taking);
+        give_back(picked, counters);
+        return Ok(true);
+    }
+    let n = lease_size(picked.bid.quota_remaining.unwrap_or(0.0));
     let leased = state
         .db
         .run(move |conn| fleet::lease_requests(conn, id, n))
         .await;
-    if leasing {
-        counters.leased_done();
-    }
+    drop(taking);
     match leased? {
         Some((taken, left)) => {
             counters.add_leased(taken - 1, now);

@@ -136,8 +136,8 @@ pub struct KeyCounters {
     shared_quota: AtomicBool,
     /// Requests taken from the shared quota ahead of use (a lease), not yet used.
     leased: AtomicI64,
-    /// One request at a time takes a new lease; the others meanwhile take theirs one by one.
-    leasing: AtomicBool,
+    /// One request at a time takes a new lease; the others wait for it and draw on it.
+    lease_lock: tokio::sync::Mutex<()>,
     /// When a request last drew on the lease (Unix ms): an idle lease goes back.
     lease_drawn_at: AtomicI64,
 }
@@ -153,7 +153,7 @@ impl Default for KeyCounters {
             retired: AtomicBool::new(false),
             shared_quota: AtomicBool::new(false),
             leased: AtomicI64::new(0),
-            leasing: AtomicBool::new(false),
+            lease_lock: tokio::sync::Mutex::const_new(()),
             lease_drawn_at: AtomicI64::new(0),
         }
     }
@@ -203,14 +203,11 @@ impl KeyCounters {
         self.leased.swap(0, Ordering::AcqRel)
     }
 
-    /// Whether this request may take the next lease (one at a time); release with
-    /// [`KeyCounters::leased_done`].
-    pub fn start_leasing(&self) -> bool {
-        !self.leasing.swap(true, Ordering::AcqRel)
-    }
-
-    pub fn leased_done(&self) {
-        self.leasing.store(false, Ordering::Release);
+    /// Held while a request takes a new lease: the requests that find the lease empty meanwhile
+    /// wait for it rather than each querying the database (one query per call on one hot row
+    /// is what leases avoid).
+    pub async fn lock_leasing(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.lease_lock.lock().await
     }
 
     /// Sets the request budget from the quota left (requests in flight will spend theirs).
@@ -654,10 +651,12 @@ mod tests {
         assert_eq!(counters.take_back_lease(Some(150)), 0);
         assert_eq!(counters.take_back_lease(Some(300)), 2);
         assert!(!counters.draw_leased(400));
-        assert!(counters.start_leasing());
-        assert!(!counters.start_leasing(), "one lease at a time");
-        counters.leased_done();
-        assert!(counters.start_leasing());
+        let taking = counters.lease_lock.try_lock().expect("free");
+        assert!(
+            counters.lease_lock.try_lock().is_err(),
+            "one lease at a time"
+        );
+        drop(taking);
     }
 
     #[test]
