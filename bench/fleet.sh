@@ -10,6 +10,9 @@
 # Scenarios (non-streamed chat, FLEET_CONCURRENCY connections split over the instances):
 #   sqlite        one instance on SQLite (the default setup)
 #   baseline      the same with FLEET_BASELINE_BIN (another build, e.g. main's), when set
+#   sqlite-2      two instances, each on its own SQLite file (nothing shared): what running two
+#                 processes on these cores costs by itself
+#   pg-1          one instance on PostgreSQL (what the database costs, apart from sharing)
 #   pg-2          two instances on one PostgreSQL database, a key without quota
 #   pg-2-quota    the same with a request quota on the key (one atomic UPDATE per call)
 #
@@ -173,29 +176,41 @@ if [[ -n ${FLEET_BASELINE_BIN:-} ]]; then
     kill "${PIDS[-1]}"
 fi
 
+ports=() pids=()
+for i in 1 2; do
+    port=$(free_port)
+    start_proxy "sqlite-2-$i" "$PROXY_BIN" "$port"
+    add_key "$port" ""
+    wait_served "$port"
+    ports+=("$port")
+    pids+=("${PIDS[-1]}")
+done
+measure sqlite-2 - "${ports[*]}" "${pids[*]}"
+kill "${pids[@]}"
+
 # --- two instances on PostgreSQL ---------------------------------------------------------------
 step "a throwaway PostgreSQL"
 eval "$(scripts/throwaway-postgres.sh start)"
 PG_DIR=$APIPROXY_PG_DIR
 base=${APIPROXY_TEST_PG_URL%/*}
-for scenario in pg-2 pg-2-quota; do
+for scenario in pg-1 pg-2 pg-2-quota; do
     db=${scenario//-/_}
     psql -q "$APIPROXY_TEST_PG_URL" -c "CREATE DATABASE $db"
-    p1=$(free_port)
-    start_proxy "$scenario-1" "$PROXY_BIN" "$p1" DATABASE_URL="$base/$db"
-    pid1=${PIDS[-1]}
-    p2=$(free_port)
-    start_proxy "$scenario-2" "$PROXY_BIN" "$p2" DATABASE_URL="$base/$db"
-    pid2=${PIDS[-1]}
+    ports=() pids=()
+    for ((i = 1; i <= ${scenario:3:1}; i++)); do
+        port=$(free_port)
+        start_proxy "$scenario-$i" "$PROXY_BIN" "$port" DATABASE_URL="$base/$db"
+        ports+=("$port")
+        pids+=("${PIDS[-1]}")
+    done
     if [[ $scenario == pg-2-quota ]]; then
-        add_key "$p1" ', "quota_total": 1000000000, "quota_unit": "requests"'
+        add_key "${ports[0]}" ', "quota_total": 1000000000, "quota_unit": "requests"'
     else
-        add_key "$p1" ""
+        add_key "${ports[0]}" ""
     fi
-    wait_served "$p1"
-    wait_served "$p2"
-    measure "$scenario" pg "$p1 $p2" "$pid1 $pid2"
-    kill "$pid1" "$pid2"
+    for port in "${ports[@]}"; do wait_served "$port"; done
+    measure "$scenario" pg "${ports[*]}" "${pids[*]}"
+    kill "${pids[@]}"
 done
 
 # --- report --------------------------------------------------------------------------------------
