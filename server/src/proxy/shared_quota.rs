@@ -52,6 +52,12 @@ pub async fn take(state: &AppState, picked: &mut Picked) -> Result<bool, ApiErro
             .refund_shared_with(move || counters.add_leased(1, now));
     };
     if counters.draw_leased(now) {
+        lease_ahead(
+            state,
+            id,
+            &counters,
+            picked.bid.quota_remaining.unwrap_or(0.0),
+        );
         give_back(picked, counters);
         return Ok(true);
     }
@@ -90,6 +96,34 @@ pub async fn take(state: &AppState, picked: &mut Picked) -> Result<bool, ApiErro
             }
         }
     }
+}
+
+/// Takes the next lease in the background when half of this one is used, so that requests do
+/// not wait for it; only while plenty is left (near the end requests go one by one, and none
+/// is held ahead of need).
+fn lease_ahead(state: &AppState, id: i32, counters: &Arc<KeyCounters>, known_left: f64) {
+    let n = lease_size(known_left);
+    if n == 1 || counters.leased() * 2 >= n {
+        return;
+    }
+    let Some(taking) = counters.try_lock_leasing() else {
+        return;
+    };
+    let (db, keys, counters) = (state.db.clone(), state.keys.clone(), counters.clone());
+    let now = state.clock.now_ms();
+    actix::spawn(async move {
+        match db.run(move |conn| fleet::lease_requests(conn, id, n)).await {
+            Ok(Some((taken, left))) => {
+                counters.add_leased(taken, now);
+                drop(taking);
+                keys.sync_quota(id, Some(left));
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(key_id = id, error = %e, "could not lease from the shared quota")
+            }
+        }
+    });
 }
 
 /// How many requests of a shared request quota an instance takes at once, from the quota left

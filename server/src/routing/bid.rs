@@ -137,7 +137,7 @@ pub struct KeyCounters {
     /// Requests taken from the shared quota ahead of use (a lease), not yet used.
     leased: AtomicI64,
     /// One request at a time takes a new lease; the others wait for it and draw on it.
-    lease_lock: tokio::sync::Mutex<()>,
+    lease_lock: Arc<tokio::sync::Mutex<()>>,
     /// When a request last drew on the lease (Unix ms): an idle lease goes back.
     lease_drawn_at: AtomicI64,
 }
@@ -153,7 +153,7 @@ impl Default for KeyCounters {
             retired: AtomicBool::new(false),
             shared_quota: AtomicBool::new(false),
             leased: AtomicI64::new(0),
-            lease_lock: tokio::sync::Mutex::const_new(()),
+            lease_lock: Arc::default(),
             lease_drawn_at: AtomicI64::new(0),
         }
     }
@@ -206,8 +206,13 @@ impl KeyCounters {
     /// Held while a request takes a new lease: the requests that find the lease empty meanwhile
     /// wait for it rather than each querying the database (one query per call on one hot row
     /// is what leases avoid).
-    pub async fn lock_leasing(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.lease_lock.lock().await
+    pub async fn lock_leasing(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        self.lease_lock.clone().lock_owned().await
+    }
+
+    /// The lease lock if nobody holds it (a lease taken ahead of need, off the request's path).
+    pub fn try_lock_leasing(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        self.lease_lock.clone().try_lock_owned().ok()
     }
 
     /// Sets the request budget from the quota left (requests in flight will spend theirs).
