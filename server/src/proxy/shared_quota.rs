@@ -133,10 +133,11 @@ pub fn lease_size(known_left: f64) -> i64 {
     ((known_left / LEASE_DIVISOR).floor() as i64).clamp(1, MAX_LEASE)
 }
 
-/// The most requests an instance holds ahead of use; what it holds unused goes back after a
-/// second without calls, or when it stops (a `kill -9` loses it: the quota is then under-used
-/// by at most this much, never overdrawn).
-pub const MAX_LEASE: i64 = 32;
+/// The most requests one lease takes. An instance holds at most two (the next one is taken when
+/// half of this one is used); what it holds unused goes back after a second without calls, or
+/// when it stops (a `kill -9` loses it: the quota is then under-used by at most twice this,
+/// never overdrawn).
+pub const MAX_LEASE: i64 = 128;
 /// A lease is at most this share of the quota left.
 const LEASE_DIVISOR: f64 = 64.0;
 
