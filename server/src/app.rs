@@ -132,7 +132,10 @@ pub async fn start_with_clock(
     let writer = BatchWriter::spawn(db.clone(), config.log_flush_interval)
         .map_err(|e| StartError::Task(e.to_string()))?;
     let board = BidBoard::default();
-    let live = LiveHub::new(LiveStats::new(totals, now));
+    let mut live = LiveHub::new(LiveStats::new(totals, now));
+    if db.backend() == db::Backend::Postgres {
+        live = live.one_of_several();
+    }
     let arbiter = Arbiter::new();
     let registry = KeyRegistry::new(
         arbiter.handle(),

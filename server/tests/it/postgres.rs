@@ -124,6 +124,10 @@ async fn keys_settings_logs_and_counters_persist_in_postgres() {
 
     // Another instance (another data folder) finds it all in the database.
     let app = instance(&pg).await;
+    assert!(
+        app.state().live.snapshot(0, 0).instance_only,
+        "the live feed says it is this instance's"
+    );
     let key = app.admin("GET", &format!("/api/keys/{id}"), None).await;
     assert_eq!(key.status, StatusCode::OK, "{}", key.text);
     assert_eq!(key.body["usage"]["calls"], 2, "{}", key.text);
