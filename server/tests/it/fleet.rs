@@ -324,3 +324,68 @@ async fn edits_travel_between_processes_and_one_killed_leaves_the_other_serving(
     assert!(logged_by_a <= 100, "A logged {logged_by_a} of 100 calls");
     eprintln!("A answered {answered_by_a} calls before the kill and logged {logged_by_a}");
 }
+
+/// A client key's USD budget is the fleet's: calls alternating between two processes stop when
+/// the one budget is spent, not when each process has spent it.
+#[actix_web::test]
+async fn a_client_key_budget_holds_across_processes() {
+    let pg = TestPg::new();
+    let mock = MockUpstream::start(MockConfig::default());
+    let (a, _da) = instance(&pg);
+    let (b, _db) = instance(&pg);
+    let http = client();
+    admin(
+        &http,
+        &a,
+        "POST",
+        "/api/keys",
+        json!({"provider": "openai", "name": "paid", "api_key": SECRET,
+            "base_url": mock.openai_base(), "cost_per_request": 1.0}),
+    )
+    .await;
+    let created = admin(
+        &http,
+        &a,
+        "POST",
+        "/api/client_keys",
+        json!({"name": "team", "budget_usd": 5.0}),
+    )
+    .await;
+    let secret = created["key"].as_str().unwrap().to_owned();
+    caught_up(&http, &a, &[&a, &b], "probe-model").await;
+    let mut served = 0;
+    for i in 0..12 {
+        let on = if i % 2 == 0 { &a } else { &b };
+        let mut resp = http
+            .post(format!("{}/v1/chat/completions", on.base))
+            .bearer_auth(&secret)
+            .send_json(&chat_body("gpt-4o"))
+            .await
+            .unwrap();
+        let _ = resp.body().await;
+        if resp.status() == StatusCode::OK {
+            served += 1;
+        } else {
+            assert_eq!(resp.status(), StatusCode::PAYMENT_REQUIRED);
+        }
+        // Charged when the call ends, off its path.
+        let want = served;
+        eventually(Duration::from_secs(2), "the spend is charged", || async {
+            count(
+                &pg,
+                "SELECT FLOOR(COALESCE(SUM(spent_usd), 0))::bigint AS n FROM client_keys",
+            ) >= want
+        })
+        .await;
+    }
+    // Alone, each process would have served five (ten in all). Four when the reservation of the
+    // fifth (its fee plus an estimate of its tokens) does not fit what is left.
+    assert!((4..=5).contains(&served), "served {served}");
+    assert!(
+        count(
+            &pg,
+            "SELECT CEIL(SUM(spent_usd))::bigint AS n FROM client_keys"
+        ) <= 6,
+        "overdrawn"
+    );
+}
