@@ -431,3 +431,42 @@ async fn quota_leases_go_back_when_idle_and_at_shutdown() {
     b.stop().await;
     assert_eq!(quota_left(&pg), 10000.0 - 301.0);
 }
+
+#[actix_web::test]
+async fn a_throttle_seen_by_one_instance_holds_on_the_other() {
+    let pg = TestPg::new();
+    let mock = MockUpstream::start(MockConfig::default());
+    let a = instance(&pg).await;
+    let b = instance(&pg).await;
+    let id = a.add_openai_key("main", &mock).await as i32;
+    eventually(
+        Duration::from_secs(2),
+        "B serves the key added on A",
+        || async { b.state().keys.len() == 1 },
+    )
+    .await;
+    mock.set_config(MockConfig {
+        behaviour: Behaviour::Status(429),
+        extra_headers: vec![("retry-after".into(), "30".into())],
+        ..MockConfig::default()
+    });
+    assert_eq!(
+        a.chat(chat_body("gpt-4o")).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    eventually(Duration::from_secs(1), "B holds the key throttled", || async {
+        b.state().board.get(id).is_some_and(|bid| {
+            matches!(bid.health, api_proxy::routing::Health::Throttled { until_ms } if until_ms > api_proxy::db::now_ms() + 20_000)
+        })
+    })
+    .await;
+    let before = mock.request_count();
+    assert_ne!(b.chat(chat_body("gpt-4o")).await.status, StatusCode::OK);
+    assert_eq!(
+        mock.request_count(),
+        before,
+        "B did not try the throttled key"
+    );
+    a.stop().await;
+    b.stop().await;
+}
