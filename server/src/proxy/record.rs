@@ -155,11 +155,12 @@ impl CallRecord {
     }
 
     /// OpenAI's `x-ratelimit-*` headers for the client key's limits.
-    pub fn rate_headers(&self) -> Vec<(&'static str, String)> {
+    pub fn rate_headers(&self) -> impl Iterator<Item = (HeaderName, HeaderValue)> {
         self.client
             .as_ref()
             .map(|c| c.rate_headers().pairs())
-            .unwrap_or_default()
+            .into_iter()
+            .flatten()
     }
 
     /// A new attempt on the picked key (its lease is held until the attempt ends). Returns the
