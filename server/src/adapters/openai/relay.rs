@@ -2,6 +2,8 @@
 //! they came and only read for usage. Stream chunks are checked in one pass (valid JSON, an
 //! in-stream error, the usage) without being re-serialised.
 
+use std::borrow::Cow;
+
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -9,7 +11,7 @@ use serde_json::value::RawValue;
 use super::error::stream_error_event;
 use crate::adapters::canonical::{ErrorKind, StreamFailure};
 use crate::adapters::sse::parse_event;
-use crate::adapters::{InvalidResponse, StreamStep, StreamTranslator};
+use crate::adapters::{AnswerSummary, InvalidResponse, StreamStep, StreamTranslator};
 use crate::routing::TokenUsage;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -60,10 +62,44 @@ struct UsageCarrier {
     usage: Option<OpenAiUsage>,
 }
 
-/// The usage of a non-streamed response body (checking on the way that it is a JSON object).
-pub fn response_usage(body: &[u8]) -> Result<Option<TokenUsage>, InvalidResponse> {
-    serde_json::from_slice::<UsageCarrier>(body)
-        .map(|c| c.usage.map(Into::into))
+#[derive(Deserialize)]
+struct AnswerCarrier<'a> {
+    #[serde(default)]
+    usage: Option<OpenAiUsage>,
+    #[serde(default, borrow)]
+    choices: Vec<ChoiceReason<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ChoiceReason<'a> {
+    #[serde(default, borrow)]
+    finish_reason: Option<Cow<'a, str>>,
+}
+
+/// The usage of a non-streamed response body, and its finish reasons when `finish_reasons`
+/// (checking on the way that it is a JSON object). Reading the choices costs about a tenth more
+/// than skipping them, so only a traced call does.
+pub fn response_summary(
+    body: &[u8],
+    finish_reasons: bool,
+) -> Result<AnswerSummary<'_>, InvalidResponse> {
+    if !finish_reasons {
+        return serde_json::from_slice::<UsageCarrier>(body)
+            .map(|c| AnswerSummary {
+                usage: c.usage.map(Into::into),
+                finish_reasons: Vec::new(),
+            })
+            .map_err(|_| InvalidResponse);
+    }
+    serde_json::from_slice::<AnswerCarrier>(body)
+        .map(|c| AnswerSummary {
+            usage: c.usage.map(Into::into),
+            finish_reasons: c
+                .choices
+                .into_iter()
+                .filter_map(|c| c.finish_reason)
+                .collect(),
+        })
         .map_err(|_| InvalidResponse)
 }
 
@@ -258,7 +294,7 @@ mod tests {
     fn usage_is_read_from_bodies_and_chunks() {
         let body = br#"{"id":"x","choices":[{"index":0}],"usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15,"prompt_tokens_details":{"cached_tokens":4}}}"#;
         assert_eq!(
-            response_usage(body),
+            response_summary(body, false).map(|s| s.usage),
             Ok(Some(TokenUsage {
                 prompt: 10,
                 completion: 5,
@@ -267,7 +303,17 @@ mod tests {
                 reasoning: 0,
             }))
         );
-        assert_eq!(response_usage(b"{\"choices\": [tru"), Err(InvalidResponse));
+        for reasons in [false, true] {
+            assert_eq!(
+                response_summary(b"{\"choices\": [tru", reasons),
+                Err(InvalidResponse)
+            );
+        }
+        let two = br#"{"choices":[{"finish_reason":"stop"},{"finish_reason":"le\u006egth"},{"finish_reason":null}]}"#;
+        assert_eq!(
+            response_summary(two, true).unwrap().finish_reasons,
+            ["stop", "length"]
+        );
         let last = br#"{"id":"x","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}"#;
         let info = chunk_usage(last);
         assert!(info.usage_only);
