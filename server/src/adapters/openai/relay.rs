@@ -3,6 +3,9 @@
 //! in-stream error, the usage) without being re-serialised.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
@@ -147,8 +150,15 @@ struct PreambleProbe {
     usage: Option<IgnoredAny>,
 }
 
+// The searches run on every chunk of every stream: their searchers are built once (building one
+// per search was about a seventh of a streamed call's instructions).
+static FILTER_RESULTS: LazyLock<Finder<'static>> =
+    LazyLock::new(|| Finder::new(b"prompt_filter_results"));
+static ERROR_KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"error\""));
+static USAGE_KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"usage\""));
+
 fn is_filter_preamble(data: &[u8]) -> bool {
-    memchr::memmem::find(data, b"prompt_filter_results").is_some()
+    FILTER_RESULTS.find(data).is_some()
         && serde_json::from_slice::<PreambleProbe>(data).is_ok_and(|p| {
             p.id.as_deref().unwrap_or("").is_empty()
                 && p.choices.is_none_or(|c| c.is_empty())
@@ -182,7 +192,7 @@ fn inspect_chunk(data: &[u8]) -> ChunkVerdict {
     // nor a usage other than `"usage": null` (which OpenAI puts in every chunk when usage is
     // asked for), it is only validated, without building anything (the probe's parse was most
     // of a streamed call's own cost); garbage still ends the stream.
-    if !names_usage(data) && memchr::memmem::find(data, b"\"error\"").is_none() {
+    if !names_usage(data) && ERROR_KEY.find(data).is_none() {
         return match serde_json::from_slice::<IgnoredAny>(data) {
             Ok(_) => ChunkVerdict::Chunk(ChunkUsage::default()),
             Err(_) => ChunkVerdict::NotJson,
@@ -223,7 +233,7 @@ fn inspect_chunk(data: &[u8]) -> ChunkVerdict {
 
 /// `"usage"` occurs other than as `"usage": null`: the chunk may carry usage.
 fn names_usage(data: &[u8]) -> bool {
-    memchr::memmem::find_iter(data, b"\"usage\"").any(|at| {
+    USAGE_KEY.find_iter(data).any(|at| {
         let rest = data[at + 7..].trim_ascii_start();
         !rest
             .strip_prefix(b":")
