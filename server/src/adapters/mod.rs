@@ -19,6 +19,7 @@
 pub mod anthropic;
 pub mod azure;
 pub mod canonical;
+pub mod json_check;
 pub mod openai;
 pub mod request_head;
 pub mod responses;

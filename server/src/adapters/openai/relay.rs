@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 use super::error::stream_error_event;
 use crate::adapters::canonical::{ErrorKind, StreamFailure};
 use crate::adapters::sse::parse_event;
-use crate::adapters::{AnswerSummary, InvalidResponse, StreamStep, StreamTranslator};
+use crate::adapters::{json_check, AnswerSummary, InvalidResponse, StreamStep, StreamTranslator};
 use crate::routing::TokenUsage;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -192,18 +192,16 @@ fn inspect_chunk(data: &[u8]) -> ChunkVerdict {
     // nor a usage other than `"usage": null` (which OpenAI puts in every chunk when usage is
     // asked for), it is only validated, without building anything (the probe's parse was most
     // of a streamed call's own cost); garbage still ends the stream.
+    let only_checked = || match json_check::is_json(data) {
+        true => ChunkVerdict::Chunk(ChunkUsage::default()),
+        false => ChunkVerdict::NotJson,
+    };
     if !names_usage(data) && ERROR_KEY.find(data).is_none() {
-        return match serde_json::from_slice::<IgnoredAny>(data) {
-            Ok(_) => ChunkVerdict::Chunk(ChunkUsage::default()),
-            Err(_) => ChunkVerdict::NotJson,
-        };
+        return only_checked();
     }
     let Ok(probe) = serde_json::from_slice::<ChunkProbe>(data) else {
         // Valid JSON that is not an object (or has duplicate keys) is relayed as it is.
-        return match serde_json::from_slice::<IgnoredAny>(data) {
-            Ok(_) => ChunkVerdict::Chunk(ChunkUsage::default()),
-            Err(_) => ChunkVerdict::NotJson,
-        };
+        return only_checked();
     };
     if let Some(e) = probe
         .error
