@@ -431,6 +431,11 @@ impl ClientCall {
         &self.key
     }
 
+    /// The key's name, from the policy read when the call started (no second read of it).
+    pub fn key_name(&self) -> &str {
+        &self.policy.name
+    }
+
     pub fn needs_estimate(&self) -> bool {
         self.policy.needs_estimate()
     }

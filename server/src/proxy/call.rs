@@ -125,7 +125,7 @@ pub async fn proxy_call(
         request.model.clone(),
         dialect.endpoint(),
         request.stream,
-        call.client_key.as_deref(),
+        client_call.as_ref(),
         settings.store_call_logs,
     );
     if let Some(span) = state.traces.start_call(

@@ -10,7 +10,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use serde::Serialize;
 
 use crate::actors::KeyRegistry;
-use crate::client_limits::{ClientCall, ClientKey};
+use crate::client_limits::ClientCall;
 use crate::clock::Clock;
 use crate::db::call_logs::NewCallLog;
 use crate::live_hub::LiveHub;
@@ -91,7 +91,7 @@ impl CallRecord {
         model: String,
         endpoint: &'static str,
         stream: bool,
-        client_key: Option<&ClientKey>,
+        client: Option<&ClientCall>,
         store_row: bool,
     ) -> Self {
         let now = Instant::now();
@@ -117,8 +117,8 @@ impl CallRecord {
             model,
             endpoint,
             stream,
-            client_key_id: client_key.map(|k| k.id),
-            client_key_name: client_key.map(ClientKey::name),
+            client_key_id: client.map(|c| c.key().id),
+            client_key_name: client.map(|c| c.key_name().to_owned()),
             client: None,
             store_row,
             attempts: 0,
