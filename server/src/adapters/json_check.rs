@@ -21,6 +21,7 @@ const ENDS_RUN: [bool; 256] = {
 /// Eight bytes at a time: a byte equal to `"` or `\`, or below 0x20, is found with the usual
 /// carry tricks on a 64-bit word. A carry only ever flags bytes above a real match, so the
 /// lowest flagged byte is the first match.
+#[inline(always)]
 fn run_end(rest: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = ONES * 0x80;
@@ -59,6 +60,8 @@ struct Nesting {
     depth: usize,
     bits: u64,
     deeper: Vec<bool>,
+    /// The innermost container, kept apart: it is asked after every value.
+    innermost: Option<bool>,
 }
 
 impl Nesting {
@@ -69,14 +72,11 @@ impl Nesting {
             self.deeper.push(object);
         }
         self.depth += 1;
+        self.innermost = Some(object);
     }
 
     fn innermost(&self) -> Option<bool> {
-        match self.depth {
-            0 => None,
-            d if d <= 64 => Some(self.bits & (1 << (d - 1)) != 0),
-            _ => self.deeper.last().copied(),
-        }
+        self.innermost
     }
 
     fn pop(&mut self) {
@@ -84,20 +84,28 @@ impl Nesting {
             self.deeper.pop();
         }
         self.depth -= 1;
+        self.innermost = match self.depth {
+            0 => None,
+            d if d <= 64 => Some(self.bits & (1 << (d - 1)) != 0),
+            _ => self.deeper.last().copied(),
+        };
     }
 }
 
 impl Check<'_> {
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.data.get(self.at).copied()
     }
 
+    #[inline(always)]
     fn next(&mut self) -> Option<u8> {
         let byte = self.peek()?;
         self.at += 1;
         Some(byte)
     }
 
+    #[inline(always)]
     fn skip_whitespace(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
             self.at += 1;
@@ -160,6 +168,7 @@ impl Check<'_> {
     }
 
     /// A member's key and its colon.
+    #[inline(always)]
     fn key(&mut self) -> Option<()> {
         self.skip_whitespace();
         if self.next()? != b'"' {
@@ -171,6 +180,7 @@ impl Check<'_> {
     }
 
     /// The rest of a string, its opening quote read.
+    #[inline(always)]
     fn string(&mut self) -> Option<()> {
         loop {
             let rest = &self.data[self.at..];
