@@ -11,8 +11,9 @@
 #   BENCH_MOCK_WORKERS=1    mock-upstream worker threads (see README, "Benchmarks")
 #   BENCH_THREADS=1         load generator threads
 #   BENCH_TARGETS="direct nginx bare api-proxy"
-#   (clientkey, not in the default list: api-proxy at c=64 without a client key, then with one
-#    that has every limit, set high enough never to refuse)
+#   (clientkey, not in the default list: api-proxy at c=64 without a client key and with one
+#    that has every limit, set high enough never to refuse, in BENCH_ROUNDS interleaved rounds of
+#    BENCH_ROUND_SECONDS; prints the median req/s and api-proxy CPU µs per request of each)
 #   BENCH_SCENARIOS="nonstream_c1 nonstream_c16 nonstream_c64 nonstream_c256 rounds_c64 calllog stream_c16 messages_stream_c16 stream_c1000 idle"
 #                           (rounds_c64: non-stream c=64 again, in interleaved rounds, see below;
 #                            calllog: api-proxy at c=64 with call logging on, then off;
@@ -25,6 +26,7 @@
 #   BENCH_STARTUP_RUNS=5    start-up measurements, fresh and with an existing database
 #   BENCH_MICRO=1           also run the criterion micro-benchmarks (0 skips them)
 #   BENCH_BUILD=1           build first (0 uses the binaries already in target/release)
+#   BENCH_PROFILE=release   the Cargo profile to build and run (profiling: quicker to build)
 #   BENCH_OUT=bench/results where latest.json / latest.md go (raw results in $BENCH_OUT/raw)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -77,12 +79,15 @@ trap cleanup EXIT
 # --- build -------------------------------------------------------------------------------------
 if [[ $BENCH_BUILD == 1 ]]; then
     step "cargo build --release -p api-proxy -p mock-upstream -p loadgen -p bare-forwarder"
-    cargo build --release -p api-proxy -p mock-upstream -p loadgen -p bare-forwarder
+    cargo build --profile "${BENCH_PROFILE:-release}" -p api-proxy -p mock-upstream -p loadgen -p bare-forwarder
 fi
-PROXY_BIN=$ROOT/target/release/api-proxy
-MOCK_BIN=$ROOT/target/release/mock-upstream
-LOADGEN=$ROOT/target/release/loadgen
-BARE_BIN=$ROOT/target/release/bare-forwarder
+# BENCH_PROFILE=profiling uses the `profiling` build instead (thin LTO: much quicker to build on
+# two cores, for comparisons inside one run; published numbers come from release).
+BIN_DIR=$ROOT/target/${BENCH_PROFILE:-release}
+PROXY_BIN=$BIN_DIR/api-proxy
+MOCK_BIN=$BIN_DIR/mock-upstream
+LOADGEN=$BIN_DIR/loadgen
+BARE_BIN=$BIN_DIR/bare-forwarder
 for bin in "$PROXY_BIN" "$MOCK_BIN" "$LOADGEN" "$BARE_BIN"; do
     [[ -x $bin ]] || { echo "missing $bin (run with BENCH_BUILD=1)" >&2; exit 1; }
 done
@@ -401,17 +406,36 @@ for scenario in $BENCH_SCENARIOS; do
                 -H 'Content-Type: application/json' \
                 -d '{"name": "bench", "budget_usd": 1000000000, "rpm": 100000000, "tpm": 2000000000, "max_parallel": 100000, "models": ["gpt-4o*"]}' |
                 jq -r .key)
-            for keyed in none limited; do
-                out=$RUN_DIR/clientkey_c64__$keyed.json
-                bearer=()
-                [[ $keyed == limited ]] && bearer=(--bearer "$CLIENT_KEY")
-                step "client key: $keyed, non-stream c=64 → api-proxy"
-                "$LOADGEN" load --url "$(url_of api-proxy load)" --concurrency 64 --threads "$BENCH_THREADS" \
-                    "${bearer[@]}" --warmup-secs "$BENCH_WARMUP" --duration-secs "$BENCH_SECONDS" $(watch_args api-proxy) \
-                    --scenario clientkey_c64 --target "client key $keyed" --out "$out"
-                jq -c '{scenario, target, rps, p50: .latency_ms.p50, p99: .latency_ms.p99, error_count}' "$out" >&2
-                sleep 1
+            # Interleaved rounds (none, limited; then limited, none; …) so a machine that speeds
+            # up or slows down shifts both alike; judged on the medians, by throughput and by
+            # api-proxy's CPU time per request (which other processes' load moves far less).
+            for ((r = 1; r <= BENCH_ROUNDS; r++)); do
+                order=(none limited)
+                ((r % 2 == 0)) && order=(limited none)
+                for keyed in "${order[@]}"; do
+                    out=$RUN_DIR/clientkey_c64__${keyed}__r$r.json
+                    bearer=()
+                    [[ $keyed == limited ]] && bearer=(--bearer "$CLIENT_KEY")
+                    step "client key: $keyed, non-stream c=64 → api-proxy, round $r of $BENCH_ROUNDS"
+                    "$LOADGEN" load --url "$(url_of api-proxy load)" --concurrency 64 --threads "$BENCH_THREADS" \
+                        "${bearer[@]}" --warmup-secs "$BENCH_WARMUP" --duration-secs "$BENCH_ROUND_SECONDS" $(watch_args api-proxy) \
+                        --scenario clientkey_c64 --target "client key $keyed" --out "$out"
+                    jq -c --argjson round "$r" '{scenario, target, round: $round, rps, p99: .latency_ms.p99, error_count,
+                        cpu_us_per_request: (if .requests > 0 then (.resources["api-proxy"].cpu_s * 1e7 / .requests | round / 10) else null end)}' \
+                        "$out" | tee "$out.summary" >&2
+                done
             done
+            # Per round, limited over none (the two ran back to back); then the median round.
+            jq -s -c 'def median: sort | if length % 2 == 1 then .[length / 2 | floor]
+                    else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+                group_by(.round) | map({none: (map(select(.target == "client key none")) | .[0]),
+                    limited: (map(select(.target == "client key limited")) | .[0])})
+                | {rounds: length,
+                   rps_ratio_median: (map(.limited.rps / .none.rps) | median * 1000 | round / 1000),
+                   cpu_ratio_median: (map(.limited.cpu_us_per_request / .none.cpu_us_per_request) | median * 1000 | round / 1000),
+                   rps_ratios: map(.limited.rps / .none.rps * 1000 | round / 1000),
+                   cpu_us_per_request: map([.none.cpu_us_per_request, .limited.cpu_us_per_request])}' \
+                "$RUN_DIR"/clientkey_c64__*.summary | tee "$RUN_DIR/clientkey_c64.summary.json" >&2
             continue
             ;;
         fleet)

@@ -244,7 +244,7 @@ impl ResponseError for ApiError {
             if let Some(secs) = limit.retry_after_secs() {
                 response.insert_header((header::RETRY_AFTER, secs.to_string()));
             }
-            for (name, value) in limit.rate_headers().map(|h| h.pairs()).unwrap_or_default() {
+            for (name, value) in limit.rate_headers().into_iter().flat_map(|h| h.pairs()) {
                 response.insert_header((name, value));
             }
         }

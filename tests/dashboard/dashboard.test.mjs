@@ -445,7 +445,6 @@ test('the Logs page filters and loads older pages (keyset pagination)', async ()
     // A re-render while the text is typed but not yet committed (here: a live call arriving)
     // must keep the text. Bound straight to the committed filter, the box was emptied by it,
     // and Enter then committed nothing (a flaky failure of this test in CI).
-    const shownRows = await rows.count();
     const r = await fetch(`${state.proxyUrl}/v1/chat/completions`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
@@ -453,7 +452,11 @@ test('the Logs page filters and loads older pages (keyset pagination)', async ()
     });
     assert.equal(r.status, 200);
     await r.arrayBuffer();
-    await page.waitForFunction((n) => document.querySelectorAll('#logs-table tbody tr').length === n + 1, shownRows);
+    // The call's own row, by its request id: counting rows raced the refetch that the filter
+    // changes above start (a count taken before it landed was never reached again).
+    const requestId = r.headers.get('x-request-id');
+    assert.ok(requestId, 'the answer names its request');
+    await page.locator(`#logs-table tbody tr[data-request-id="${requestId}"]`).waitFor();
     assert.equal(await page.inputValue('#filter-model'), 'gpt-4o', 'the typed text survives a re-render');
     await page.press('#filter-model', 'Enter');
     try {

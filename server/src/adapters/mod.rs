@@ -19,6 +19,7 @@
 pub mod anthropic;
 pub mod azure;
 pub mod canonical;
+pub mod json_check;
 pub mod openai;
 pub mod request_head;
 pub mod responses;
@@ -29,6 +30,8 @@ pub mod translated;
 
 #[cfg(test)]
 mod robustness;
+
+use std::borrow::Cow;
 
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
@@ -142,8 +145,13 @@ pub trait ClientDialect: Sync {
 
     /// The body for an upstream of this wire, or `None` to send the client's bytes.
     fn passthrough_body(&self, head: &RequestHead<'_>, model: &str) -> Option<Vec<u8>>;
-    /// The usage of an upstream answer of this wire (checking that it is a JSON object).
-    fn passthrough_usage(&self, body: &[u8]) -> Result<Option<TokenUsage>, InvalidResponse>;
+    /// The usage of an upstream answer of this wire, and its finish reasons when
+    /// `finish_reasons` (checking that it is a JSON object).
+    fn passthrough_summary<'a>(
+        &self,
+        body: &'a [u8],
+        finish_reasons: bool,
+    ) -> Result<AnswerSummary<'a>, InvalidResponse>;
     fn passthrough_stream(&self, head: &RequestHead<'_>) -> Box<dyn StreamTranslator>;
     /// An upstream error of this wire: as it came when it is in the dialect's shape.
     fn passthrough_error(&self, status: StatusCode, body: &[u8]) -> (StatusCode, Bytes);
@@ -244,6 +252,16 @@ impl AdapterError {
             param,
         }
     }
+}
+
+/// What is read from a non-streamed answer passed through as it came, in one pass over it
+/// (which also checks that it is the JSON object its dialect promises).
+#[derive(Debug, Default, PartialEq)]
+pub struct AnswerSummary<'a> {
+    pub usage: Option<TokenUsage>,
+    /// `gen_ai.response.finish_reasons`: OpenAI's `choices[].finish_reason`, Anthropic's
+    /// `stop_reason`, the Responses API's `status`.
+    pub finish_reasons: Vec<Cow<'a, str>>,
 }
 
 /// The upstream's body is not the JSON object its dialect promises.

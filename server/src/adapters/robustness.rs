@@ -53,7 +53,7 @@ fn translate_everything(body: &[u8]) {
             let _ = anthropic::ANTHROPIC_UPSTREAM.build_request(&request, &upstream);
             let _ = openai::OPENAI_UPSTREAM.build_request(&request, &upstream);
         }
-        let _ = dialect.passthrough_usage(body);
+        let _ = dialect.passthrough_summary(body, true);
         let _ = dialect.passthrough_error(actix_web::http::StatusCode::BAD_GATEWAY, body);
         let _ = dialect.passthrough_stored_response(body);
         let _ = dialect.requires_native(body);

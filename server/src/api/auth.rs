@@ -11,7 +11,6 @@ use actix_web::{web, FromRequest, HttpRequest};
 use super::auth_throttle::PeerId;
 use crate::client_limits::ClientKey;
 use crate::config::ServerConfig;
-use crate::crypto::sha256_hex;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -121,7 +120,7 @@ impl FromRequest for ClientAuth {
         ready(app_state(req).and_then(|state| {
             let known = bearer(req)
                 .or_else(|| x_api_key(req))
-                .and_then(|token| state.client_keys.by_hash(&sha256_hex(token)));
+                .and_then(|token| state.client_keys.by_secret(token));
             let peer = req.peer_addr().map(|a| a.ip());
             match known {
                 Some(key) => {

@@ -97,14 +97,28 @@ fn ceil_ms(ns: i64) -> i64 {
 
 /// OpenAI's way of writing a reset time: `250ms`, `1s`, `6m0s`.
 pub fn format_reset(ms: i64) -> String {
+    let mut text = Vec::new();
+    write_reset(&mut text, ms);
+    String::from_utf8(text).expect("digits and letters")
+}
+
+/// [`format_reset`] into `out`: OpenAI's `6m0s`, `12s` or `250ms`. Without `format!`: it is
+/// written into every answer of a rate-limited key.
+pub fn write_reset(out: &mut impl Extend<u8>, ms: i64) {
+    let mut digits = itoa::Buffer::new();
+    let mut put = |n: i64, unit: &[u8]| {
+        out.extend(digits.format(n).bytes());
+        out.extend(unit.iter().copied());
+    };
     if ms < 1000 {
-        return format!("{}ms", ms.max(0));
+        return put(ms.max(0), b"ms");
     }
     let secs = (ms + 999) / 1000;
     if secs < 60 {
-        format!("{secs}s")
+        put(secs, b"s");
     } else {
-        format!("{}m{}s", secs / 60, secs % 60)
+        put(secs / 60, b"m");
+        put(secs % 60, b"s");
     }
 }
 

@@ -16,16 +16,20 @@ pub mod bucket;
 pub mod budget;
 pub mod policy;
 
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
+use bytes::BytesMut;
 use dashmap::DashMap;
 use shared::client_keys::{BudgetPeriod, ClientKeyUsage};
 
+use crate::crypto::sha256_hex;
 use crate::db::client_keys::ClientKeyRow;
 use crate::routing::TokenUsage;
-use bucket::{format_reset, BucketState, RateBucket};
+use bucket::{format_reset, write_reset, BucketState, RateBucket};
 use budget::{nanos_to_usd, period_bounds, usd_to_nanos, Budget};
 pub use policy::Policy;
 
@@ -152,34 +156,42 @@ pub struct RateHeaders {
     pub tokens: Option<BucketState>,
 }
 
+const REQUEST_HEADERS: [HeaderName; 3] = [
+    HeaderName::from_static("x-ratelimit-limit-requests"),
+    HeaderName::from_static("x-ratelimit-remaining-requests"),
+    HeaderName::from_static("x-ratelimit-reset-requests"),
+];
+const TOKEN_HEADERS: [HeaderName; 3] = [
+    HeaderName::from_static("x-ratelimit-limit-tokens"),
+    HeaderName::from_static("x-ratelimit-remaining-tokens"),
+    HeaderName::from_static("x-ratelimit-reset-tokens"),
+];
+
 impl RateHeaders {
-    pub fn pairs(&self) -> Vec<(&'static str, String)> {
-        let mut out = Vec::new();
+    /// The headers, as typed names and values: on every answer of a limited key, so no name is
+    /// parsed at run time and the values share one buffer (one allocation, not one each).
+    pub fn pairs(&self) -> impl Iterator<Item = (HeaderName, HeaderValue)> {
+        let mut text = BytesMut::with_capacity(64);
+        let mut digits = itoa::Buffer::new();
+        let value = |text: &mut BytesMut| {
+            HeaderValue::from_maybe_shared(text.split().freeze())
+                .expect("digits and letters are valid header values")
+        };
+        let mut pairs = Vec::with_capacity(6);
         for (state, [limit, remaining, reset]) in [
-            (
-                self.requests,
-                [
-                    "x-ratelimit-limit-requests",
-                    "x-ratelimit-remaining-requests",
-                    "x-ratelimit-reset-requests",
-                ],
-            ),
-            (
-                self.tokens,
-                [
-                    "x-ratelimit-limit-tokens",
-                    "x-ratelimit-remaining-tokens",
-                    "x-ratelimit-reset-tokens",
-                ],
-            ),
+            (self.requests, REQUEST_HEADERS),
+            (self.tokens, TOKEN_HEADERS),
         ] {
             if let Some(s) = state {
-                out.push((limit, s.limit.to_string()));
-                out.push((remaining, s.remaining.to_string()));
-                out.push((reset, format_reset(s.reset_ms)));
+                text.extend_from_slice(digits.format(s.limit).as_bytes());
+                pairs.push((limit, value(&mut text)));
+                text.extend_from_slice(digits.format(s.remaining).as_bytes());
+                pairs.push((remaining, value(&mut text)));
+                write_reset(&mut text, s.reset_ms);
+                pairs.push((reset, value(&mut text)));
             }
         }
-        out
+        pairs.into_iter()
     }
 }
 
@@ -314,9 +326,27 @@ impl ClientKey {
 }
 
 /// Every client key by the SHA-256 of its secret (a sharded map: lookups do not contend).
+///
+/// A key presented before is found again through `by_token`, keyed by two SipHashes of the
+/// secret under this process's random keys: a SHA-256 per request was a tenth of what a
+/// limited key costs a call. Only keys that matched are remembered (at most one entry per
+/// secret that is a key), and never the secret itself.
 #[derive(Debug, Clone, Default)]
 pub struct ClientKeys {
     by_hash: Arc<DashMap<String, Arc<ClientKey>>>,
+    by_token: Arc<DashMap<u128, Arc<ClientKey>>>,
+    token_hasher: Arc<TokenHasher>,
+}
+
+/// Two independently keyed SipHash-1-3 instances: 128 bits, so telling two secrets apart does
+/// not rest on 64.
+#[derive(Debug, Default)]
+struct TokenHasher(std::hash::RandomState, std::hash::RandomState);
+
+impl TokenHasher {
+    fn hash(&self, token: &str) -> u128 {
+        (u128::from(self.0.hash_one(token)) << 64) | u128::from(self.1.hash_one(token))
+    }
 }
 
 impl ClientKeys {
@@ -330,12 +360,30 @@ impl ClientKeys {
 
     pub fn insert(&self, row: &ClientKeyRow) -> Arc<ClientKey> {
         let key = Arc::new(ClientKey::from_row(row));
-        self.by_hash.insert(row.key_hash.clone(), key.clone());
+        // A row inserted again replaces its key: no remembered lookup may keep the old one.
+        if self
+            .by_hash
+            .insert(row.key_hash.clone(), key.clone())
+            .is_some()
+        {
+            self.by_token.clear();
+        }
         key
     }
 
     pub fn by_hash(&self, hash: &str) -> Option<Arc<ClientKey>> {
         self.by_hash.get(hash).map(|k| k.value().clone())
+    }
+
+    /// The key whose secret is `token`, if there is one.
+    pub fn by_secret(&self, token: &str) -> Option<Arc<ClientKey>> {
+        let fast = self.token_hasher.hash(token);
+        if let Some(key) = self.by_token.get(&fast) {
+            return Some(key.value().clone());
+        }
+        let key = self.by_hash(&sha256_hex(token))?;
+        self.by_token.insert(fast, key.clone());
+        Some(key)
     }
 
     pub fn get(&self, id: i32) -> Option<Arc<ClientKey>> {
@@ -402,6 +450,11 @@ impl ClientCall {
 
     pub fn key(&self) -> &ClientKey {
         &self.key
+    }
+
+    /// The key's name, from the policy read when the call started (no second read of it).
+    pub fn key_name(&self) -> &str {
+        &self.policy.name
     }
 
     pub fn needs_estimate(&self) -> bool {
@@ -578,7 +631,13 @@ mod tests {
     const T0: i64 = 1_800_000_000_000;
 
     fn key(f: impl FnOnce(&mut ClientKeyRow)) -> Arc<ClientKey> {
-        let mut row = ClientKeyRow {
+        let mut row = key_row();
+        f(&mut row);
+        Arc::new(ClientKey::from_row(&row))
+    }
+
+    fn key_row() -> ClientKeyRow {
+        ClientKeyRow {
             id: 1,
             name: "team".into(),
             key_hash: "h".into(),
@@ -596,9 +655,7 @@ mod tests {
             revoked_at: None,
             spent_usd: 0.0,
             spent_period_start: 0,
-        };
-        f(&mut row);
-        Arc::new(ClientKey::from_row(&row))
+        }
     }
 
     #[test]
@@ -677,6 +734,67 @@ mod tests {
             call.allowed_models("gpt-4o", None),
             Err(LimitError::Model { .. })
         ));
+    }
+
+    #[test]
+    fn a_secret_finds_its_key_again_without_remembering_strangers() {
+        let mut row = ClientKeyRow {
+            key_hash: sha256_hex("apx-secret"),
+            ..key_row()
+        };
+        let keys = ClientKeys::load(std::slice::from_ref(&row));
+        assert!(keys.by_secret("apx-other").is_none());
+        assert!(keys.by_token.is_empty(), "a miss is not remembered");
+        let first = keys.by_secret("apx-secret").unwrap();
+        assert_eq!(keys.by_token.len(), 1);
+        assert!(Arc::ptr_eq(&first, &keys.by_secret("apx-secret").unwrap()));
+        // A revocation reaches a remembered key: it is the same key.
+        row.revoked_at = Some(T0);
+        keys.update(&row);
+        assert!(keys
+            .by_secret("apx-secret")
+            .unwrap()
+            .check_usable(T0)
+            .is_err());
+        // A row inserted again replaces the key, and the remembered one with it.
+        let replaced = keys.insert(&row);
+        assert!(Arc::ptr_eq(
+            &replaced,
+            &keys.by_secret("apx-secret").unwrap()
+        ));
+    }
+
+    #[test]
+    fn rate_headers_are_openais() {
+        let headers = RateHeaders {
+            requests: Some(BucketState {
+                limit: 60,
+                remaining: 59,
+                reset_ms: 1000,
+            }),
+            tokens: Some(BucketState {
+                limit: 150_000,
+                remaining: 149_000,
+                reset_ms: 400,
+            }),
+        };
+        let pairs: Vec<(String, String)> = headers
+            .pairs()
+            .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
+            .collect();
+        let expected = [
+            ("x-ratelimit-limit-requests", "60"),
+            ("x-ratelimit-remaining-requests", "59"),
+            ("x-ratelimit-reset-requests", "1s"),
+            ("x-ratelimit-limit-tokens", "150000"),
+            ("x-ratelimit-remaining-tokens", "149000"),
+            ("x-ratelimit-reset-tokens", "400ms"),
+        ];
+        assert_eq!(
+            pairs,
+            expected.map(|(n, v)| (n.to_owned(), v.to_owned())).to_vec()
+        );
+        assert_eq!(RateHeaders::default().pairs().count(), 0);
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub struct Policy {
     pub tpm: Option<u64>,
     pub max_parallel: Option<u32>,
     /// Model ids or `*` globs; `None`: every model.
-    pub models: Option<Vec<String>>,
+    pub models: Option<Vec<ModelPattern>>,
     /// Unix ms.
     pub expires_at: Option<i64>,
     pub enabled: bool,
@@ -38,7 +38,8 @@ impl Policy {
             models: row
                 .models
                 .as_deref()
-                .and_then(|m| serde_json::from_str(m).ok()),
+                .and_then(|m| serde_json::from_str::<Vec<String>>(m).ok())
+                .map(|list| list.iter().map(|p| ModelPattern::new(p)).collect()),
             expires_at: row.expires_at,
             enabled: row.enabled,
             revoked: row.revoked_at.is_some(),
@@ -49,7 +50,7 @@ impl Policy {
     pub fn allows(&self, model: &str) -> bool {
         self.models
             .as_ref()
-            .is_none_or(|list| list.iter().any(|pattern| glob_matches(pattern, model)))
+            .is_none_or(|list| list.iter().any(|pattern| pattern.matches(model)))
     }
 
     /// Whether a call needs an estimate of its tokens and cost.
@@ -58,29 +59,49 @@ impl Policy {
     }
 }
 
-/// `*` matches any run of characters (none included); everything else matches itself.
-pub fn glob_matches(pattern: &str, text: &str) -> bool {
-    let mut parts = pattern.split('*');
-    let first = parts.next().unwrap_or("");
-    let Some(mut rest) = text.strip_prefix(first) else {
-        return false;
-    };
-    let parts: Vec<&str> = parts.collect();
-    let Some((last, middle)) = parts.split_last() else {
-        return rest.is_empty();
-    };
-    for part in middle {
-        match rest.find(part) {
-            Some(at) => rest = &rest[at + part.len()..],
-            None => return false,
+/// One entry of a model allow-list: `*` matches any run of characters (none included),
+/// everything else matches itself. Split at its stars once, when the policy is read, since
+/// every call of the key is checked against it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelPattern {
+    /// The text between the stars: one part for an exact id.
+    parts: Vec<String>,
+}
+
+impl ModelPattern {
+    pub fn new(pattern: &str) -> Self {
+        Self {
+            parts: pattern.split('*').map(str::to_owned).collect(),
         }
     }
-    rest.len() >= last.len() && rest.ends_with(last)
+
+    pub fn matches(&self, text: &str) -> bool {
+        let Some((first, others)) = self.parts.split_first() else {
+            return false;
+        };
+        let Some(mut rest) = text.strip_prefix(first.as_str()) else {
+            return false;
+        };
+        let Some((last, middle)) = others.split_last() else {
+            return rest.is_empty();
+        };
+        for part in middle {
+            match rest.find(part.as_str()) {
+                Some(at) => rest = &rest[at + part.len()..],
+                None => return false,
+            }
+        }
+        rest.len() >= last.len() && rest.ends_with(last.as_str())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn glob_matches(pattern: &str, text: &str) -> bool {
+        ModelPattern::new(pattern).matches(text)
+    }
 
     #[test]
     fn globs() {
@@ -94,5 +115,7 @@ mod tests {
         assert!(glob_matches("*mini", "gpt-4o-mini"));
         assert!(!glob_matches("*mini", "gpt-4o"));
         assert!(!glob_matches("a*a", "a"));
+        assert!(glob_matches("", ""));
+        assert!(!glob_matches("", "gpt-4o"));
     }
 }

@@ -125,7 +125,7 @@ pub async fn proxy_call(
         request.model.clone(),
         dialect.endpoint(),
         request.stream,
-        call.client_key.as_deref(),
+        client_call.as_ref(),
         settings.store_call_logs,
     );
     if let Some(span) = state.traces.start_call(
@@ -397,10 +397,19 @@ pub async fn proxy_call(
                 continue;
             }
         };
+        let traced = record.is_traced();
         let answer: Result<(Bytes, Option<TokenUsage>), _> = match exchange {
-            Exchange::Passthrough => dialect
-                .passthrough_usage(&raw)
-                .map(|usage| (raw, usage.map(|usage| record.checked_usage(usage)))),
+            Exchange::Passthrough => dialect.passthrough_summary(&raw, traced).map(|summary| {
+                // Read in the same pass as the usage: a second parse of the whole answer for
+                // the trace doubled what reading an answer costs.
+                if traced {
+                    record.finish_reasons(
+                        summary.finish_reasons.into_iter().map(Into::into).collect(),
+                    );
+                }
+                let usage = summary.usage.map(|usage| record.checked_usage(usage));
+                (raw.clone(), usage)
+            }),
             Exchange::Translated => upstream.parse_response(&raw).map(|mut response| {
                 response.usage = record.checked_usage(response.usage);
                 let usage = response.usage;
@@ -429,7 +438,7 @@ pub async fn proxy_call(
                 record.stored_response(id);
             }
         }
-        if record.is_traced() {
+        if traced && matches!(exchange, Exchange::Translated) {
             record.finish_reasons(crate::otel::finish_reasons(&body));
         }
         record.finish(upstream_status.as_u16(), usage, None);

@@ -43,19 +43,15 @@ pub fn estimate(
         let Some(model) = query.model_for(bid) else {
             return;
         };
-        let limit = bid
-            .profile
-            .provider
-            .model(model)
-            .map(|m| u64::from(m.max_output_tokens));
-        let output = output_for(limit);
+        let spec = bid.profile.provider.model(model);
+        let output = output_for(spec.map(|m| u64::from(m.max_output_tokens)));
         let usage = TokenUsage {
             prompt: prompt as i64,
             completion: output as i64,
             ..TokenUsage::default()
         };
         let cost = call_cost(
-            bid.profile.pricing(model),
+            bid.profile.pricing_with(model, || spec),
             bid.profile.cost_per_request,
             &usage,
         );

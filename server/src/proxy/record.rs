@@ -10,7 +10,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use serde::Serialize;
 
 use crate::actors::KeyRegistry;
-use crate::client_limits::{ClientCall, ClientKey};
+use crate::client_limits::ClientCall;
 use crate::clock::Clock;
 use crate::db::call_logs::NewCallLog;
 use crate::db::Db;
@@ -95,7 +95,7 @@ impl CallRecord {
         model: String,
         endpoint: &'static str,
         stream: bool,
-        client_key: Option<&ClientKey>,
+        client: Option<&ClientCall>,
         store_row: bool,
     ) -> Self {
         let now = Instant::now();
@@ -123,8 +123,8 @@ impl CallRecord {
             model,
             endpoint,
             stream,
-            client_key_id: client_key.map(|k| k.id),
-            client_key_name: client_key.map(ClientKey::name),
+            client_key_id: client.map(|c| c.key().id),
+            client_key_name: client.map(|c| c.key_name().to_owned()),
             client: None,
             store_row,
             attempts: 0,
@@ -161,11 +161,12 @@ impl CallRecord {
     }
 
     /// OpenAI's `x-ratelimit-*` headers for the client key's limits.
-    pub fn rate_headers(&self) -> Vec<(&'static str, String)> {
+    pub fn rate_headers(&self) -> impl Iterator<Item = (HeaderName, HeaderValue)> {
         self.client
             .as_ref()
             .map(|c| c.rate_headers().pairs())
-            .unwrap_or_default()
+            .into_iter()
+            .flatten()
     }
 
     /// A new attempt on the picked key (its lease is held until the attempt ends). Returns the

@@ -11,8 +11,10 @@
 //! stays JSON.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
 use bytes::Bytes;
+use memchr::memmem::Finder;
 
 /// What a key is replaced with.
 pub const MASK: &str = "***";
@@ -24,7 +26,15 @@ const MIN_SECRET_LEN: usize = 6;
 #[derive(Clone)]
 pub struct Scrubber {
     secret: Box<str>,
+    /// Searches for the key as it is, built once per key rather than per search (every chunk
+    /// of a stream is searched).
+    plain: Finder<'static>,
 }
+
+/// The escapes a key's characters could take, searched for in every chunk of every stream.
+static ESCAPES: LazyLock<[Finder<'static>; 4]> = LazyLock::new(|| {
+    [b"\\u", b"\\/", b"\\\"", b"\\\\"].map(|needle| Finder::new(needle).into_owned())
+});
 
 impl std::fmt::Debug for Scrubber {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -37,6 +47,7 @@ impl Scrubber {
     pub fn new(secret: &str) -> Option<Self> {
         (secret.len() >= MIN_SECRET_LEN).then(|| Self {
             secret: secret.into(),
+            plain: Finder::new(secret.as_bytes()).into_owned(),
         })
     }
 
@@ -93,13 +104,14 @@ impl Scrubber {
     /// of its characters could take. A few vectorised searches, so the usual answer (an
     /// upstream's JSON holds no `\u` escape) costs about what a plain search did.
     fn may_hold(&self, text: &[u8]) -> bool {
-        let has = |needle: &[u8]| memchr::memmem::find(text, needle).is_some();
+        let has = |finder: &Finder<'_>| finder.find(text).is_some();
         let key = self.secret.as_bytes();
-        has(key)
-            || has(b"\\u")
-            || (key.contains(&b'/') && has(b"\\/"))
-            || (key.contains(&b'"') && has(b"\\\""))
-            || (key.contains(&b'\\') && has(b"\\\\"))
+        let [unicode, slash, quote, backslash] = &*ESCAPES;
+        has(&self.plain)
+            || has(unicode)
+            || (key.contains(&b'/') && has(slash))
+            || (key.contains(&b'"') && has(quote))
+            || (key.contains(&b'\\') && has(backslash))
     }
 
     /// The end of the key written at `start`, if it is.

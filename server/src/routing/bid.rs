@@ -19,7 +19,7 @@ use std::sync::Arc;
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 use shared::keys::{KeyState, QuotaReset, QuotaUnit};
-use shared::providers::{ModelPricing, ProviderFormat};
+use shared::providers::{ModelPricing, ModelSpec, ProviderFormat};
 
 use super::ewma::DecayingAverage;
 use super::health::{Health, FAILURE_WINDOW_MS};
@@ -114,10 +114,19 @@ impl KeyProfile {
 
     /// The prices this key pays for `model`: its own override, else the provider's.
     pub fn pricing(&self, model: &str) -> Option<&ModelPricing> {
+        self.pricing_with(model, || self.provider.model(model))
+    }
+
+    /// [`KeyProfile::pricing`] with the model's spec from `spec` (looked up already, say).
+    pub fn pricing_with<'a>(
+        &'a self,
+        model: &str,
+        spec: impl FnOnce() -> Option<&'a ModelSpec>,
+    ) -> Option<&'a ModelPricing> {
         self.price_overrides
             .get(model)
             .or_else(|| self.price_overrides.get("*"))
-            .or_else(|| self.provider.model(model).map(|m| &m.pricing))
+            .or_else(|| spec().map(|m| &m.pricing))
     }
 }
 

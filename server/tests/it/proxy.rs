@@ -247,6 +247,10 @@ async fn upstream_failures_map_to_502_and_504_and_the_server_keeps_serving() {
     let r = app.chat(chat_body("gpt-4o")).await;
     assert_eq!(r.status, StatusCode::GATEWAY_TIMEOUT, "{}", r.text);
     assert_eq!(r.error_code(), Some("upstream_timeout"));
+    // The cases below answer at once: a short deadline would only make them time out on a
+    // loaded machine (a 504 where a 502 is expected).
+    app.put_settings(json!({"first_byte_timeout_ms": 30_000}))
+        .await;
 
     // Garbage instead of JSON: 502.
     mock.set_behaviour(Behaviour::Garbage);

@@ -27,11 +27,11 @@ use shared::providers::ProviderSpec;
 
 use super::canonical::{self, Failure};
 use super::{
-    AdapterError, ClientDialect, EventParser, EventRenderer, InvalidResponse, RenderContext,
-    RequestHead, Rewrite, StreamTranslator, UpstreamContext, UpstreamDialect, Wire,
+    AdapterError, AnswerSummary, ClientDialect, EventParser, EventRenderer, InvalidResponse,
+    RenderContext, RequestHead, Rewrite, StreamTranslator, UpstreamContext, UpstreamDialect, Wire,
 };
 use crate::error::ApiError;
-use crate::routing::{Signal, TokenUsage};
+use crate::routing::Signal;
 pub use relay::AnthropicStreamRelay;
 pub use stream::AnthropicEventParser;
 pub use stream_render::AnthropicEventRenderer;
@@ -104,8 +104,12 @@ impl ClientDialect for MessagesDialect {
         })
     }
 
-    fn passthrough_usage(&self, body: &[u8]) -> Result<Option<TokenUsage>, InvalidResponse> {
-        relay::response_usage(body)
+    fn passthrough_summary<'a>(
+        &self,
+        body: &'a [u8],
+        _finish_reasons: bool,
+    ) -> Result<AnswerSummary<'a>, InvalidResponse> {
+        relay::response_summary(body)
     }
 
     fn passthrough_stream(&self, _head: &RequestHead<'_>) -> Box<dyn StreamTranslator> {

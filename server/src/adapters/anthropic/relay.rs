@@ -3,6 +3,8 @@
 //! stream's end (`message_stop`, or an `error` event, which reaches the client as Anthropic sent
 //! it). Each event is checked to be JSON in one pass that finds its type.
 
+use std::borrow::Cow;
+
 use bytes::BytesMut;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -13,7 +15,7 @@ use super::stream_render::write_event;
 use super::wire::{AnthropicErrorDetail, AnthropicErrorOut, AnthropicEventOut, AnthropicUsage};
 use crate::adapters::canonical::{ErrorKind, StreamFailure};
 use crate::adapters::sse::parse_event;
-use crate::adapters::{InvalidResponse, StreamStep, StreamTranslator};
+use crate::adapters::{AnswerSummary, InvalidResponse, StreamStep, StreamTranslator};
 use crate::routing::TokenUsage;
 
 /// The members of an event the relay reads; the rest is skipped unparsed.
@@ -33,6 +35,14 @@ struct EventProbe<'a> {
 struct UsageCarrier {
     #[serde(default)]
     usage: Option<AnthropicUsage>,
+}
+
+#[derive(Deserialize)]
+struct AnswerCarrier<'a> {
+    #[serde(default)]
+    usage: Option<AnthropicUsage>,
+    #[serde(default, borrow)]
+    stop_reason: Option<Cow<'a, str>>,
 }
 
 #[derive(Default)]
@@ -117,10 +127,14 @@ impl StreamTranslator for AnthropicStreamRelay {
     }
 }
 
-/// The usage of an Anthropic answer (checking on the way that it is a JSON object).
-pub fn response_usage(body: &[u8]) -> Result<Option<TokenUsage>, InvalidResponse> {
-    serde_json::from_slice::<UsageCarrier>(body)
-        .map(|c| c.usage.map(|u| token_usage(&u)))
+/// The usage and stop reason of an Anthropic answer (checking on the way that it is a JSON
+/// object).
+pub fn response_summary(body: &[u8]) -> Result<AnswerSummary<'_>, InvalidResponse> {
+    serde_json::from_slice::<AnswerCarrier>(body)
+        .map(|c| AnswerSummary {
+            usage: c.usage.map(|u| token_usage(&u)),
+            finish_reasons: c.stop_reason.into_iter().collect(),
+        })
         .map_err(|_| InvalidResponse)
 }
 
@@ -180,15 +194,15 @@ mod tests {
     #[test]
     fn answers_are_read_for_usage() {
         assert_eq!(
-            response_usage(br#"{"id":"m","usage":{"input_tokens":3,"cache_creation_input_tokens":2,"output_tokens":5}}"#),
-            Ok(Some(TokenUsage {
+            response_summary(br#"{"id":"m","stop_reason":"end_turn","usage":{"input_tokens":3,"cache_creation_input_tokens":2,"output_tokens":5}}"#),
+            Ok(AnswerSummary { usage: Some(TokenUsage {
                 prompt: 5,
                 completion: 5,
                 cached: 0,
                 cache_write: 2,
                 reasoning: 0,
-            }))
+            }), finish_reasons: vec!["end_turn".into()] })
         );
-        assert_eq!(response_usage(b"[tru"), Err(InvalidResponse));
+        assert_eq!(response_summary(b"[tru"), Err(InvalidResponse));
     }
 }

@@ -16,12 +16,12 @@ use shared::providers::ProviderSpec;
 
 use super::canonical::{self, Failure};
 use super::{
-    AdapterError, ClientDialect, EventParser, EventRenderer, InvalidResponse, RenderContext,
-    RequestHead, Rewrite, StreamTranslator, UpstreamContext, UpstreamDialect, Wire,
+    AdapterError, AnswerSummary, ClientDialect, EventParser, EventRenderer, InvalidResponse,
+    RenderContext, RequestHead, Rewrite, StreamTranslator, UpstreamContext, UpstreamDialect, Wire,
 };
 use crate::error::ApiError;
-use crate::routing::{Signal, TokenUsage};
-pub use relay::{chunk_usage, response_usage, ChunkUsage, OpenAiStreamRelay};
+use crate::routing::Signal;
+pub use relay::{chunk_usage, response_summary, ChunkUsage, OpenAiStreamRelay};
 pub use stream_parse::ChunkParser;
 pub use stream_render::ChunkRenderer;
 
@@ -65,8 +65,12 @@ impl ClientDialect for ChatDialect {
         })
     }
 
-    fn passthrough_usage(&self, body: &[u8]) -> Result<Option<TokenUsage>, InvalidResponse> {
-        response_usage(body)
+    fn passthrough_summary<'a>(
+        &self,
+        body: &'a [u8],
+        finish_reasons: bool,
+    ) -> Result<AnswerSummary<'a>, InvalidResponse> {
+        response_summary(body, finish_reasons)
     }
 
     fn passthrough_stream(&self, head: &RequestHead<'_>) -> Box<dyn StreamTranslator> {
@@ -127,8 +131,12 @@ impl ClientDialect for EmbeddingsDialect {
         })
     }
 
-    fn passthrough_usage(&self, body: &[u8]) -> Result<Option<TokenUsage>, InvalidResponse> {
-        response_usage(body)
+    fn passthrough_summary<'a>(
+        &self,
+        body: &'a [u8],
+        finish_reasons: bool,
+    ) -> Result<AnswerSummary<'a>, InvalidResponse> {
+        response_summary(body, finish_reasons)
     }
 
     fn passthrough_stream(&self, _head: &RequestHead<'_>) -> Box<dyn StreamTranslator> {

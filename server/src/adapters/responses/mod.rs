@@ -30,11 +30,10 @@ use serde_json::value::RawValue;
 
 use super::canonical::{self, Failure};
 use super::{
-    openai, AdapterError, ClientDialect, EventRenderer, InvalidResponse, RenderContext,
-    RequestHead, Rewrite, StreamTranslator, Wire,
+    openai, AdapterError, AnswerSummary, ClientDialect, EventRenderer, InvalidResponse,
+    RenderContext, RequestHead, Rewrite, StreamTranslator, Wire,
 };
 use crate::error::ApiError;
-use crate::routing::TokenUsage;
 pub use relay::ResponsesStreamRelay;
 pub use stream_render::ResponsesEventRenderer;
 
@@ -97,8 +96,12 @@ impl ClientDialect for ResponsesDialect {
         })
     }
 
-    fn passthrough_usage(&self, body: &[u8]) -> Result<Option<TokenUsage>, InvalidResponse> {
-        relay::response_usage(body)
+    fn passthrough_summary<'a>(
+        &self,
+        body: &'a [u8],
+        _finish_reasons: bool,
+    ) -> Result<AnswerSummary<'a>, InvalidResponse> {
+        relay::response_summary(body)
     }
 
     fn passthrough_stream(&self, _head: &RequestHead<'_>) -> Box<dyn StreamTranslator> {

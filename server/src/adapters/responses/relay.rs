@@ -6,6 +6,8 @@
 //! Each event is checked to be JSON in one pass that finds its type; only the lifecycle events
 //! (a handful per stream) are read further.
 
+use std::borrow::Cow;
+
 use bytes::BytesMut;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -13,7 +15,7 @@ use serde_json::value::RawValue;
 use super::wire::{ResponsesAnswerProbe, ResponsesUsageIn};
 use crate::adapters::canonical::{ErrorKind, StreamFailure};
 use crate::adapters::sse::parse_event;
-use crate::adapters::{InvalidResponse, StreamStep, StreamTranslator};
+use crate::adapters::{AnswerSummary, InvalidResponse, StreamStep, StreamTranslator};
 use crate::routing::TokenUsage;
 
 impl From<ResponsesUsageIn> for TokenUsage {
@@ -32,15 +34,21 @@ impl From<ResponsesUsageIn> for TokenUsage {
     }
 }
 
-/// The usage of a non-streamed answer (checking on the way that it is a JSON object).
-pub fn response_usage(body: &[u8]) -> Result<Option<TokenUsage>, InvalidResponse> {
+/// The usage and status of a non-streamed answer (checking on the way that it is a JSON
+/// object).
+pub fn response_summary(body: &[u8]) -> Result<AnswerSummary<'_>, InvalidResponse> {
     #[derive(Deserialize)]
-    struct UsageCarrier {
+    struct AnswerCarrier<'a> {
         #[serde(default)]
         usage: Option<ResponsesUsageIn>,
+        #[serde(default, borrow)]
+        status: Option<Cow<'a, str>>,
     }
-    serde_json::from_slice::<UsageCarrier>(body)
-        .map(|c| c.usage.map(Into::into))
+    serde_json::from_slice::<AnswerCarrier>(body)
+        .map(|c| AnswerSummary {
+            usage: c.usage.map(Into::into),
+            finish_reasons: c.status.into_iter().collect(),
+        })
         .map_err(|_| InvalidResponse)
 }
 
@@ -275,7 +283,7 @@ mod tests {
     #[test]
     fn non_streamed_usage() {
         assert_eq!(
-            response_usage(br#"{"id":"resp_1","usage":{"input_tokens":5,"output_tokens":2,"input_tokens_details":{"cached_tokens":1,"cache_write_tokens":2}}}"#),
+            response_summary(br#"{"id":"resp_1","usage":{"input_tokens":5,"output_tokens":2,"input_tokens_details":{"cached_tokens":1,"cache_write_tokens":2}}}"#).map(|s| s.usage),
             Ok(Some(TokenUsage {
                 prompt: 5,
                 completion: 2,
@@ -284,7 +292,13 @@ mod tests {
                 reasoning: 0,
             }))
         );
-        assert_eq!(response_usage(br#"{"id":"resp_1"}"#), Ok(None));
-        assert_eq!(response_usage(b"<html>"), Err(InvalidResponse));
+        let done = response_summary(
+            br#"{"id":"resp_1","status":"completed","output":[{"status":"in_progress"}]}"#,
+        );
+        assert_eq!(
+            done.map(|s| (s.usage, s.finish_reasons)),
+            Ok((None, vec!["completed".into()]))
+        );
+        assert_eq!(response_summary(b"<html>"), Err(InvalidResponse));
     }
 }
