@@ -18,7 +18,10 @@
 #                           (rounds_c64: non-stream c=64 again, in interleaved rounds, see below;
 #                            calllog: api-proxy at c=64 with call logging on, then off;
 #                            observability: not in the default list; api-proxy at c=64 with
-#                            metrics off, metrics on, and metrics and OTLP traces on)
+#                            metrics off, metrics on, and metrics and OTLP traces on;
+#                            fleet: not in the default list; bench/fleet.sh with these
+#                            binaries: two instances on one PostgreSQL against one on SQLite,
+#                            CPU time per request, into $BENCH_OUT/fleet.md)
 #   BENCH_ROUNDS=5          rounds of rounds_c64; BENCH_ROUND_SECONDS=5 measured seconds per target and round
 #   BENCH_STARTUP_RUNS=5    start-up measurements, fresh and with an existing database
 #   BENCH_MICRO=1           also run the criterion micro-benchmarks (0 skips them)
@@ -433,6 +436,14 @@ for scenario in $BENCH_SCENARIOS; do
                    rps_ratios: map(.limited.rps / .none.rps * 1000 | round / 1000),
                    cpu_us_per_request: map([.none.cpu_us_per_request, .limited.cpu_us_per_request])}' \
                 "$RUN_DIR"/clientkey_c64__*.summary | tee "$RUN_DIR/clientkey_c64.summary.json" >&2
+            continue
+            ;;
+        fleet)
+            # Its own servers, on the same binaries (api-proxy only).
+            [[ $target == api-proxy ]] || continue
+            step "fleet: bench/fleet.sh"
+            FLEET_BUILD=0 FLEET_PROFILE=release FLEET_SECONDS=$BENCH_SECONDS FLEET_OUT=$BENCH_OUT/fleet.md \
+                "$ROOT/bench/fleet.sh"
             continue
             ;;
         idle)

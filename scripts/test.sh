@@ -56,6 +56,24 @@ cargo deny --offline check licenses bans sources
 step "scripts/check-advisories.sh (cargo deny check advisories: RustSec, live or the deny/advisory-db snapshot)"
 scripts/check-advisories.sh
 
+step "PostgreSQL for the tests (APIPROXY_TEST_PG_URL; a throwaway one when 127.0.0.1:5432 does not answer)"
+# The tests of several instances on one PostgreSQL database need one; they are never skipped.
+pg_answers() {
+    if command -v pg_isready > /dev/null 2>&1; then
+        pg_isready -q -h 127.0.0.1 -p 5432
+    else
+        (exec 3<> /dev/tcp/127.0.0.1/5432) 2> /dev/null
+    fi
+}
+if [[ -n "${APIPROXY_TEST_PG_URL:-}" ]]; then
+    echo "using APIPROXY_TEST_PG_URL"
+elif pg_answers; then
+    echo "using the one at 127.0.0.1:5432"
+else
+    eval "$(scripts/throwaway-postgres.sh start)"
+    trap 'scripts/throwaway-postgres.sh stop "$APIPROXY_PG_DIR"' EXIT
+fi
+
 step "cargo test --workspace"
 cargo test --workspace
 

@@ -180,6 +180,7 @@ texts! {
     CostTotal => "Cost in total", "累计费用";
     LastMinute => "last minute", "最近一分钟";
     LastTenSeconds => "last 10 s", "最近 10 秒";
+    ThisInstanceOnly => "this instance of several", "多个实例中的本实例";
     WaitingForLive => "Waiting for the live feed…", "等待实时数据…";
     ChartCalls => "Calls", "调用次数";
     ChartCost => "Cost", "费用";

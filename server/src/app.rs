@@ -21,6 +21,7 @@ use crate::config::aliases::load_aliases;
 use crate::config::{ConfigError, ProviderCatalog, ServerConfig};
 use crate::db::{self, api_keys, call_logs, client_keys, rollups, Db, DbError};
 use crate::error::{json_extractor_error, path_extractor_error, query_extractor_error};
+use crate::fleet_sync::FleetSync;
 use crate::live_hub::LiveHub;
 use crate::metrics::{ConnectionGauge, LiveStats, Metrics};
 use crate::otel::Traces;
@@ -67,6 +68,8 @@ pub struct RunningApp {
     sweeper: tokio::task::JoinHandle<()>,
     ticker: tokio::task::JoinHandle<()>,
     spend_saver: tokio::task::JoinHandle<()>,
+    /// Picks up the other instances' edits (a shared PostgreSQL database only).
+    fleet_sync: Option<tokio::task::JoinHandle<()>>,
 }
 
 pub async fn start(config: ServerConfig) -> Result<RunningApp, StartError> {
@@ -89,19 +92,30 @@ pub async fn start_with_clock(
     let boot_config = config.clone();
     let boot_catalog = catalog.clone();
     let now = clock.now_ms();
-    let (db, cipher, admin_token, settings, keys, clients, totals) =
+    let (db, cipher, admin_token, settings, keys, clients, totals, version) =
         tokio::task::spawn_blocking(move || {
-            let db = Db::open(&boot_config.database_path)?;
+            let db = Db::open_configured(&boot_config)?;
             let mut conn = db.conn()?;
             let cipher = bootstrap::resolve_cipher(&boot_config, &mut conn)?;
             let admin_token = bootstrap::resolve_admin_token(&boot_config)?;
             bootstrap::reseal_legacy_keys(&mut conn, &cipher, &boot_catalog)?;
+            // Before what it versions: an edit made meanwhile is reloaded, not missed.
+            let version = db::fleet::version(&mut conn)?;
             let settings = db::settings::load(&mut conn)?;
             let keys = api_keys::list(&mut conn)?;
             let clients = client_keys::list(&mut conn)?;
             let totals = rollups::totals(&mut conn, now)?;
             drop(conn);
-            Ok::<_, StartError>((db, cipher, admin_token, settings, keys, clients, totals))
+            Ok::<_, StartError>((
+                db,
+                cipher,
+                admin_token,
+                settings,
+                keys,
+                clients,
+                totals,
+                version,
+            ))
         })
         .await
         .map_err(|e| StartError::Task(e.to_string()))??;
@@ -118,7 +132,10 @@ pub async fn start_with_clock(
     let writer = BatchWriter::spawn(db.clone(), config.log_flush_interval)
         .map_err(|e| StartError::Task(e.to_string()))?;
     let board = BidBoard::default();
-    let live = LiveHub::new(LiveStats::new(totals, now));
+    let mut live = LiveHub::new(LiveStats::new(totals, now));
+    if db.backend() == db::Backend::Postgres {
+        live = live.one_of_several();
+    }
     let arbiter = Arbiter::new();
     let registry = KeyRegistry::new(
         arbiter.handle(),
@@ -129,6 +146,7 @@ pub async fn start_with_clock(
             writer: writer.handle(),
             clock: clock.clone(),
             live: live.clone(),
+            shared_quota: db.backend() == db::Backend::Postgres,
         },
         catalog.clone(),
     );
@@ -232,6 +250,8 @@ pub async fn start_with_clock(
     let sweeper = tokio::task::spawn_local(sweep_old_logs(state.clone()));
     let ticker = tokio::task::spawn_local(tick_live_feed(state.clone()));
     let spend_saver = tokio::task::spawn_local(save_client_spend_often(state.clone()));
+    let fleet_sync = (db.backend() == db::Backend::Postgres)
+        .then(|| tokio::task::spawn_local(FleetSync::new(version, &keys).run(state.clone())));
     tracing::info!(
         %addr,
         keys = keys.len(),
@@ -249,6 +269,7 @@ pub async fn start_with_clock(
         sweeper,
         ticker,
         spend_saver,
+        fleet_sync,
     })
 }
 
@@ -256,7 +277,9 @@ pub async fn start_with_clock(
 /// hand a budget out again (at most [`SPEND_SAVE_INTERVAL`] of spend is lost on a crash).
 async fn save_client_spend(state: &AppState) {
     let spend = state.client_keys.unsaved_spend();
-    if spend.is_empty() {
+    // A shared database has every call's charge already (`proxy::shared_quota`); this
+    // instance's totals would overwrite the others'.
+    if spend.is_empty() || state.db.backend() == db::Backend::Postgres {
         return;
     }
     if let Err(e) = state
@@ -344,7 +367,11 @@ impl RunningApp {
         self.sweeper.abort();
         self.ticker.abort();
         self.spend_saver.abort();
+        if let Some(fleet_sync) = &self.fleet_sync {
+            fleet_sync.abort();
+        }
         save_client_spend(&self.state).await;
+        crate::fleet_sync::return_leases(&self.state, None).await;
         self.state.keys.settle_all().await;
         let traces = self.state.traces.clone();
         let _ = tokio::task::spawn_blocking(move || traces.shutdown()).await;

@@ -5,11 +5,9 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use diesel::SqliteConnection;
-
 use crate::config::{ProviderCatalog, ServerConfig};
 use crate::crypto::{self, CryptoError, KeyCipher, MasterKeyInput, Secret};
-use crate::db::{self, meta, DbError, StorageFault};
+use crate::db::{self, meta, AnyConnection, DbError, StorageFault};
 use crate::key_seal;
 
 pub const MASTER_KEY_FILE: &str = "master.key";
@@ -53,7 +51,7 @@ fn file_error(path: &Path) -> impl FnOnce(std::io::Error) -> BootstrapError + '_
 /// The cipher for provider keys, verified against the database's check value.
 pub fn resolve_cipher(
     config: &ServerConfig,
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
 ) -> Result<KeyCipher, BootstrapError> {
     let check = meta::get(conn, meta::KEY_CHECK)?;
     let key = match &config.encryption_key {
@@ -61,11 +59,8 @@ pub fn resolve_cipher(
             let input = MasterKeyInput::parse(value)?;
             let salt = match meta::get(conn, meta::KDF_SALT)? {
                 Some(salt) => salt,
-                None => {
-                    let salt = crypto::random_key()[..16].to_vec();
-                    meta::put(conn, meta::KDF_SALT, &salt)?;
-                    salt
-                }
+                // Instances starting together on a new shared database agree on the first salt.
+                None => meta::put_first(conn, meta::KDF_SALT, &crypto::random_key()[..16])?,
             };
             input.derive(&salt)?
         }
@@ -75,10 +70,13 @@ pub fn resolve_cipher(
         }
     };
     let cipher = KeyCipher::new(&key);
-    match check {
-        Some(stored) => cipher.verify_key_check(&stored)?,
-        None => meta::put(conn, meta::KEY_CHECK, &cipher.key_check())?,
-    }
+    // On a new shared database another instance may write its check first: then this key is
+    // checked against that one, so instances with different master keys cannot both start.
+    let stored = match check {
+        Some(stored) => stored,
+        None => meta::put_first(conn, meta::KEY_CHECK, &cipher.key_check())?,
+    };
+    cipher.verify_key_check(&stored)?;
     Ok(cipher)
 }
 
@@ -114,7 +112,7 @@ fn key_from_file(path: &Path, database_has_keys: bool) -> Result<[u8; 32], Boots
 /// [`crate::key_seal`]); idempotent. A database that cannot be written (read-only media) keeps
 /// them as they are: they then show as `sealed_mismatch` until it can.
 pub fn reseal_legacy_keys(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     cipher: &KeyCipher,
     catalog: &ProviderCatalog,
 ) -> Result<(), BootstrapError> {

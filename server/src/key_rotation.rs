@@ -17,12 +17,12 @@
 
 use std::path::{Path, PathBuf};
 
-use diesel::{Connection, SqliteConnection};
+use diesel::Connection;
 
 use crate::bootstrap::{self, BootstrapError, MASTER_KEY_FILE};
 use crate::config::{ConfigError, ProviderCatalog, ServerConfig};
 use crate::crypto::{self, legacy_secret_aad, CryptoError, KeyCipher, MasterKeyInput, Secret};
-use crate::db::{self, api_keys, meta, Db, DbError};
+use crate::db::{self, api_keys, meta, AnyConnection, Db, DbError};
 use crate::key_seal::{self, SEAL_VERSION};
 
 /// The new key, written before the database changes.
@@ -95,7 +95,7 @@ pub fn rotate(
     catalog: &ProviderCatalog,
     new_key: Option<&Secret>,
 ) -> Result<Rotated, RotationError> {
-    let db = Db::open(&config.database_path)?;
+    let db = Db::open_configured(config)?;
     let mut conn = db.conn()?;
     if meta::get(&mut conn, meta::KEY_CHECK)?.is_none() {
         return Err(RotationError::NotInitialised);
@@ -165,7 +165,7 @@ pub fn rotate(
 
 /// Every stored secret, opened with the current key, with the associated data to seal it for.
 fn open_all(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     cipher: &KeyCipher,
     catalog: &ProviderCatalog,
 ) -> Result<Vec<(i32, Vec<u8>, Secret)>, RotationError> {

@@ -7,13 +7,13 @@
 //! once, at start-up, in one transaction ([`reseal_legacy_rows`]): an interrupted start leaves
 //! every row as it was, and a second start finds nothing left to do.
 
-use diesel::{Connection, SqliteConnection};
+use diesel::Connection;
 use shared::providers::AuthStyle;
 
 use crate::config::ProviderCatalog;
 use crate::crypto::{legacy_secret_aad, KeyCipher, SecretBinding};
 use crate::db::api_keys::{self, ApiKeyRow};
-use crate::db::DbError;
+use crate::db::{AnyConnection, DbError};
 
 /// The seal version new and re-sealed rows get.
 pub const SEAL_VERSION: i32 = 2;
@@ -40,7 +40,7 @@ pub struct ResealReport {
 
 /// Re-seals every version-1 row for its binding, in one transaction.
 pub fn reseal_legacy_rows(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     cipher: &KeyCipher,
     catalog: &ProviderCatalog,
 ) -> Result<ResealReport, DbError> {

@@ -17,6 +17,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod error;
+pub mod fleet_sync;
 pub mod key_rotation;
 pub mod key_seal;
 pub mod key_store;

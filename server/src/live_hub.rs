@@ -21,6 +21,8 @@ pub struct LiveHub {
     stats: Arc<LiveStats>,
     /// Set at shutdown: every connection closes, so a graceful stop does not wait on them.
     closing: tokio::sync::watch::Sender<bool>,
+    /// One of several instances sharing a database: the feed is this instance's alone.
+    instance_only: bool,
 }
 
 impl LiveHub {
@@ -30,7 +32,14 @@ impl LiveHub {
             tx,
             stats: Arc::new(stats),
             closing: tokio::sync::watch::channel(false).0,
+            instance_only: false,
         }
+    }
+
+    /// The hub of one instance among several sharing a database: its snapshots say so.
+    pub fn one_of_several(mut self) -> Self {
+        self.instance_only = true;
+        self
     }
 
     /// Tells every live connection to close (server shutdown).
@@ -83,7 +92,10 @@ impl LiveHub {
     }
 
     pub fn snapshot(&self, now_ms: i64, in_flight: i64) -> LiveSnapshot {
-        self.stats.snapshot(now_ms, in_flight)
+        LiveSnapshot {
+            instance_only: self.instance_only,
+            ..self.stats.snapshot(now_ms, in_flight)
+        }
     }
 
     /// Broadcasts the snapshot (called every second), with the database's latest fault.
@@ -150,6 +162,14 @@ mod tests {
         );
         // Counting never depends on listeners.
         assert_eq!(hub.snapshot(0, 0).calls_total, (BACKLOG + 10) as i64);
+    }
+
+    #[test]
+    fn an_instance_among_several_says_its_figures_are_its_own() {
+        let alone = LiveHub::new(LiveStats::new(Totals::default(), 0));
+        assert!(!alone.snapshot(0, 0).instance_only);
+        let one = LiveHub::new(LiveStats::new(Totals::default(), 0)).one_of_several();
+        assert!(one.snapshot(0, 0).instance_only);
     }
 
     #[test]

@@ -63,6 +63,7 @@ impl AppState {
             clock: self.clock.clone(),
             response_owners: self.response_owners.clone(),
             metrics: self.metrics.clone(),
+            shared_db: (self.db.backend() == crate::db::Backend::Postgres).then(|| self.db.clone()),
         }
     }
 

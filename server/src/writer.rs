@@ -25,8 +25,8 @@ use tokio::sync::oneshot;
 
 use crate::db::api_keys::{self, ApiKeyUsage};
 use crate::db::call_logs::{self, NewCallLog};
-use crate::db::rollups;
-use crate::db::{Db, DbError};
+use crate::db::{fleet, rollups};
+use crate::db::{Backend, Db, DbError};
 
 /// Row capacity a batch keeps between writes: a 100 ms batch at 20,000 calls/s.
 const RETAINED_ROWS: usize = 2_048;
@@ -61,6 +61,9 @@ enum WriteOp {
 struct Shared {
     /// Each key's latest counters, not yet written.
     usages: Mutex<HashMap<i32, ApiKeyUsage>>,
+    /// Counters a key's actor started from (loaded from its row): on a shared database the
+    /// totals are written as what was added since.
+    baselines: Mutex<HashMap<i32, ApiKeyUsage>>,
     /// Call-log rows dropped because the channel was full.
     dropped_logs: AtomicU64,
     /// Call-log rows in the channel, not yet taken by the writer (for `/metrics`).
@@ -102,6 +105,16 @@ impl WriterHandle {
             // A full channel means the writer is busy and will take the map with its batch.
             let _ = self.tx.try_send(WriteOp::Wake);
         }
+    }
+
+    /// The counters a key's actor (re)started from, as loaded from its row. Only a shared
+    /// database needs them: there each instance adds its own calls to the stored totals.
+    pub fn key_baseline(&self, id: i32, usage: ApiKeyUsage) {
+        self.shared
+            .baselines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, usage);
     }
 
     /// Call-log rows sent and not yet taken by the writer.
@@ -184,6 +197,9 @@ struct Batch {
     /// Rows of `logs` that are only counted in the rollups, not stored.
     rollup_only: Vec<NewCallLog>,
     usages: HashMap<i32, ApiKeyUsage>,
+    /// On a shared database: each key's counters as last written (or loaded), to write the
+    /// difference.
+    written: HashMap<i32, ApiKeyUsage>,
     barriers: Vec<oneshot::Sender<()>>,
     failing: Option<Failing>,
     /// Dropped rows already reported, and when they last were.
@@ -241,6 +257,9 @@ fn run(db: Db, rx: Receiver<WriteOp>, flush_interval: Duration, shared: &Shared)
         let usages = std::mem::take(&mut *shared.usages.lock().unwrap_or_else(|p| p.into_inner()));
         // Newer than any kept from a failed batch.
         batch.usages.extend(usages);
+        let baselines =
+            std::mem::take(&mut *shared.baselines.lock().unwrap_or_else(|p| p.into_inner()));
+        batch.written.extend(baselines);
         report_drops(&mut batch, shared);
         write(&db, &mut batch);
     }
@@ -296,7 +315,12 @@ fn write(db: &Db, batch: &mut Batch) {
             rollups::add_batch(conn, &batch.logs)?;
             rollups::add_batch(conn, &batch.rollup_only)?;
             for (id, usage) in &batch.usages {
-                api_keys::save_usage(conn, *id, usage)?;
+                match db.backend() {
+                    Backend::Sqlite => api_keys::save_usage(conn, *id, usage)?,
+                    Backend::Postgres => {
+                        fleet::save_usage_since(conn, *id, usage, batch.written.get(id))?;
+                    }
+                }
             }
             Ok(())
         })
@@ -314,6 +338,9 @@ fn write(db: &Db, batch: &mut Batch) {
             }
             batch.logs.clear();
             batch.rollup_only.clear();
+            if db.backend() == Backend::Postgres {
+                batch.written.extend(batch.usages.drain());
+            }
             batch.usages.clear();
             // A burst (a slow commit, a backlog) leaves big buffers behind; keep a normal
             // batch's worth, not the largest ever seen.

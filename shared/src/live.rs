@@ -84,4 +84,8 @@ pub struct LiveSnapshot {
     /// or `full` (calls are still proxied; changes and call logs are not saved meanwhile).
     #[serde(default)]
     pub database_fault: Option<String>,
+    /// This instance is one of several sharing a database: these figures are its own, while
+    /// `/api/stats` and `/api/logs` cover every instance.
+    #[serde(default)]
+    pub instance_only: bool,
 }

@@ -55,9 +55,12 @@ pub fn Overview() -> Html {
         .as_ref()
         .map(|s| (s.today.clone(), s.totals.clone()));
     let waiting = Some(AttrValue::from(t(Text::WaitingForLive)));
+    // One of several instances sharing a database: the live figures are this instance's, the
+    // totals come from the statistics, which cover them all.
+    let instance_only = snapshot.as_ref().is_some_and(|s| s.instance_only);
     let (calls_today, tokens_today, cost_today, calls_total, tokens_total, cost_total) =
         match (&snapshot, &totals) {
-            (Some(s), _) => (
+            (Some(s), _) if !instance_only || totals.is_none() => (
                 format::count(s.calls_today),
                 format::tokens(s.tokens_today),
                 format::money(s.cost_today_usd),
@@ -65,7 +68,7 @@ pub fn Overview() -> Html {
                 format::tokens(s.tokens_total),
                 format::money(s.cost_total_usd),
             ),
-            (None, Some((today, total))) => (
+            (_, Some((today, total))) => (
                 format::count(today.calls),
                 format::tokens(today.total_tokens),
                 format::money(today.cost_usd),
@@ -73,14 +76,21 @@ pub fn Overview() -> Html {
                 format::tokens(total.total_tokens),
                 format::money(total.cost_usd),
             ),
-            (None, None) => Default::default(),
+            (_, None) => Default::default(),
         };
     let live_value = |f: &dyn Fn(&shared::live::LiveSnapshot) -> String| {
         snapshot.as_ref().map_or_else(|| DASH.to_owned(), f)
     };
+    let scope = |text| {
+        if instance_only {
+            format!("{} · {}", t(text), t(Text::ThisInstanceOnly))
+        } else {
+            t(text).to_string()
+        }
+    };
     let minute_hint = snapshot
         .as_ref()
-        .map(|_| AttrValue::from(t(Text::LastMinute)))
+        .map(|_| AttrValue::from(scope(Text::LastMinute)))
         .or(waiting.clone());
 
     let tabs = ChartRange::ALL
@@ -103,7 +113,7 @@ pub fn Overview() -> Html {
             <section class="stats-grid" id="live-stats">
                 <StatCard stat="requests_per_second" label={t(Text::RequestsPerSecond)}
                     value={live_value(&|s| format::rate(s.requests_per_second))}
-                    hint={snapshot.as_ref().map(|_| AttrValue::from(t(Text::LastTenSeconds))).or(waiting.clone())} />
+                    hint={snapshot.as_ref().map(|_| AttrValue::from(scope(Text::LastTenSeconds))).or(waiting.clone())} />
                 <StatCard stat="success_rate" label={t(Text::SuccessRate)}
                     value={live_value(&|s| format::percent(s.success_rate))} hint={minute_hint.clone()} />
                 <StatCard stat="latency_p50" label={t(Text::LatencyP50)}
@@ -111,7 +121,8 @@ pub fn Overview() -> Html {
                 <StatCard stat="latency_p95" label={t(Text::LatencyP95)}
                     value={live_value(&|s| format::latency(s.latency_p95_ms))} hint={minute_hint} />
                 <StatCard stat="in_flight" label={t(Text::InFlight)}
-                    value={live_value(&|s| format::count(s.in_flight))} />
+                    value={live_value(&|s| format::count(s.in_flight))}
+                    hint={instance_only.then(|| AttrValue::from(t(Text::ThisInstanceOnly)))} />
                 <StatCard stat="calls_today" label={t(Text::CallsToday)} value={or_dash(calls_today)} />
                 <StatCard stat="tokens_today" label={t(Text::TokensToday)} value={or_dash(tokens_today)} />
                 <StatCard stat="cost_today" label={t(Text::CostToday)} value={or_dash(cost_today)} />

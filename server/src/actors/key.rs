@@ -14,14 +14,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use shared::keys::{KeyState, KeyUsage};
+use actix::WeakAddr;
+use shared::keys::{KeyState, KeyUsage, QuotaUnit};
 
 use crate::clock::Clock;
 use crate::crypto::KeyCipher;
 use crate::db::api_keys::{self, ApiKeyRow};
 use crate::db::Db;
 use crate::live_hub::LiveHub;
-use crate::routing::health::HealthMachine;
+use crate::routing::health::{Health, HealthMachine};
 use crate::routing::ratelimit::RateLimitInfo;
 use crate::routing::{Bid, BidBoard, EditEffects, KeyCounters, KeyLive, KeyProfile};
 
@@ -59,6 +60,21 @@ pub struct Retire;
 #[derive(Message)]
 #[rtype(result = "()")]
 struct RefillQuota;
+
+/// The quota left, as the shared database says after taking from it (several instances on one
+/// PostgreSQL database).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SyncQuota {
+    pub remaining: Option<f64>,
+}
+
+/// Another instance on the shared database reached this verdict on the key.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AdoptVerdict {
+    pub health: Health,
+}
 
 /// The key's current state, for the admin API.
 #[derive(Message)]
@@ -105,6 +121,12 @@ pub struct KeyActor {
     refill_timer: Option<SpawnHandle>,
     /// A drain of the inbox is already timed.
     drain_scheduled: bool,
+    /// The quota lives in a shared database (see [`KeyActorDeps::shared_quota`]).
+    shared_quota: bool,
+    /// Tokens or USD spent and not yet subtracted from the shared quota.
+    unsent_spend: f64,
+    /// Its own address, for answers to its own queries (weak: it must not keep itself alive).
+    own: Option<WeakAddr<KeyActor>>,
 }
 
 /// Everything a key actor needs besides its own key.
@@ -117,6 +139,9 @@ pub struct KeyActorDeps {
     pub writer: WriterHandle,
     pub clock: Clock,
     pub live: LiveHub,
+    /// Instances share the database (PostgreSQL): the quota is taken from it by atomic SQL as
+    /// calls go, so the actor does not count it down itself.
+    pub shared_quota: bool,
 }
 
 impl KeyActor {
@@ -144,6 +169,9 @@ impl KeyActor {
             retired: false,
             refill_timer: None,
             drain_scheduled: false,
+            shared_quota: deps.shared_quota,
+            unsent_spend: 0.0,
+            own: None,
         }
     }
 
@@ -271,6 +299,7 @@ impl Actor for KeyActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        self.own = Some(ctx.address().downgrade());
         if !self.reload_on_start {
             self.publish();
             self.schedule_refill(ctx);
@@ -297,6 +326,7 @@ impl Actor for KeyActor {
                             live.total_latency = last.total_latency;
                         }
                         live.burn = std::mem::take(&mut act.live.burn);
+                        act.writer.key_baseline(row.id, live.to_usage_row());
                         act.live = live;
                     }
                     Ok(None) => act.retired = true,
@@ -332,7 +362,22 @@ impl KeyActor {
         let mut refilled = false;
         for outcome in &drained.outcomes {
             refilled |= self.refill_if_due(outcome.at_ms);
-            if let Some(health) = self.live.apply(outcome, self.profile.quota_unit) {
+            let quota_before = self.live.quota_remaining;
+            let health = self.live.apply(outcome, self.profile.quota_unit);
+            if self.shared_quota {
+                // Requests were taken from the shared quota as they went; tokens and USD are
+                // subtracted from it below.
+                if let (Some(before), Some(after)) = (quota_before, self.live.quota_remaining) {
+                    if self.profile.quota_unit != QuotaUnit::Requests {
+                        self.unsent_spend += before - after;
+                    }
+                }
+                self.live.quota_remaining = quota_before;
+            }
+            if let Some(health) = health {
+                if self.shared_quota {
+                    self.share_verdict(health);
+                }
                 self.counters.rearm_probe();
                 tracing::info!(key_id = self.profile.id, key = %self.profile.name, ?health, "key state changed");
                 let (state, until) = self.bid().state_at(self.clock.now_ms());
@@ -352,6 +397,54 @@ impl KeyActor {
             self.publish();
             self.persist();
         }
+        self.send_spend();
+    }
+
+    /// Tells the other instances on the shared database of a verdict they must heed too.
+    fn share_verdict(&self, health: Health) {
+        let (db, id) = (self.db.clone(), self.profile.id);
+        let record = move |conn: &mut crate::db::AnyConnection| match health {
+            Health::AuthDead => crate::db::fleet::record_verdict(conn, id, true, false),
+            Health::QuotaExhausted => crate::db::fleet::record_verdict(conn, id, false, true),
+            Health::Throttled { until_ms } | Health::Cooling { until_ms } => {
+                crate::db::fleet::record_cooling(conn, id, until_ms)
+            }
+            Health::Active | Health::HalfOpen => Ok(false),
+        };
+        if matches!(health, Health::Active | Health::HalfOpen) {
+            return;
+        }
+        actix::spawn(async move {
+            if let Err(e) = db.run(record).await {
+                tracing::warn!(key_id = id, error = %e, "could not share the key's verdict");
+            }
+        });
+    }
+
+    /// Subtracts the tokens or USD spent since the last time from the shared quota; the quota
+    /// left comes back as [`SyncQuota`].
+    fn send_spend(&mut self) {
+        if self.unsent_spend <= 0.0 {
+            return;
+        }
+        let (Some(own), amount) = (
+            self.own.as_ref().and_then(WeakAddr::upgrade),
+            std::mem::take(&mut self.unsent_spend),
+        ) else {
+            return;
+        };
+        let (db, id) = (self.db.clone(), self.profile.id);
+        actix::spawn(async move {
+            match db
+                .run(move |conn| crate::db::fleet::spend_quota(conn, id, amount))
+                .await
+            {
+                Ok(remaining) => own.do_send(SyncQuota { remaining }),
+                Err(e) => {
+                    tracing::warn!(key_id = id, error = %e, "could not spend the shared quota")
+                }
+            }
+        });
     }
 }
 
@@ -407,6 +500,36 @@ impl Handler<ApplyEdit> for KeyActor {
             act.persist();
         });
         self.schedule_refill(ctx);
+    }
+}
+
+impl Handler<SyncQuota> for KeyActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: SyncQuota, ctx: &mut Self::Context) {
+        self.guarded(ctx, |act| {
+            if act.live.quota_remaining.is_some() && act.live.quota_remaining != msg.remaining {
+                act.live.quota_remaining = msg.remaining;
+                act.publish();
+            }
+        });
+    }
+}
+
+impl Handler<AdoptVerdict> for KeyActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: AdoptVerdict, ctx: &mut Self::Context) {
+        self.guarded(ctx, |act| {
+            act.absorb_queued();
+            let now = act.clock.now_ms();
+            if let Some(health) = act.live.health.adopt(msg.health, now) {
+                tracing::info!(key_id = act.profile.id, key = %act.profile.name, ?health, "key state changed on another instance");
+                let (state, until) = act.bid().state_at(now);
+                act.live_hub_state(state, until);
+                act.publish();
+            }
+        });
     }
 }
 

@@ -8,7 +8,8 @@ use actix::prelude::*;
 
 use super::inbox::OutcomeInbox;
 use super::key::{
-    ApplyEdit, DrainOutcomes, GetSnapshot, KeyActor, KeyActorDeps, KeySnapshot, Retire, Settle,
+    AdoptVerdict, ApplyEdit, DrainOutcomes, GetSnapshot, KeyActor, KeyActorDeps, KeySnapshot,
+    Retire, Settle, SyncQuota,
 };
 use crate::config::ProviderCatalog;
 use crate::crypto::KeyCipher;
@@ -67,6 +68,10 @@ impl KeyRegistry {
         let counters = self.counters(row.id);
         let deps = self.inner.deps.clone();
         let live = KeyLive::from_row(row, deps.clock.now_ms());
+        if deps.shared_quota {
+            counters.share_quota();
+            deps.writer.key_baseline(row.id, live.to_usage_row());
+        }
         counters.set_budget(profile.quota_unit, live.quota_remaining);
         // The key's first bid, before its actor exists: the only bid not published by the actor.
         deps.board
@@ -155,6 +160,51 @@ impl KeyRegistry {
         for addr in addrs {
             let _ = addr.send(Settle).await;
         }
+    }
+
+    /// The quota left as the shared database says (several instances on PostgreSQL), plus what
+    /// this instance holds of it in its lease.
+    pub fn sync_quota(&self, id: i32, remaining: Option<f64>) {
+        let leased = self.inner.counters.get(&id).map_or(0, |c| c.leased());
+        if let Some(mailbox) = self.inner.actors.get(&id) {
+            let remaining = remaining.map(|r| r + leased as f64);
+            mailbox.addr.do_send(SyncQuota { remaining });
+        }
+    }
+
+    /// A key's shared-quota counters (its lease), if the key is served.
+    pub fn key_counters(&self, id: i32) -> Option<Arc<KeyCounters>> {
+        self.inner.counters.get(&id).map(|c| c.clone())
+    }
+
+    /// Empties the leases nothing drew on since `idle_before` (every lease when `None`): the
+    /// requests to give back to the shared quota, per key.
+    pub fn take_back_leases(&self, idle_before: Option<i64>) -> Vec<(i32, i64)> {
+        self.inner
+            .counters
+            .iter()
+            .filter_map(|entry| {
+                let n = entry.value().take_back_lease(idle_before);
+                (n > 0).then_some((*entry.key(), n))
+            })
+            .collect()
+    }
+
+    /// A verdict another instance on the shared database reached on key `id`.
+    pub fn adopt_verdict(&self, id: i32, health: Health) {
+        if let Some(mailbox) = self.inner.actors.get(&id) {
+            mailbox.addr.do_send(AdoptVerdict { health });
+        }
+    }
+
+    /// Whether the quota lives in a database shared with other instances.
+    pub fn shared_quota(&self) -> bool {
+        self.inner.deps.shared_quota
+    }
+
+    /// The ids of the keys served now.
+    pub fn ids(&self) -> Vec<i32> {
+        self.inner.actors.iter().map(|entry| *entry.key()).collect()
     }
 
     pub async fn snapshot(&self, id: i32) -> Option<KeySnapshot> {

@@ -129,6 +129,31 @@ impl Budget {
             .fetch_add(actual - reserved, Ordering::AcqRel);
     }
 
+    /// Adopts the spend the instances sharing a database charged in the period starting at
+    /// `period_start` (it includes this instance's own charges once written): the count here
+    /// only grows, so a charge of this instance not yet written is not lost meanwhile.
+    pub fn observe(&self, shared_spent: i64, period_start: i64) {
+        if period_start != self.period_start.load(Ordering::Acquire) {
+            return;
+        }
+        let mut spent = self.spent.load(Ordering::Acquire);
+        while shared_spent > spent {
+            match self.spent.compare_exchange_weak(
+                spent,
+                shared_spent,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    self.committed
+                        .fetch_add(shared_spent - spent, Ordering::AcqRel);
+                    return;
+                }
+                Err(actual) => spent = actual,
+            }
+        }
+    }
+
     pub fn spent(&self) -> i64 {
         self.spent.load(Ordering::Acquire)
     }
@@ -145,6 +170,19 @@ impl Budget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_spend_only_raises_the_count_of_the_same_period() {
+        let budget = Budget::restored(100, 7);
+        assert!(budget.try_reserve(50, 1_000));
+        budget.observe(400, 7);
+        assert_eq!((budget.spent(), budget.committed()), (400, 450));
+        // Lower (this instance's own charge not yet written) or of another period: ignored.
+        budget.observe(300, 7);
+        budget.observe(900, 6);
+        assert_eq!((budget.spent(), budget.committed()), (400, 450));
+        assert!(!budget.try_reserve(600, 1_000), "the shared spend counts");
+    }
 
     #[test]
     fn reservations_never_pass_the_limit_under_contention() {

@@ -248,6 +248,23 @@ impl ClientKey {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(policy);
     }
 
+    /// The key has a USD budget.
+    pub fn has_budget(&self) -> bool {
+        self.policy().budget.is_some()
+    }
+
+    /// Adopts the spend the instances sharing the database charged this key (see
+    /// [`Budget::observe`]).
+    pub fn observe_shared_spend(&self, spent_usd: f64, period_start: i64) {
+        self.budget.observe(usd_to_nanos(spent_usd), period_start);
+    }
+
+    /// Rolls the budget into the period of `now_ms` if it turned; returns that period's start.
+    pub fn budget_period(&self, now_ms: i64) -> i64 {
+        self.budget.roll(self.policy().period, now_ms);
+        self.budget.period_start()
+    }
+
     pub fn name(&self) -> String {
         self.policy().name.clone()
     }
@@ -425,6 +442,10 @@ impl ClientCall {
             headers: RateHeaders::default(),
             finished: false,
         }
+    }
+
+    pub fn key_handle(&self) -> Arc<ClientKey> {
+        self.key.clone()
     }
 
     pub fn key(&self) -> &ClientKey {

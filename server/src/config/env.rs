@@ -15,6 +15,9 @@ pub struct ServerConfig {
     pub host: String,
     pub port: u16,
     pub database_path: PathBuf,
+    /// `DATABASE_URL` when it names PostgreSQL (`postgres://` or `postgresql://`): the database
+    /// shared by several instances. `None`: the SQLite file at `database_path`.
+    pub database_url: Option<Secret>,
     /// Holds the database, the generated master key and admin token.
     pub data_dir: PathBuf,
     pub encryption_key: Option<Secret>,
@@ -74,6 +77,10 @@ impl ServerConfig {
         let port = parse(&get, "PORT", 3000u16)?;
         let database_path =
             PathBuf::from(get("DATABASE_PATH").unwrap_or_else(|| "./data/api-proxy.db".to_owned()));
+        // Anything else in DATABASE_URL (some platforms set it for their own use) is left alone.
+        let database_url = get("DATABASE_URL")
+            .filter(|url| url.starts_with("postgres://") || url.starts_with("postgresql://"))
+            .map(Secret::new);
         let data_dir = match get("DATA_DIR") {
             Some(dir) => PathBuf::from(dir),
             None => database_path
@@ -115,6 +122,7 @@ impl ServerConfig {
             host,
             port,
             database_path,
+            database_url,
             data_dir,
             encryption_key: get("ENCRYPTION_KEY").map(Secret::new),
             log_level: get("LOG_LEVEL").unwrap_or_else(|| "info".to_owned()),
@@ -236,8 +244,23 @@ mod tests {
         assert_eq!(c.bind_address(), "127.0.0.1:3000");
         assert_eq!(c.database_path, PathBuf::from("./data/api-proxy.db"));
         assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert!(c.database_url.is_none());
         assert_eq!(c.body_limit_bytes, 20 * 1024 * 1024);
         assert!(!c.client_keys_required());
+    }
+
+    #[test]
+    fn only_a_postgres_database_url_replaces_the_sqlite_file() {
+        for url in ["postgres://u@db/proxy", "postgresql://u:pw@db:5433/proxy"] {
+            let c = config(&[("DATABASE_URL", url)]).unwrap();
+            assert_eq!(c.database_url.as_ref().map(|u| u.expose()), Some(url));
+        }
+        for other in ["sqlite://x.db", "mysql://db/x", "./data/x.db"] {
+            assert!(config(&[("DATABASE_URL", other)])
+                .unwrap()
+                .database_url
+                .is_none());
+        }
     }
 
     #[test]

@@ -2,10 +2,9 @@
 //! its actor through the batch writer.
 
 use diesel::prelude::*;
-use diesel::SqliteConnection;
 
 use super::schema::api_keys;
-use super::DbError;
+use super::{AnyConnection, DbError};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = api_keys)]
@@ -123,68 +122,72 @@ pub struct ApiKeyUsage {
     pub quota_reset_at: Option<i64>,
 }
 
-pub fn insert(conn: &mut SqliteConnection, row: &NewApiKey) -> Result<ApiKeyRow, DbError> {
-    Ok(diesel::insert_into(api_keys::table)
+pub fn insert(conn: &mut AnyConnection, row: &NewApiKey) -> Result<ApiKeyRow, DbError> {
+    let row = on_backend!(conn, |c| diesel::insert_into(api_keys::table)
         .values(row)
         .returning(ApiKeyRow::as_returning())
-        .get_result(conn)?)
+        .get_result(c))?;
+    super::fleet::announce(conn)?;
+    Ok(row)
 }
 
-pub fn list(conn: &mut SqliteConnection) -> Result<Vec<ApiKeyRow>, DbError> {
-    Ok(api_keys::table
+pub fn list(conn: &mut AnyConnection) -> Result<Vec<ApiKeyRow>, DbError> {
+    Ok(on_backend!(conn, |c| api_keys::table
         .order(api_keys::id.asc())
         .select(ApiKeyRow::as_select())
-        .load(conn)?)
+        .load(c))?)
 }
 
-pub fn get(conn: &mut SqliteConnection, id: i32) -> Result<Option<ApiKeyRow>, DbError> {
-    Ok(api_keys::table
+pub fn get(conn: &mut AnyConnection, id: i32) -> Result<Option<ApiKeyRow>, DbError> {
+    Ok(on_backend!(conn, |c| api_keys::table
         .find(id)
         .select(ApiKeyRow::as_select())
-        .first(conn)
-        .optional()?)
+        .first(c)
+        .optional())?)
 }
 
 pub fn update(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: i32,
     changes: &ApiKeyChanges,
 ) -> Result<Option<ApiKeyRow>, DbError> {
-    Ok(diesel::update(api_keys::table.find(id))
+    let row = on_backend!(conn, |c| diesel::update(api_keys::table.find(id))
         .set(changes)
         .returning(ApiKeyRow::as_returning())
-        .get_result(conn)
-        .optional()?)
+        .get_result(c)
+        .optional())?;
+    super::fleet::announce(conn)?;
+    Ok(row)
 }
 
-pub fn save_usage(
-    conn: &mut SqliteConnection,
-    id: i32,
-    usage: &ApiKeyUsage,
-) -> Result<(), DbError> {
-    diesel::update(api_keys::table.find(id))
+pub fn save_usage(conn: &mut AnyConnection, id: i32, usage: &ApiKeyUsage) -> Result<(), DbError> {
+    on_backend!(conn, |c| diesel::update(api_keys::table.find(id))
         .set(usage)
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 
 /// Returns whether a row was deleted.
-pub fn delete(conn: &mut SqliteConnection, id: i32) -> Result<bool, DbError> {
-    Ok(diesel::delete(api_keys::table.find(id)).execute(conn)? > 0)
+pub fn delete(conn: &mut AnyConnection, id: i32) -> Result<bool, DbError> {
+    let deleted = on_backend!(conn, |c| diesel::delete(api_keys::table.find(id))
+        .execute(c))?
+        > 0;
+    super::fleet::announce(conn)?;
+    Ok(deleted)
 }
 
 /// Replaces a row's sealed secret (the start-up re-seal, master-key rotation).
 pub fn reseal(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: i32,
     ciphertext: &[u8],
     seal_version: i32,
 ) -> Result<(), DbError> {
-    diesel::update(api_keys::table.find(id))
+    on_backend!(conn, |c| diesel::update(api_keys::table.find(id))
         .set((
             api_keys::secret_ciphertext.eq(ciphertext),
             api_keys::seal_version.eq(seal_version),
         ))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }

@@ -2,10 +2,9 @@
 //! pagination, and aggregated for `/api/stats`.
 
 use diesel::prelude::*;
-use diesel::SqliteConnection;
 
 use super::schema::call_logs;
-use super::DbError;
+use super::{AnyConnection, DbError};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = call_logs)]
@@ -76,7 +75,7 @@ pub struct NewCallLog {
 /// then 1 row, each one cached prepared statement. A statement whose size followed the batch was
 /// parsed and prepared anew every time; one row per statement bound and stepped every row on its
 /// own. Fixed chunks made the writer's CPU per call about a third smaller (at 28,000 calls/s).
-pub fn insert_batch(conn: &mut SqliteConnection, rows: &[NewCallLog]) -> Result<(), DbError> {
+pub fn insert_batch(conn: &mut AnyConnection, rows: &[NewCallLog]) -> Result<(), DbError> {
     let rest = insert_chunks::<128>(conn, rows)?;
     let rest = insert_chunks::<16>(conn, rest)?;
     insert_chunks::<1>(conn, rest)?;
@@ -85,15 +84,15 @@ pub fn insert_batch(conn: &mut SqliteConnection, rows: &[NewCallLog]) -> Result<
 
 /// Inserts the whole chunks of `N` rows; returns the rows left over.
 fn insert_chunks<'a, const N: usize>(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     rows: &'a [NewCallLog],
 ) -> Result<&'a [NewCallLog], DbError> {
     let mut chunks = rows.chunks_exact(N);
     for chunk in &mut chunks {
         let chunk: &[NewCallLog; N] = chunk.try_into().expect("chunks_exact gives N rows");
-        diesel::insert_into(call_logs::table)
+        on_backend!(&mut *conn, |c| diesel::insert_into(call_logs::table)
             .values(chunk)
-            .execute(conn)?;
+            .execute(c))?;
     }
     Ok(chunks.remainder())
 }
@@ -123,71 +122,77 @@ pub enum StatusFilter {
 
 /// Newest first, at most `limit` rows with `id < before`.
 pub fn page(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     filter: &LogFilter,
     limit: i64,
 ) -> Result<Vec<CallLogRow>, DbError> {
-    let mut query = call_logs::table
-        .select(CallLogRow::as_select())
-        .order(call_logs::id.desc())
-        .limit(limit)
-        .into_boxed();
-    if let Some(before) = filter.before {
-        query = query.filter(call_logs::id.lt(before));
+    // A boxed query belongs to one backend, so it is built in each backend's arm.
+    macro_rules! query {
+        () => {{
+            let mut query = call_logs::table
+                .select(CallLogRow::as_select())
+                .order(call_logs::id.desc())
+                .limit(limit)
+                .into_boxed();
+            if let Some(before) = filter.before {
+                query = query.filter(call_logs::id.lt(before));
+            }
+            if let Some(key_id) = filter.key_id {
+                query = query.filter(call_logs::key_id.eq(key_id));
+            }
+            if let Some(client_key_id) = filter.client_key_id {
+                query = query.filter(call_logs::client_key_id.eq(client_key_id));
+            }
+            if let Some(model) = &filter.model {
+                query = query.filter(call_logs::model.eq(model.clone()));
+            }
+            if let Some(provider) = &filter.provider {
+                query = query.filter(call_logs::provider.eq(provider.clone()));
+            }
+            if let Some(endpoint) = &filter.endpoint {
+                query = query.filter(call_logs::endpoint.eq(endpoint.clone()));
+            }
+            if let Some(since) = filter.since {
+                query = query.filter(call_logs::created_at.ge(since));
+            }
+            if let Some(until) = filter.until {
+                query = query.filter(call_logs::created_at.lt(until));
+            }
+            query = match filter.status {
+                None => query,
+                // An error status also names the partial index's condition, so SQLite can use it.
+                Some(StatusFilter::Exact(code)) if code >= 400 => query
+                    .filter(call_logs::status.eq(code))
+                    .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("status >= 400")),
+                Some(StatusFilter::Exact(code)) => query.filter(call_logs::status.eq(code)),
+                // Literal SQL, not a bound parameter, so SQLite can use the partial index on errors.
+                Some(StatusFilter::Success) => {
+                    query.filter(diesel::dsl::sql::<diesel::sql_types::Bool>("status < 400"))
+                }
+                Some(StatusFilter::Error) => {
+                    query.filter(diesel::dsl::sql::<diesel::sql_types::Bool>("status >= 400"))
+                }
+            };
+            query
+        }};
     }
-    if let Some(key_id) = filter.key_id {
-        query = query.filter(call_logs::key_id.eq(key_id));
-    }
-    if let Some(client_key_id) = filter.client_key_id {
-        query = query.filter(call_logs::client_key_id.eq(client_key_id));
-    }
-    if let Some(model) = &filter.model {
-        query = query.filter(call_logs::model.eq(model.clone()));
-    }
-    if let Some(provider) = &filter.provider {
-        query = query.filter(call_logs::provider.eq(provider.clone()));
-    }
-    if let Some(endpoint) = &filter.endpoint {
-        query = query.filter(call_logs::endpoint.eq(endpoint.clone()));
-    }
-    if let Some(since) = filter.since {
-        query = query.filter(call_logs::created_at.ge(since));
-    }
-    if let Some(until) = filter.until {
-        query = query.filter(call_logs::created_at.lt(until));
-    }
-    query = match filter.status {
-        None => query,
-        // An error status also names the partial index's condition, so SQLite can use it.
-        Some(StatusFilter::Exact(code)) if code >= 400 => query
-            .filter(call_logs::status.eq(code))
-            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("status >= 400")),
-        Some(StatusFilter::Exact(code)) => query.filter(call_logs::status.eq(code)),
-        // Literal SQL, not a bound parameter, so SQLite can use the partial index on errors.
-        Some(StatusFilter::Success) => {
-            query.filter(diesel::dsl::sql::<diesel::sql_types::Bool>("status < 400"))
-        }
-        Some(StatusFilter::Error) => {
-            query.filter(diesel::dsl::sql::<diesel::sql_types::Bool>("status >= 400"))
-        }
-    };
-    Ok(query.load(conn)?)
+    Ok(on_backend!(conn, |c| query!().load(c))?)
 }
 
-pub fn get(conn: &mut SqliteConnection, id: i32) -> Result<Option<CallLogRow>, DbError> {
-    Ok(call_logs::table
+pub fn get(conn: &mut AnyConnection, id: i32) -> Result<Option<CallLogRow>, DbError> {
+    Ok(on_backend!(conn, |c| call_logs::table
         .find(id)
         .select(CallLogRow::as_select())
-        .first(conn)
-        .optional()?)
+        .first(c)
+        .optional())?)
 }
 
 /// Deletes rows older than `cutoff_ms`; returns how many.
-pub fn delete_older_than(conn: &mut SqliteConnection, cutoff_ms: i64) -> Result<usize, DbError> {
-    Ok(
-        diesel::delete(call_logs::table.filter(call_logs::created_at.lt(cutoff_ms)))
-            .execute(conn)?,
+pub fn delete_older_than(conn: &mut AnyConnection, cutoff_ms: i64) -> Result<usize, DbError> {
+    Ok(on_backend!(conn, |c| diesel::delete(
+        call_logs::table.filter(call_logs::created_at.lt(cutoff_ms))
     )
+    .execute(c))?)
 }
 
 #[cfg(test)]

@@ -2,10 +2,9 @@
 //! limits and the spend of their current budget period.
 
 use diesel::prelude::*;
-use diesel::SqliteConnection;
 
 use super::schema::client_keys;
-use super::DbError;
+use super::{AnyConnection, DbError};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = client_keys)]
@@ -65,47 +64,53 @@ pub struct ClientKeyLimitsRow {
 }
 
 pub fn insert(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     row: &NewClientKeyRow<'_>,
 ) -> Result<ClientKeyRow, DbError> {
-    Ok(diesel::insert_into(client_keys::table)
+    let row = on_backend!(conn, |c| diesel::insert_into(client_keys::table)
         .values(row)
         .returning(ClientKeyRow::as_returning())
-        .get_result(conn)?)
+        .get_result(c))?;
+    super::fleet::announce(conn)?;
+    Ok(row)
 }
 
-pub fn list(conn: &mut SqliteConnection) -> Result<Vec<ClientKeyRow>, DbError> {
-    Ok(client_keys::table
+pub fn list(conn: &mut AnyConnection) -> Result<Vec<ClientKeyRow>, DbError> {
+    Ok(on_backend!(conn, |c| client_keys::table
         .order(client_keys::id.asc())
         .select(ClientKeyRow::as_select())
-        .load(conn)?)
+        .load(c))?)
 }
 
 /// The row after the change, or `None` when there is no such key.
 pub fn update_limits(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: i32,
     limits: &ClientKeyLimitsRow,
 ) -> Result<Option<ClientKeyRow>, DbError> {
-    Ok(
-        diesel::update(client_keys::table.filter(client_keys::id.eq(id)))
-            .set(limits)
-            .returning(ClientKeyRow::as_returning())
-            .get_result(conn)
-            .optional()?,
+    let row = on_backend!(conn, |c| diesel::update(
+        client_keys::table.filter(client_keys::id.eq(id))
     )
+    .set(limits)
+    .returning(ClientKeyRow::as_returning())
+    .get_result(c)
+    .optional())?;
+    super::fleet::announce(conn)?;
+    Ok(row)
 }
 
 /// Saves the spend of each key's current period: `(id, spent_usd, period_start)`.
-pub fn save_spend(conn: &mut SqliteConnection, spend: &[(i32, f64, i64)]) -> Result<(), DbError> {
+pub fn save_spend(conn: &mut AnyConnection, spend: &[(i32, f64, i64)]) -> Result<(), DbError> {
     conn.transaction(|conn| {
         for (id, spent, start) in spend {
-            diesel::update(client_keys::table.filter(client_keys::id.eq(id)))
-                .set((
-                    client_keys::spent_usd.eq(spent),
-                    client_keys::spent_period_start.eq(start),
-                ))
-                .execute(conn)?;
+            on_backend!(&mut *conn, |c| diesel::update(
+                client_keys::table.filter(client_keys::id.eq(id))
+            )
+            .set((
+                client_keys::spent_usd.eq(spent),
+                client_keys::spent_period_start.eq(start),
+            ))
+            .execute(c))?;
         }
         Ok::<_, diesel::result::Error>(())
     })?;
@@ -113,18 +118,19 @@ pub fn save_spend(conn: &mut SqliteConnection, spend: &[(i32, f64, i64)]) -> Res
 }
 
 /// Marks a key revoked (the first time only); returns whether there is such a key.
-pub fn revoke(conn: &mut SqliteConnection, id: i32, at: i64) -> Result<bool, DbError> {
-    let found = client_keys::table
+pub fn revoke(conn: &mut AnyConnection, id: i32, at: i64) -> Result<bool, DbError> {
+    let found = on_backend!(&mut *conn, |c| client_keys::table
         .filter(client_keys::id.eq(id))
         .count()
-        .get_result::<i64>(conn)?
+        .get_result::<i64>(c))?
         > 0;
-    diesel::update(
+    on_backend!(&mut *conn, |c| diesel::update(
         client_keys::table
             .filter(client_keys::id.eq(id))
             .filter(client_keys::revoked_at.is_null()),
     )
     .set(client_keys::revoked_at.eq(at))
-    .execute(conn)?;
+    .execute(c))?;
+    super::fleet::announce(conn)?;
     Ok(found)
 }

@@ -1,11 +1,28 @@
-//! SQLite through diesel: a small r2d2 pool whose connections get WAL, `busy_timeout` and foreign
-//! keys on acquire, migrations embedded in the binary and run at start-up, and every query run on
-//! the blocking pool (never on an async executor thread).
+//! The database through diesel: SQLite (the embedded default) or PostgreSQL (several instances
+//! sharing one database, `DATABASE_URL=postgres://…`). One r2d2 pool of [`AnyConnection`]s; SQLite
+//! connections get WAL, `busy_timeout` and foreign keys on acquire. Each backend's migrations are
+//! embedded (`migrations/sqlite`, `migrations/postgres`: one schema) and run at start-up, on
+//! PostgreSQL under an advisory lock so that instances starting together migrate once. Every
+//! query runs on the blocking pool (never on an async executor thread), and is written once for
+//! both backends ([`on_backend!`]).
+
+/// Runs the same diesel code on whichever backend `conn` holds: the query is written once and
+/// compiled for each backend, so each runs its own native statements (SQLite's hot paths keep
+/// their prepared-statement cache) rather than going through diesel's generic multi-backend.
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::AnyConnection::Sqlite($c) => $body,
+            $crate::db::AnyConnection::Pg($c) => $body,
+        }
+    };
+}
 
 pub mod api_keys;
 pub mod call_logs;
 pub mod client_keys;
 pub mod fault;
+pub mod fleet;
 pub mod meta;
 pub mod rollups;
 pub mod schema;
@@ -16,17 +33,39 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
-use diesel::{Connection, SqliteConnection};
+use diesel::r2d2::{CustomizeConnection, ManageConnection, Pool, PooledConnection, R2D2Connection};
+use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
+use crate::crypto::Secret;
 pub use fault::{StorageFault, StorageStatus};
 
-const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
+/// The advisory lock (any 64-bit number of our own) held while PostgreSQL is migrated.
+const MIGRATION_LOCK: i64 = 0x6170_692d_7072_6f78; // "api-prox"
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const POOL_SIZE: u32 = 8;
 
-pub type DbConn = PooledConnection<ConnectionManager<SqliteConnection>>;
+/// A connection to either backend. Code outside `db/` uses it as a plain diesel `Connection`
+/// (transactions, `batch_execute`); the queries in `db/` go to the backend's own connection
+/// through [`on_backend!`].
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Sqlite(SqliteConnection),
+    Pg(PgConnection),
+}
+
+pub type DbConn = PooledConnection<Manager>;
+
+/// Which database the instance runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// One process, one file: the default.
+    Sqlite,
+    /// Shared by every instance that points at it.
+    Postgres,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -44,14 +83,52 @@ pub enum DbError {
     Corrupt(String),
 }
 
+/// Where the pool's connections go.
+#[derive(Debug)]
+enum Location {
+    Sqlite { url: String },
+    Postgres(Secret),
+}
+
+/// Opens the pool's connections (diesel's `ConnectionManager` would try each backend in turn
+/// with the same URL; the location already says which).
+#[derive(Debug)]
+pub struct Manager {
+    location: Location,
+}
+
+impl ManageConnection for Manager {
+    type Connection = AnyConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, Self::Error> {
+        match &self.location {
+            Location::Sqlite { url } => SqliteConnection::establish(url).map(AnyConnection::Sqlite),
+            Location::Postgres(url) => PgConnection::establish(url.expose()).map(AnyConnection::Pg),
+        }
+        .map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
 #[derive(Debug)]
 struct Pragmas {
     /// Opened as read-only media: the journal mode cannot be set.
     immutable: bool,
 }
 
-impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
-    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for Pragmas {
+    fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
+        let AnyConnection::Sqlite(conn) = conn else {
+            return Ok(());
+        };
         let journal = if self.immutable {
             ""
         } else {
@@ -105,11 +182,59 @@ fn file_uri(path: &Path) -> String {
 /// A handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Db {
-    pool: Pool<ConnectionManager<SqliteConnection>>,
+    pool: Pool<Manager>,
     status: Arc<StorageStatus>,
+    backend: Backend,
 }
 
 impl Db {
+    /// Opens the configured database: PostgreSQL when `DATABASE_URL` names one, else the SQLite
+    /// file at `DATABASE_PATH`.
+    pub fn open_configured(config: &crate::config::ServerConfig) -> Result<Self, DbError> {
+        match &config.database_url {
+            Some(url) => Self::open_postgres(url),
+            None => Self::open(&config.database_path),
+        }
+    }
+
+    /// Connects to PostgreSQL at `url` and migrates it, under an advisory lock: instances
+    /// starting together migrate it once, the others wait and find nothing left to do.
+    pub fn open_postgres(url: &Secret) -> Result<Self, DbError> {
+        let manager = Manager {
+            location: Location::Postgres(url.clone()),
+        };
+        let pool = Pool::builder()
+            .max_size(POOL_SIZE)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)
+            // The URL may hold a password: only the error is told.
+            .map_err(|e| DbError::Migration(format!("cannot connect to PostgreSQL: {e}")))?;
+        let db = Self {
+            pool,
+            status: Arc::default(),
+            backend: Backend::Postgres,
+        };
+        let mut conn = db.conn()?;
+        let AnyConnection::Pg(pg) = &mut *conn else {
+            unreachable!("a PostgreSQL pool gives PostgreSQL connections");
+        };
+        diesel::sql_query("SELECT pg_advisory_lock($1)")
+            .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK)
+            .execute(pg)?;
+        let migrated = pg
+            .run_pending_migrations(POSTGRES_MIGRATIONS)
+            .map(|_| ())
+            .map_err(|e| DbError::Migration(e.to_string()));
+        let unlocked = diesel::sql_query("SELECT pg_advisory_unlock($1)")
+            .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK)
+            .execute(pg);
+        migrated?;
+        unlocked?;
+        drop(conn);
+        Ok(db)
+    }
+
     /// Opens (creating with mode 0600 if needed) and migrates the database at `path`.
     pub fn open(path: &Path) -> Result<Self, DbError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -125,7 +250,9 @@ impl Db {
                 "the database's folder cannot be written: opened read-only"
             );
         }
-        let manager = ConnectionManager::<SqliteConnection>::new(url);
+        let manager = Manager {
+            location: Location::Sqlite { url },
+        };
         let pool = Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(1))
@@ -136,11 +263,19 @@ impl Db {
         let db = Self {
             pool,
             status: Arc::default(),
+            backend: Backend::Sqlite,
         };
         let mut conn = db.conn()?;
-        conn.run_pending_migrations(MIGRATIONS)
-            .map_err(|e| DbError::Migration(e.to_string()))?;
+        if let AnyConnection::Sqlite(sqlite) = &mut *conn {
+            sqlite
+                .run_pending_migrations(SQLITE_MIGRATIONS)
+                .map_err(|e| DbError::Migration(e.to_string()))?;
+        }
         Ok(db)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// The latest storage fault (read-only, busy, full) met by any user of this database.
@@ -152,7 +287,13 @@ impl Db {
     /// a read-only file refuses) and changes nothing. Updates [`Db::storage`].
     pub async fn probe_writes(&self) -> Option<StorageFault> {
         let result = self
-            .run(|conn| Ok(conn.batch_execute("DELETE FROM settings WHERE 0")?))
+            .run(|conn| {
+                let sql = match conn {
+                    AnyConnection::Sqlite(_) => "DELETE FROM settings WHERE 0",
+                    AnyConnection::Pg(_) => "DELETE FROM settings WHERE false",
+                };
+                Ok(conn.batch_execute(sql)?)
+            })
             .await;
         if result.is_ok() {
             self.status.set(None);
@@ -169,7 +310,7 @@ impl Db {
     pub async fn run<T, F>(&self, f: F) -> Result<T, DbError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut SqliteConnection) -> Result<T, DbError> + Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> Result<T, DbError> + Send + 'static,
     {
         let pool = self.pool.clone();
         let status = self.status.clone();
@@ -196,9 +337,12 @@ impl Db {
     }
 }
 
-/// Rows this connection has changed since it opened (SQLite's `total_changes()`).
-fn total_changes(conn: &mut SqliteConnection) -> Option<i64> {
-    use diesel::RunQueryDsl;
+/// Rows this connection has changed since it opened (SQLite's `total_changes()`; the faults it
+/// serves are SQLite's, so PostgreSQL has none to tell).
+fn total_changes(conn: &mut AnyConnection) -> Option<i64> {
+    let AnyConnection::Sqlite(conn) = conn else {
+        return None;
+    };
     diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
         "total_changes()",
     ))

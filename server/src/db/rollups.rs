@@ -5,18 +5,20 @@
 use std::collections::BTreeMap;
 
 use diesel::prelude::*;
-use diesel::SqliteConnection;
+use diesel::upsert::excluded;
 use shared::stats::{StatsRow, TimePoint};
 
 use super::call_logs::NewCallLog;
 use super::schema::{usage_hour, usage_minute};
-use super::DbError;
+use super::{AnyConnection, DbError};
 use crate::metrics::live::Totals;
 use crate::metrics::LatencyHistogram;
 
 pub const MINUTE_MS: i64 = 60_000;
 pub const HOUR_MS: i64 = 3_600_000;
 pub const DAY_MS: i64 = 86_400_000;
+/// The advisory lock (a number of our own) the writers of a shared database take in turn.
+const ROLLUP_LOCK: i64 = 0x726f_6c6c_7570_7321; // "rollups!"
 /// Minute rollups are kept this long (the charts need one hour of them).
 pub const MINUTE_RETENTION_MS: i64 = 2 * DAY_MS;
 
@@ -151,14 +153,14 @@ fn accumulate(logs: &[NewCallLog], width: i64) -> Vec<(GroupKey, Acc)> {
 macro_rules! upsert_into {
     ($table:ident, $conn:expr, $groups:expr) => {{
         for ((bucket, key_id, model), mut acc) in $groups {
-            let existing: Option<RollupRow> = $table::table
+            let existing: Option<RollupRow> = on_backend!(&mut *$conn, |c| $table::table
                 .find((bucket, key_id, model.clone()))
                 .select(columns!($table))
                 // Not `first`: its bound `LIMIT ?` makes SQLite re-prepare the statement on every
                 // run (a bound limit may change the plan); the primary key gives one row anyway.
-                .get_result::<RollupTuple>($conn)
-                .optional()?
-                .map(RollupRow::from);
+                .get_result::<RollupTuple>(c)
+                .optional())?
+            .map(RollupRow::from);
             if let Some(row) = existing {
                 if acc.key_name.is_empty() {
                     acc.key_name = row.key_name.clone();
@@ -168,40 +170,60 @@ macro_rules! upsert_into {
                 }
                 acc.add_row(&row);
             }
-            diesel::replace_into($table::table)
-                .values((
-                    $table::bucket.eq(bucket),
-                    $table::key_id.eq(key_id),
-                    $table::key_name.eq(acc.key_name),
-                    $table::provider.eq(acc.provider),
-                    $table::model.eq(model),
-                    $table::calls.eq(acc.calls),
-                    $table::errors.eq(acc.errors),
-                    $table::prompt_tokens.eq(acc.prompt_tokens),
-                    $table::completion_tokens.eq(acc.completion_tokens),
-                    $table::cost_usd.eq(acc.cost_usd),
-                    $table::latency_hist.eq(acc.latency.to_bytes()),
+            let values = (
+                $table::bucket.eq(bucket),
+                $table::key_id.eq(key_id),
+                $table::key_name.eq(acc.key_name),
+                $table::provider.eq(acc.provider),
+                $table::model.eq(model),
+                $table::calls.eq(acc.calls),
+                $table::errors.eq(acc.errors),
+                $table::prompt_tokens.eq(acc.prompt_tokens),
+                $table::completion_tokens.eq(acc.completion_tokens),
+                $table::cost_usd.eq(acc.cost_usd),
+                $table::latency_hist.eq(acc.latency.to_bytes()),
+            );
+            on_backend!(&mut *$conn, |c| diesel::insert_into($table::table)
+                .values(values)
+                .on_conflict(($table::bucket, $table::key_id, $table::model))
+                .do_update()
+                .set((
+                    $table::key_name.eq(excluded($table::key_name)),
+                    $table::provider.eq(excluded($table::provider)),
+                    $table::calls.eq(excluded($table::calls)),
+                    $table::errors.eq(excluded($table::errors)),
+                    $table::prompt_tokens.eq(excluded($table::prompt_tokens)),
+                    $table::completion_tokens.eq(excluded($table::completion_tokens)),
+                    $table::cost_usd.eq(excluded($table::cost_usd)),
+                    $table::latency_hist.eq(excluded($table::latency_hist)),
                 ))
-                .execute($conn)?;
+                .execute(c))?;
         }
     }};
 }
 
 /// Adds a batch of logs to both rollups (call inside the batch's transaction).
-pub fn add_batch(conn: &mut SqliteConnection, logs: &[NewCallLog]) -> Result<(), DbError> {
+pub fn add_batch(conn: &mut AnyConnection, logs: &[NewCallLog]) -> Result<(), DbError> {
     if logs.is_empty() {
         return Ok(());
+    }
+    // Each row is read, merged and written back: on a shared PostgreSQL database the instances'
+    // writers take turns (the lock is released when the batch's transaction ends).
+    if let AnyConnection::Pg(c) = &mut *conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+            .bind::<diesel::sql_types::BigInt, _>(ROLLUP_LOCK)
+            .execute(c)?;
     }
     upsert_into!(usage_minute, conn, accumulate(logs, MINUTE_MS));
     upsert_into!(usage_hour, conn, accumulate(logs, HOUR_MS));
     Ok(())
 }
 
-pub fn prune_minutes(conn: &mut SqliteConnection, now_ms: i64) -> Result<usize, DbError> {
-    Ok(diesel::delete(
+pub fn prune_minutes(conn: &mut AnyConnection, now_ms: i64) -> Result<usize, DbError> {
+    Ok(on_backend!(conn, |c| diesel::delete(
         usage_minute::table.filter(usage_minute::bucket.lt(now_ms - MINUTE_RETENTION_MS)),
     )
-    .execute(conn)?)
+    .execute(c))?)
 }
 
 /// How `/api/stats` groups the hourly rollups.
@@ -228,19 +250,19 @@ fn stats_row(group: String, key_id: Option<i64>, acc: &Acc) -> StatsRow {
     }
 }
 
-fn hour_rows(conn: &mut SqliteConnection, since_ms: i64) -> Result<Vec<RollupRow>, DbError> {
-    Ok(usage_hour::table
+fn hour_rows(conn: &mut AnyConnection, since_ms: i64) -> Result<Vec<RollupRow>, DbError> {
+    Ok(on_backend!(conn, |c| usage_hour::table
         .filter(usage_hour::bucket.ge(since_ms.div_euclid(HOUR_MS) * HOUR_MS))
         .select(columns!(usage_hour))
-        .load::<RollupTuple>(conn)?
-        .into_iter()
-        .map(RollupRow::from)
-        .collect())
+        .load::<RollupTuple>(c))?
+    .into_iter()
+    .map(RollupRow::from)
+    .collect())
 }
 
 /// Rows per group since `since_ms`, most expensive first.
 pub fn stats(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     grouping: Grouping,
     since_ms: i64,
 ) -> Result<Vec<StatsRow>, DbError> {
@@ -283,20 +305,20 @@ pub fn stats(
 
 /// Buckets of `bucket_ms` from `since_ms` to `now_ms`, empty ones included.
 pub fn timeseries(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     minutes: bool,
     since_ms: i64,
     now_ms: i64,
     bucket_ms: i64,
 ) -> Result<Vec<TimePoint>, DbError> {
     let rows: Vec<RollupRow> = if minutes {
-        usage_minute::table
+        on_backend!(conn, |c| usage_minute::table
             .filter(usage_minute::bucket.ge(since_ms))
             .select(columns!(usage_minute))
-            .load::<RollupTuple>(conn)?
-            .into_iter()
-            .map(RollupRow::from)
-            .collect()
+            .load::<RollupTuple>(c))?
+        .into_iter()
+        .map(RollupRow::from)
+        .collect()
     } else {
         hour_rows(conn, since_ms)?
     };
@@ -327,7 +349,7 @@ pub fn timeseries(
 }
 
 /// Totals for the live statistics at start-up.
-pub fn totals(conn: &mut SqliteConnection, now_ms: i64) -> Result<Totals, DbError> {
+pub fn totals(conn: &mut AnyConnection, now_ms: i64) -> Result<Totals, DbError> {
     let midnight = now_ms.div_euclid(DAY_MS) * DAY_MS;
     let mut t = Totals::default();
     for r in hour_rows(conn, 0)? {

@@ -91,6 +91,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    fleet_changes (id) {
+        id -> Integer,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    key_cooling (key_id) {
+        key_id -> Integer,
+        until_ms -> BigInt,
+    }
+}
+
+diesel::table! {
     meta (name) {
         name -> Text,
         value -> Binary,
@@ -140,6 +154,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     call_logs,
     client_keys,
+    fleet_changes,
+    key_cooling,
     meta,
     settings,
     usage_hour,

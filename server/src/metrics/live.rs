@@ -141,6 +141,7 @@ impl LiveStats {
             cost_total_usd: s.cost_total,
             // The database's state is not a call statistic: the hub adds it.
             database_fault: None,
+            instance_only: false,
         }
     }
 }

@@ -147,6 +147,7 @@ pub async fn proxy_call(
         } else {
             Default::default()
         };
+        super::shared_quota::refresh_client_budget(state, client.key_handle()).await;
         if let Err(limit) = client.admit(demand, state.clock.now_ms()) {
             drop(client);
             if let Some(key) = &call.client_key {
@@ -184,7 +185,7 @@ pub async fn proxy_call(
             now_ms: state.clock.now_ms(),
             ..base_query
         };
-        let picked = match pick(&state.board, &query) {
+        let mut picked = match pick(&state.board, &query) {
             PickResult::Picked(picked) => *picked,
             PickResult::Unavailable { retry_at } => {
                 if last_error.is_none() {
@@ -201,6 +202,19 @@ pub async fn proxy_call(
             }
         };
         tried.push(picked.bid.key_id());
+        // Used up by other instances on the shared database: not this request's fault, so no
+        // attempt is spent on it.
+        match super::shared_quota::take(state, &mut picked).await {
+            Ok(true) => {}
+            Ok(false) => {
+                last_error.get_or_insert_with(|| no_key(&request.model));
+                continue;
+            }
+            Err(error) => {
+                last_error.get_or_insert(error);
+                continue;
+            }
+        }
         let bid = picked.bid.clone();
         let model = picked.model.clone();
         let upstream = adapters::upstream_dialect(bid.profile.format());

@@ -10,6 +10,7 @@ pub mod demand;
 pub mod models;
 pub mod record;
 pub mod scrub;
+pub mod shared_quota;
 pub mod stream;
 pub mod target;
 

@@ -13,6 +13,7 @@ use crate::actors::KeyRegistry;
 use crate::client_limits::ClientCall;
 use crate::clock::Clock;
 use crate::db::call_logs::NewCallLog;
+use crate::db::Db;
 use crate::live_hub::LiveHub;
 use crate::metrics::live::CallSummary;
 use crate::metrics::prometheus::FinishedCall;
@@ -46,6 +47,8 @@ pub struct Accounting {
     pub clock: Clock,
     pub response_owners: ResponseOwners,
     pub metrics: Metrics,
+    /// The database other instances share (PostgreSQL): client-key spend is charged there.
+    pub shared_db: Option<Db>,
 }
 
 pub struct CallRecord {
@@ -55,6 +58,7 @@ pub struct CallRecord {
     clock: Clock,
     response_owners: ResponseOwners,
     metrics: Metrics,
+    shared_db: Option<Db>,
     /// The id of the answer the upstream stored (Responses API), remembered with its key when
     /// the call succeeds.
     stored_response: Option<String>,
@@ -102,6 +106,7 @@ impl CallRecord {
             clock,
             response_owners,
             metrics,
+            shared_db,
         } = accounting;
         Self {
             keys,
@@ -109,6 +114,7 @@ impl CallRecord {
             live,
             response_owners,
             metrics,
+            shared_db,
             stored_response: None,
             created_at: clock.now_ms(),
             clock,
@@ -283,6 +289,14 @@ impl CallRecord {
         let usage = self.checked_usage(usage.unwrap_or_default());
         let cost = self.cost(&usage);
         if let Some(client) = self.client.take() {
+            if let Some(db) = &self.shared_db {
+                super::shared_quota::charge_client(
+                    db,
+                    client.key_handle(),
+                    cost,
+                    self.clock.now_ms(),
+                );
+            }
             client.finish(status, &usage, cost);
             if let Some(name) = &self.client_key_name {
                 self.metrics.client_key_spend(name, cost);

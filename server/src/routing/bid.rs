@@ -140,6 +140,15 @@ pub struct KeyCounters {
     probe_taken: AtomicBool,
     /// The key was deleted: the board takes no more bids for it.
     retired: AtomicBool,
+    /// The quota lives in a database shared with other instances, which takes each request
+    /// from it atomically: the budget here does not limit.
+    shared_quota: AtomicBool,
+    /// Requests taken from the shared quota ahead of use (a lease), not yet used.
+    leased: AtomicI64,
+    /// One request at a time takes a new lease; the others wait for it and draw on it.
+    lease_lock: Arc<tokio::sync::Mutex<()>>,
+    /// When a request last drew on the lease (Unix ms): an idle lease goes back.
+    lease_drawn_at: AtomicI64,
 }
 
 const UNLIMITED: i64 = i64::MAX;
@@ -151,6 +160,10 @@ impl Default for KeyCounters {
             budget: AtomicI64::new(UNLIMITED),
             probe_taken: AtomicBool::new(false),
             retired: AtomicBool::new(false),
+            shared_quota: AtomicBool::new(false),
+            leased: AtomicI64::new(0),
+            lease_lock: Arc::default(),
+            lease_drawn_at: AtomicI64::new(0),
         }
     }
 }
@@ -160,9 +173,61 @@ impl KeyCounters {
         self.in_flight.load(Ordering::Acquire)
     }
 
+    /// The quota is taken from a shared database per request (see [`KeyCounters::shared_quota`]).
+    pub fn share_quota(&self) {
+        self.shared_quota.store(true, Ordering::Release);
+        self.budget.store(UNLIMITED, Ordering::Release);
+    }
+
+    /// Takes one request from this instance's lease of the shared quota, if it holds any.
+    pub fn draw_leased(&self, now_ms: i64) -> bool {
+        let drawn = self
+            .leased
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n > 0).then(|| n - 1)
+            })
+            .is_ok();
+        if drawn {
+            self.lease_drawn_at.store(now_ms, Ordering::Release);
+        }
+        drawn
+    }
+
+    /// Adds requests taken from the shared quota (a new lease, or one a request did not use).
+    pub fn add_leased(&self, n: i64, now_ms: i64) {
+        self.leased.fetch_add(n, Ordering::AcqRel);
+        self.lease_drawn_at.store(now_ms, Ordering::Release);
+    }
+
+    pub fn leased(&self) -> i64 {
+        self.leased.load(Ordering::Acquire)
+    }
+
+    /// Empties the lease if nothing drew on it since `idle_before` (all of it when `None`);
+    /// returns the requests to give back to the shared quota.
+    pub fn take_back_lease(&self, idle_before: Option<i64>) -> i64 {
+        if idle_before.is_some_and(|t| self.lease_drawn_at.load(Ordering::Acquire) >= t) {
+            return 0;
+        }
+        self.leased.swap(0, Ordering::AcqRel)
+    }
+
+    /// Held while a request takes a new lease: the requests that find the lease empty meanwhile
+    /// wait for it rather than each querying the database (one query per call on one hot row
+    /// is what leases avoid).
+    pub async fn lock_leasing(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        self.lease_lock.clone().lock_owned().await
+    }
+
+    /// The lease lock if nobody holds it (a lease taken ahead of need, off the request's path).
+    pub fn try_lock_leasing(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        self.lease_lock.clone().try_lock_owned().ok()
+    }
+
     /// Sets the request budget from the quota left (requests in flight will spend theirs).
     pub fn set_budget(&self, unit: QuotaUnit, remaining: Option<f64>) {
         let budget = match (unit, remaining) {
+            _ if self.shared_quota.load(Ordering::Acquire) => UNLIMITED,
             (QuotaUnit::Requests, Some(r)) => (r.max(0.0).floor() as i64 - self.in_flight()).max(0),
             _ => UNLIMITED,
         };
@@ -306,6 +371,7 @@ impl Bid {
             counters: self.counters.clone(),
             budgeted: false,
             spent: false,
+            refund: None,
         }
     }
 
@@ -324,6 +390,7 @@ impl Bid {
             counters: self.counters.clone(),
             budgeted: true,
             spent: false,
+            refund: None,
         })
     }
 }
@@ -335,12 +402,27 @@ pub struct Lease {
     counters: Arc<KeyCounters>,
     budgeted: bool,
     spent: bool,
+    refund: Option<SharedRefund>,
+}
+
+/// Gives a request taken from a shared quota back, when the request did not use it.
+pub struct SharedRefund(Box<dyn FnOnce() + Send + Sync>);
+
+impl std::fmt::Debug for SharedRefund {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedRefund")
+    }
 }
 
 impl Lease {
     /// The request succeeded: it used its share of the quota.
     pub fn spend(mut self) {
         self.spent = true;
+    }
+
+    /// The request also took one from a shared quota: `refund` gives it back unless spent.
+    pub fn refund_shared_with(&mut self, refund: impl FnOnce() + Send + Sync + 'static) {
+        self.refund = Some(SharedRefund(Box::new(refund)));
     }
 }
 
@@ -349,6 +431,11 @@ impl Drop for Lease {
         self.counters.in_flight.fetch_sub(1, Ordering::AcqRel);
         if self.budgeted && !self.spent {
             self.counters.refund_budget();
+        }
+        if let Some(SharedRefund(refund)) = self.refund.take() {
+            if !self.spent {
+                refund();
+            }
         }
     }
 }
@@ -565,6 +652,25 @@ mod tests {
 
     fn budget(counters: &KeyCounters) -> i64 {
         counters.budget.load(Ordering::Acquire)
+    }
+
+    #[test]
+    fn a_shared_quota_lease_is_drawn_once_per_request_and_given_back_when_idle() {
+        let counters = KeyCounters::default();
+        assert!(!counters.draw_leased(0));
+        counters.add_leased(3, 100);
+        assert!(counters.draw_leased(200));
+        assert_eq!(counters.leased(), 2);
+        // Drawn on at 200: not idle since 150, idle since 300.
+        assert_eq!(counters.take_back_lease(Some(150)), 0);
+        assert_eq!(counters.take_back_lease(Some(300)), 2);
+        assert!(!counters.draw_leased(400));
+        let taking = counters.lease_lock.try_lock().expect("free");
+        assert!(
+            counters.lease_lock.try_lock().is_err(),
+            "one lease at a time"
+        );
+        drop(taking);
     }
 
     #[test]

@@ -192,6 +192,33 @@ impl HealthMachine {
         *self = Self::default();
     }
 
+    /// Adopts a verdict another instance reached on the same key (a shared database): a dead or
+    /// exhausted key is so here too; a throttle holds until its deadline unless one here holds
+    /// longer. Returns the new state if it changed.
+    pub fn adopt(&mut self, verdict: Health, now_ms: i64) -> Option<Health> {
+        let before = self.at(now_ms);
+        let after = match (before, verdict) {
+            (Health::AuthDead, _) => Health::AuthDead,
+            (_, Health::AuthDead) => Health::AuthDead,
+            (Health::QuotaExhausted, _) | (_, Health::QuotaExhausted) => Health::QuotaExhausted,
+            (current, Health::Throttled { until_ms } | Health::Cooling { until_ms })
+                if until_ms > now_ms =>
+            {
+                match current {
+                    Health::Throttled { until_ms: mine } | Health::Cooling { until_ms: mine }
+                        if mine >= until_ms =>
+                    {
+                        current
+                    }
+                    _ => Health::Throttled { until_ms },
+                }
+            }
+            (current, _) => current,
+        };
+        self.state = after;
+        (after != before).then_some(after)
+    }
+
     /// Leaves `QuotaExhausted` (quota reset or topped up).
     pub fn quota_restored(&mut self) {
         if self.state == Health::QuotaExhausted {
@@ -213,6 +240,28 @@ impl HealthMachine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verdicts_of_other_instances_are_adopted_when_they_weigh_more() {
+        let mut h = HealthMachine::default();
+        assert_eq!(
+            h.adopt(Health::Throttled { until_ms: 5_000 }, 1_000),
+            Some(Health::Throttled { until_ms: 5_000 })
+        );
+        // An earlier deadline or a past one changes nothing.
+        assert_eq!(h.adopt(Health::Throttled { until_ms: 3_000 }, 1_000), None);
+        assert_eq!(h.adopt(Health::Cooling { until_ms: 900 }, 1_000), None);
+        assert_eq!(h.at(5_000), Health::Active);
+        assert_eq!(h.adopt(Health::AuthDead, 1_000), Some(Health::AuthDead));
+        // Nothing but an edit brings a dead key back.
+        assert_eq!(h.adopt(Health::Throttled { until_ms: 9_000 }, 1_000), None);
+        assert_eq!(h.adopt(Health::Active, 1_000), None);
+        let mut h = HealthMachine::default();
+        assert_eq!(
+            h.adopt(Health::QuotaExhausted, 0),
+            Some(Health::QuotaExhausted)
+        );
+    }
 
     #[test]
     fn rate_limit_throttles_until_the_given_time_then_recovers() {

@@ -18,6 +18,7 @@ use mock_upstream::MockUpstream;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
+pub mod pg;
 pub mod surface;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";

@@ -830,37 +830,37 @@ function __wbg_get_imports() {
         },
         __wbindgen_generic_0000000000000001: function(arg0, arg1) {
             // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 122, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, __wasm_bindgen_func_elem_3253);
+            const ret = makeMutClosure(arg0, arg1, __wasm_bindgen_func_elem_3255);
             return ret;
         },
         __wbindgen_generic_0000000000000002: function(arg0, arg1) {
             // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("CloseEvent")], shim_idx: 104, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, __wasm_bindgen_func_elem_3207);
+            const ret = makeMutClosure(arg0, arg1, __wasm_bindgen_func_elem_3209);
             return ret;
         },
         __wbindgen_generic_0000000000000003: function(arg0, arg1) {
             // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("Event")], shim_idx: 104, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, __wasm_bindgen_func_elem_3207_2);
+            const ret = makeMutClosure(arg0, arg1, __wasm_bindgen_func_elem_3209_2);
             return ret;
         },
         __wbindgen_generic_0000000000000004: function(arg0, arg1) {
             // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("MessageEvent")], shim_idx: 104, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, __wasm_bindgen_func_elem_3207_3);
+            const ret = makeMutClosure(arg0, arg1, __wasm_bindgen_func_elem_3209_3);
             return ret;
         },
         __wbindgen_generic_0000000000000005: function(arg0, arg1) {
             // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Ref(NamedExternref("Event"))], shim_idx: 174, ret: Unit, inner_ret: Some(Unit) }, mutable: false }) -> Externref`.
-            const ret = makeClosure(arg0, arg1, __wasm_bindgen_func_elem_5811);
+            const ret = makeClosure(arg0, arg1, __wasm_bindgen_func_elem_5813);
             return ret;
         },
         __wbindgen_generic_0000000000000006: function(arg0, arg1) {
             // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Ref(NamedExternref("Event"))], shim_idx: 44, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, __wasm_bindgen_func_elem_3164);
+            const ret = makeMutClosure(arg0, arg1, __wasm_bindgen_func_elem_3166);
             return ret;
         },
         __wbindgen_generic_0000000000000007: function(arg0, arg1) {
             // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [], shim_idx: 96, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, __wasm_bindgen_func_elem_3208);
+            const ret = makeMutClosure(arg0, arg1, __wasm_bindgen_func_elem_3210);
             return ret;
         },
         __wbindgen_generic_0000000000000008: function(arg0) {
@@ -893,32 +893,32 @@ function __wbg_get_imports() {
     };
 }
 
-function __wasm_bindgen_func_elem_3208(arg0, arg1) {
-    wasm.__wasm_bindgen_func_elem_3208(arg0, arg1);
+function __wasm_bindgen_func_elem_3210(arg0, arg1) {
+    wasm.__wasm_bindgen_func_elem_3210(arg0, arg1);
 }
 
-function __wasm_bindgen_func_elem_3207(arg0, arg1, arg2) {
-    wasm.__wasm_bindgen_func_elem_3207(arg0, arg1, arg2);
+function __wasm_bindgen_func_elem_3209(arg0, arg1, arg2) {
+    wasm.__wasm_bindgen_func_elem_3209(arg0, arg1, arg2);
 }
 
-function __wasm_bindgen_func_elem_3207_2(arg0, arg1, arg2) {
-    wasm.__wasm_bindgen_func_elem_3207_2(arg0, arg1, arg2);
+function __wasm_bindgen_func_elem_3209_2(arg0, arg1, arg2) {
+    wasm.__wasm_bindgen_func_elem_3209_2(arg0, arg1, arg2);
 }
 
-function __wasm_bindgen_func_elem_3207_3(arg0, arg1, arg2) {
-    wasm.__wasm_bindgen_func_elem_3207_3(arg0, arg1, arg2);
+function __wasm_bindgen_func_elem_3209_3(arg0, arg1, arg2) {
+    wasm.__wasm_bindgen_func_elem_3209_3(arg0, arg1, arg2);
 }
 
-function __wasm_bindgen_func_elem_5811(arg0, arg1, arg2) {
-    wasm.__wasm_bindgen_func_elem_5811(arg0, arg1, arg2);
+function __wasm_bindgen_func_elem_5813(arg0, arg1, arg2) {
+    wasm.__wasm_bindgen_func_elem_5813(arg0, arg1, arg2);
 }
 
-function __wasm_bindgen_func_elem_3164(arg0, arg1, arg2) {
-    wasm.__wasm_bindgen_func_elem_3164(arg0, arg1, arg2);
+function __wasm_bindgen_func_elem_3166(arg0, arg1, arg2) {
+    wasm.__wasm_bindgen_func_elem_3166(arg0, arg1, arg2);
 }
 
-function __wasm_bindgen_func_elem_3253(arg0, arg1, arg2) {
-    const ret = wasm.__wasm_bindgen_func_elem_3253(arg0, arg1, arg2);
+function __wasm_bindgen_func_elem_3255(arg0, arg1, arg2) {
+    const ret = wasm.__wasm_bindgen_func_elem_3255(arg0, arg1, arg2);
     if (ret[1]) {
         throw takeFromExternrefTable0(ret[0]);
     }

@@ -1,0 +1,12 @@
+ALTER TABLE call_logs DROP COLUMN price_per_call;
+ALTER TABLE call_logs DROP COLUMN price_cache_write;
+ALTER TABLE call_logs DROP COLUMN price_cached_input;
+ALTER TABLE call_logs DROP COLUMN price_output;
+ALTER TABLE call_logs DROP COLUMN price_input;
+ALTER TABLE call_logs DROP COLUMN attempt_trail;
+ALTER TABLE api_keys DROP COLUMN ttfb_ewma_ms;
+ALTER TABLE api_keys DROP COLUMN quota_rejected;
+ALTER TABLE api_keys DROP COLUMN price_overrides;
+ALTER TABLE api_keys DROP COLUMN quota_reset_at;
+ALTER TABLE api_keys DROP COLUMN quota_reset;
+ALTER TABLE api_keys DROP COLUMN weight;

@@ -1,0 +1,3 @@
+DROP INDEX call_logs_provider;
+DROP TABLE usage_hour;
+DROP TABLE usage_minute;

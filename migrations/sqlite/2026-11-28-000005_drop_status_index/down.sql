@@ -1,0 +1,1 @@
+CREATE INDEX call_logs_status ON call_logs (status, id);

@@ -1,0 +1,12 @@
+ALTER TABLE client_keys DROP COLUMN spent_period_start;
+ALTER TABLE client_keys DROP COLUMN spent_usd;
+ALTER TABLE client_keys DROP COLUMN revoked_at;
+ALTER TABLE client_keys DROP COLUMN note;
+ALTER TABLE client_keys DROP COLUMN enabled;
+ALTER TABLE client_keys DROP COLUMN expires_at;
+ALTER TABLE client_keys DROP COLUMN models;
+ALTER TABLE client_keys DROP COLUMN max_parallel;
+ALTER TABLE client_keys DROP COLUMN tpm;
+ALTER TABLE client_keys DROP COLUMN rpm;
+ALTER TABLE client_keys DROP COLUMN budget_period;
+ALTER TABLE client_keys DROP COLUMN budget_usd;

@@ -1,0 +1,2 @@
+DROP TABLE key_cooling;
+DROP TABLE fleet_changes;
