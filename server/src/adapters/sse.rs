@@ -92,6 +92,16 @@ pub struct SseEvent<'a> {
 }
 
 pub fn parse_event(raw: &[u8]) -> SseEvent<'_> {
+    if let Some(data) = single_data_line(raw) {
+        return SseEvent {
+            event: None,
+            data: Some(std::borrow::Cow::Borrowed(data)),
+        };
+    }
+    parse_lines(raw)
+}
+
+fn parse_lines(raw: &[u8]) -> SseEvent<'_> {
     let mut out = SseEvent::default();
     // Lines found with memchr: `split` with a closure tests every byte, and this runs on every
     // event of every stream.
@@ -128,6 +138,19 @@ pub fn parse_event(raw: &[u8]) -> SseEvent<'_> {
     out
 }
 
+/// The value of an event that is one `data: ` line and nothing else, the shape of almost every
+/// chat chunk: read without going through the lines.
+fn single_data_line(raw: &[u8]) -> Option<&[u8]> {
+    let rest = raw.strip_prefix(b"data: ")?;
+    let end = memchr::memchr(b'\n', rest)?;
+    // What follows can only be the blank line(s) that end the event.
+    if !rest[end..].iter().all(|&b| b == b'\n' || b == b'\r') {
+        return None;
+    }
+    let line = &rest[..end];
+    Some(line.strip_suffix(b"\r").unwrap_or(line))
+}
+
 /// A `data:` event carrying `payload`.
 pub fn data_event(payload: &[u8]) -> Bytes {
     let mut out = Vec::with_capacity(payload.len() + 8);
@@ -140,6 +163,25 @@ pub fn data_event(payload: &[u8]) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_data_line_reads_as_the_lines_do() {
+        for raw in [
+            &b"data: {\"x\":1}\n\n"[..],
+            b"data: {\"x\":1}\r\n\r\n",
+            b"data:  two spaces\n\n",
+            b"data: \n\n",
+            b"data: a\r\n",
+            b"data: a\ndata: b\n\n",
+            b"data: a\nevent: e\n\n",
+            b"data: no end",
+            b"data:x\n\n",
+        ] {
+            let (fast, lines) = (parse_event(raw), parse_lines(raw));
+            assert_eq!(fast.data, lines.data, "{:?}", String::from_utf8_lossy(raw));
+            assert_eq!(fast.event, lines.event);
+        }
+    }
 
     #[test]
     fn splits_across_reads_and_line_endings() {
