@@ -26,7 +26,7 @@ use opentelemetry::trace::{
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider};
 use opentelemetry_sdk::Resource;
 
 use crate::routing::TokenUsage;
@@ -41,6 +41,9 @@ pub struct TraceConfig {
     /// The full URL spans are posted to (`…/v1/traces`).
     pub endpoint: String,
     pub service_name: String,
+    /// `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` as given (checked at start).
+    pub sampler: Option<String>,
+    pub sampler_arg: Option<String>,
 }
 
 impl TraceConfig {
@@ -54,6 +57,43 @@ impl TraceConfig {
         Some(Self {
             endpoint,
             service_name: get("OTEL_SERVICE_NAME").unwrap_or_else(|| "api-proxy".to_owned()),
+            sampler: get("OTEL_TRACES_SAMPLER"),
+            sampler_arg: get("OTEL_TRACES_SAMPLER_ARG"),
+        })
+    }
+
+    /// The sampler the specification's variables name: `parentbased_always_on` (every call, or
+    /// as the client's trace decided) unless set. At tens of thousands of calls a second, a
+    /// ratio (`parentbased_traceidratio` with `OTEL_TRACES_SAMPLER_ARG=0.01`, say) keeps the
+    /// cost of traces near that of having them off.
+    fn sampler(&self) -> Result<Sampler, TraceSetupError> {
+        let ratio = || -> Result<f64, TraceSetupError> {
+            let Some(arg) = &self.sampler_arg else {
+                return Ok(1.0);
+            };
+            arg.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|r| (0.0..=1.0).contains(r))
+                .ok_or_else(|| {
+                    TraceSetupError(format!(
+                        "OTEL_TRACES_SAMPLER_ARG must be a ratio from 0 to 1, not {arg:?}"
+                    ))
+                })
+        };
+        let parent_based = |root| Sampler::ParentBased(Box::new(root));
+        Ok(match self.sampler.as_deref().map(str::trim) {
+            None | Some("parentbased_always_on") => parent_based(Sampler::AlwaysOn),
+            Some("always_on") => Sampler::AlwaysOn,
+            Some("always_off") => Sampler::AlwaysOff,
+            Some("traceidratio") => Sampler::TraceIdRatioBased(ratio()?),
+            Some("parentbased_always_off") => parent_based(Sampler::AlwaysOff),
+            Some("parentbased_traceidratio") => parent_based(Sampler::TraceIdRatioBased(ratio()?)),
+            Some(other) => {
+                return Err(TraceSetupError(format!(
+                    "OTEL_TRACES_SAMPLER {other:?} is not one of always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio"
+                )))
+            }
         })
     }
 }
@@ -94,6 +134,7 @@ impl Traces {
             .build()
             .map_err(|e| TraceSetupError(e.to_string()))?;
         let provider = SdkTracerProvider::builder()
+            .with_sampler(config.sampler()?)
             .with_batch_exporter(exporter)
             .with_resource(
                 Resource::builder()
@@ -376,6 +417,26 @@ mod tests {
         .unwrap();
         assert_eq!(exact.endpoint, "http://c:4318/traces");
         assert_eq!(exact.service_name, "gateway");
+    }
+
+    #[test]
+    fn the_sampler_comes_from_the_standard_variables() {
+        let config = |sampler: Option<&str>, arg: Option<&str>| TraceConfig {
+            endpoint: "http://127.0.0.1:4318/v1/traces".into(),
+            service_name: "api-proxy".into(),
+            sampler: sampler.map(str::to_owned),
+            sampler_arg: arg.map(str::to_owned),
+        };
+        let named = |sampler, arg| format!("{:?}", config(sampler, arg).sampler().unwrap());
+        assert_eq!(named(None, None), "ParentBased(AlwaysOn)");
+        assert_eq!(named(Some("always_off"), None), "AlwaysOff");
+        assert_eq!(
+            named(Some("parentbased_traceidratio"), Some("0.01")),
+            "ParentBased(TraceIdRatioBased(0.01))"
+        );
+        assert_eq!(named(Some("traceidratio"), None), "TraceIdRatioBased(1.0)");
+        assert!(config(Some("traceidratio"), Some("2")).sampler().is_err());
+        assert!(config(Some("sometimes"), None).sampler().is_err());
     }
 
     #[test]

@@ -281,6 +281,25 @@ async fn a_call_without_a_client_trace_starts_one_and_a_failed_call_is_an_error(
 }
 
 #[actix_web::test]
+async fn a_sampler_that_keeps_nothing_exports_nothing_and_says_so_upstream() {
+    let (endpoint, received) = collector();
+    let app = TestApp::start_with(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("OTEL_TRACES_SAMPLER", "always_off"),
+    ])
+    .await;
+    let mock = MockUpstream::start(MockConfig::default());
+    app.add_openai_key("main", &mock).await;
+    let reply = app.chat(chat_body("gpt-4o")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let (spans, _) = exported(&app, &received).await;
+    assert!(spans.is_empty(), "{} spans exported", spans.len());
+    let sent = mock.received()[0].header("traceparent").unwrap().to_owned();
+    assert!(sent.ends_with("-00"), "not sampled: {sent}");
+    app.stop().await;
+}
+
+#[actix_web::test]
 async fn without_an_endpoint_nothing_is_traced_or_sent_upstream() {
     let mock = MockUpstream::start(MockConfig::default());
     let app = TestApp::start().await;
