@@ -14,22 +14,15 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, copyFileSync, existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
-import { createInterface } from 'node:readline';
 import { createServer } from 'node:http';
 import { chromium } from 'playwright-core';
+import { API_PROXY_BIN, Child, MOCK_UPSTREAM_BIN, REPO, cleanEnv } from '../support/processes.mjs';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const TARGET_DIR = process.env.CARGO_TARGET_DIR
-    ? path.resolve(REPO, process.env.CARGO_TARGET_DIR)
-    : path.join(REPO, 'target');
-const API_PROXY_BIN = path.resolve(process.env.API_PROXY_BIN || path.join(TARGET_DIR, 'debug', 'api-proxy'));
-const MOCK_UPSTREAM_BIN = path.resolve(process.env.MOCK_UPSTREAM_BIN || path.join(TARGET_DIR, 'debug', 'mock-upstream'));
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const PYTHON = path.join(REPO, '.venv', 'bin', 'python');
 const ARTIFACTS = path.join(REPO, 'test-artifacts', 'dashboard');
@@ -38,93 +31,7 @@ const README_SCREENSHOT = path.join(REPO, 'docs', 'dashboard.png');
 const ADMIN_TOKEN = 'dashboard-e2e-admin-token-0123456789';
 const UPSTREAM_SECRET = 'sk-dashboard-e2e-upstream-0123456789abcdef';
 const MOCK_REPLY = 'Hello from the mock upstream.';
-const READY_TIMEOUT_MS = 30_000;
 const UI_TIMEOUT_MS = 15_000;
-
-// Variables api-proxy reads: inherited values must not leak into the test server.
-const SERVER_VARS = [
-    'PORT', 'HOST', 'DATABASE_PATH', 'DATA_DIR', 'ADMIN_TOKEN', 'PROVIDERS_DIR', 'MODEL_ALIASES_FILE',
-    'LOG_LEVEL', 'WORKERS', 'ENCRYPTION_KEY', 'REQUIRE_CLIENT_KEYS', 'ALLOWED_HOSTS', 'CORS_ORIGINS',
-    'BODY_LIMIT_BYTES', 'CONNECT_TIMEOUT_MS', 'CLIENT_HEADER_TIMEOUT_MS', 'LOG_FLUSH_MS', 'LOG_BATCH_MAX', 'SHUTDOWN_TIMEOUT_SECS',
-    'RUST_LOG',
-];
-
-function cleanEnv(extra = {}) {
-    const env = { ...process.env, NO_COLOR: '1' };
-    for (const name of SERVER_VARS) delete env[name];
-    return { ...env, ...extra };
-}
-
-/** A child process whose output is read line by line, so a test can wait for a line. */
-class Child {
-    constructor(name, argv, env, cwd) {
-        if (!existsSync(argv[0])) {
-            throw new Error(`${argv[0]} does not exist: build it first (see the top of this file)`);
-        }
-        this.name = name;
-        this.lines = [];
-        this.waiters = [];
-        this.proc = spawn(argv[0], argv.slice(1), { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-        this.exited = once(this.proc, 'exit');
-        for (const stream of [this.proc.stdout, this.proc.stderr]) {
-            createInterface({ input: stream }).on('line', (line) => {
-                this.lines.push(line);
-                for (const w of [...this.waiters]) w(line);
-            });
-        }
-        this.proc.on('exit', () => {
-            for (const w of [...this.waiters]) w(null);
-        });
-    }
-
-    output() {
-        return this.lines.slice(-40).join('\n');
-    }
-
-    /** The first match of `pattern` in the output (past or future). */
-    waitFor(pattern, timeoutMs = READY_TIMEOUT_MS) {
-        for (const line of this.lines) {
-            const m = line.match(pattern);
-            if (m) return Promise.resolve(m);
-        }
-        return new Promise((resolve, reject) => {
-            const done = (fn, value) => {
-                clearTimeout(timer);
-                this.waiters = this.waiters.filter((w) => w !== waiter);
-                fn(value);
-            };
-            const waiter = (line) => {
-                if (line === null) {
-                    done(reject, new Error(`${this.name} exited before printing ${pattern}:\n${this.output()}`));
-                    return;
-                }
-                const m = line.match(pattern);
-                if (m) done(resolve, m);
-            };
-            const timer = setTimeout(
-                () => done(reject, new Error(`${this.name} printed no ${pattern} within ${timeoutMs} ms:\n${this.output()}`)),
-                timeoutMs,
-            );
-            this.waiters.push(waiter);
-        });
-    }
-
-    /** SIGKILL: the process dies at once, as in a crash. */
-    async kill() {
-        if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
-        this.proc.kill('SIGKILL');
-        await this.exited;
-    }
-
-    /** SIGTERM (api-proxy drains in-flight requests), SIGKILL if it hangs. */
-    async stop() {
-        if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
-        this.proc.kill('SIGTERM');
-        const timer = setTimeout(() => this.proc.kill('SIGKILL'), 15_000);
-        await this.exited;
-        clearTimeout(timer);
-    }
-}
 
 function run(file, args, options = {}) {
     return new Promise((resolve, reject) => {

@@ -11,21 +11,11 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
 import OpenAI from 'openai';
-
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const TARGET_DIR = process.env.CARGO_TARGET_DIR
-    ? path.resolve(REPO, process.env.CARGO_TARGET_DIR)
-    : path.join(REPO, 'target');
-const API_PROXY_BIN = path.resolve(process.env.API_PROXY_BIN || path.join(TARGET_DIR, 'debug', 'api-proxy'));
-const MOCK_UPSTREAM_BIN = path.resolve(process.env.MOCK_UPSTREAM_BIN || path.join(TARGET_DIR, 'debug', 'mock-upstream'));
+import { API_PROXY_BIN, Child, MOCK_UPSTREAM_BIN, REPO, cleanEnv } from '../support/processes.mjs';
 
 const ADMIN_TOKEN = 'e2e-node-admin-token-0123456789abcdef';
 const UPSTREAM_SECRET = 'sk-e2e-node-upstream-0123456789abcdef';
@@ -39,85 +29,7 @@ const MOCK_REPLY = 'Hello from the mock upstream.';
 const MOCK_CHUNKS = MOCK_REPLY.split(' ').length;
 const MOCK_PROMPT_TOKENS = 12;
 const MOCK_EMBEDDING_DIMENSIONS = 8;
-const READY_TIMEOUT_MS = 30_000;
 
-// Variables api-proxy reads: inherited values must not leak into the test server.
-const SERVER_VARS = [
-    'PORT', 'HOST', 'DATABASE_PATH', 'DATA_DIR', 'ADMIN_TOKEN', 'PROVIDERS_DIR', 'MODEL_ALIASES_FILE',
-    'LOG_LEVEL', 'WORKERS', 'ENCRYPTION_KEY', 'REQUIRE_CLIENT_KEYS', 'ALLOWED_HOSTS', 'CORS_ORIGINS',
-    'BODY_LIMIT_BYTES', 'CONNECT_TIMEOUT_MS', 'CLIENT_HEADER_TIMEOUT_MS', 'LOG_FLUSH_MS', 'LOG_BATCH_MAX',
-    'SHUTDOWN_TIMEOUT_SECS', 'RUST_LOG',
-];
-
-function cleanEnv(extra = {}) {
-    const env = { ...process.env, NO_COLOR: '1' };
-    for (const name of SERVER_VARS) delete env[name];
-    return { ...env, ...extra };
-}
-
-/** A child process whose output is read line by line, so a test can wait for a line. */
-class Child {
-    constructor(name, argv, env, cwd) {
-        if (!existsSync(argv[0])) {
-            throw new Error(`${argv[0]} does not exist: run \`cargo build -p api-proxy -p mock-upstream\` first`);
-        }
-        this.name = name;
-        this.lines = [];
-        this.waiters = [];
-        this.proc = spawn(argv[0], argv.slice(1), { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-        this.exited = once(this.proc, 'exit');
-        for (const stream of [this.proc.stdout, this.proc.stderr]) {
-            createInterface({ input: stream }).on('line', (line) => {
-                this.lines.push(line);
-                for (const w of [...this.waiters]) w(line);
-            });
-        }
-        this.proc.on('exit', () => {
-            for (const w of [...this.waiters]) w(null);
-        });
-    }
-
-    output() {
-        return this.lines.slice(-40).join('\n');
-    }
-
-    /** The first match of `pattern` in the output (past or future). */
-    waitFor(pattern, timeoutMs = READY_TIMEOUT_MS) {
-        for (const line of this.lines) {
-            const m = line.match(pattern);
-            if (m) return Promise.resolve(m);
-        }
-        return new Promise((resolve, reject) => {
-            const done = (fn, value) => {
-                clearTimeout(timer);
-                this.waiters = this.waiters.filter((w) => w !== waiter);
-                fn(value);
-            };
-            const waiter = (line) => {
-                if (line === null) {
-                    done(reject, new Error(`${this.name} exited before printing ${pattern}:\n${this.output()}`));
-                    return;
-                }
-                const m = line.match(pattern);
-                if (m) done(resolve, m);
-            };
-            const timer = setTimeout(
-                () => done(reject, new Error(`${this.name} printed no ${pattern} within ${timeoutMs} ms:\n${this.output()}`)),
-                timeoutMs,
-            );
-            this.waiters.push(waiter);
-        });
-    }
-
-    /** SIGTERM (api-proxy drains in-flight requests), SIGKILL if it hangs. */
-    async stop() {
-        if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
-        this.proc.kill('SIGTERM');
-        const timer = setTimeout(() => this.proc.kill('SIGKILL'), 15_000);
-        await this.exited;
-        clearTimeout(timer);
-    }
-}
 
 const state = {};
 
