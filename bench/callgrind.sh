@@ -55,15 +55,7 @@ metrics_on) ;;
 metrics_off) OBSERVABILITY_ENV=(METRICS_ENABLED=false) ;;
 tracing_on)
     SINK_PORT=$(free_port)
-    python3 -c '
-import http.server, sys
-class Sink(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
-    def log_message(self, *args): pass
-http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
-' "$SINK_PORT" &
+    python3 bench/otlp-sink.py "$SINK_PORT" &
     PIDS+=($!)
     wait_port "$SINK_PORT"
     OBSERVABILITY_ENV=(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$SINK_PORT")

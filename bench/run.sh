@@ -303,15 +303,7 @@ run_rounds() {
 run_observability() {
     local variant port pid out sink_port sink_pid
     sink_port=$(free_port)
-    python3 -c '
-import http.server, sys
-class Sink(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
-    def log_message(self, *args): pass
-http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
-' "$sink_port" &
+    python3 "$ROOT/bench/otlp-sink.py" "$sink_port" &
     sink_pid=$!
     PIDS+=("$sink_pid")
     wait_port "$sink_port"
