@@ -67,22 +67,6 @@ async fn chat(http: &awc::Client, on: &Process, model: &str) -> StatusCode {
     }
 }
 
-/// Polls `check` until it holds (no fixed sleeps), failing after `within`.
-async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if check().await {
-            return;
-        }
-        assert!(Instant::now() < deadline, "not within {within:?}: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// Adds a key that serves only the model `probe` through `on`, and waits until every one of
 /// `all` lists that model (from its own live keys): an instance that does has loaded every
 /// change made before it too, since a reload reads the change counter before the rows.

@@ -3,7 +3,7 @@
 //! persistence, request quotas, client-key budgets and edits that hold across instances.
 //! Each test has its own fresh database (`support::pg`).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use diesel::RunQueryDsl;
@@ -20,22 +20,6 @@ const KEY_B: &str = "CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk=";
 /// An instance on `pg` (its own data folder, the database shared).
 async fn instance(pg: &TestPg) -> TestApp {
     TestApp::start_with(&[("DATABASE_URL", &pg.url), ("ENCRYPTION_KEY", KEY_A)]).await
-}
-
-/// Polls `check` until it holds, failing after `within`.
-async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if check().await {
-            return;
-        }
-        assert!(Instant::now() < deadline, "not within {within:?}: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[derive(diesel::QueryableByName)]

@@ -21,6 +21,26 @@ use tempfile::TempDir;
 pub mod pg;
 pub mod surface;
 
+/// Polls `check` until it holds (no fixed sleeps: a condition another instance or thread makes
+/// true), failing after `within` with `what`.
+pub async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not within {within:?}: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
 pub const SECRET: &str = "sk-test-SECRETSECRETSECRET-1234";
 
