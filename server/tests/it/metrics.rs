@@ -59,30 +59,6 @@ fn sum(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
         .sum()
 }
 
-/// An app whose key `first` (priority 1) answers 500 and whose key `second` (priority 2, with
-/// `second_extra`'s fields) answers; the mocks serve as long as the returned pair lives.
-async fn failing_over_app(second_extra: serde_json::Value) -> (TestApp, [MockUpstream; 2]) {
-    let broken = MockUpstream::start(MockConfig {
-        behaviour: Behaviour::Status(500),
-        ..Default::default()
-    });
-    let healthy = MockUpstream::start(MockConfig::default());
-    let app = TestApp::start().await;
-    app.add_key(
-        json!({"provider": "openai", "name": "first", "api_key": "sk-first-000000",
-        "base_url": broken.openai_base(), "priority": 1}),
-    )
-    .await;
-    let mut second = json!({"provider": "openai", "name": "second", "api_key": "sk-second-00000",
-        "base_url": healthy.openai_base(), "priority": 2});
-    second
-        .as_object_mut()
-        .unwrap()
-        .extend(second_extra.as_object().unwrap().clone());
-    app.add_key(second).await;
-    (app, [broken, healthy])
-}
-
 #[actix_web::test]
 async fn counts_tokens_and_cost_are_those_of_the_calls_made() {
     let mock = MockUpstream::start(MockConfig {

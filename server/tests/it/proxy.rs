@@ -162,22 +162,7 @@ async fn models_lists_what_enabled_keys_reach() {
 
 #[actix_web::test]
 async fn a_failing_key_fails_over_to_the_next_one() {
-    let broken = MockUpstream::start(MockConfig {
-        behaviour: Behaviour::Status(500),
-        ..Default::default()
-    });
-    let healthy = MockUpstream::start(MockConfig::default());
-    let app = TestApp::start().await;
-    app.add_key(
-        json!({"provider": "openai", "name": "first", "api_key": "sk-first-000000",
-        "base_url": broken.openai_base(), "priority": 1}),
-    )
-    .await;
-    app.add_key(
-        json!({"provider": "openai", "name": "second", "api_key": "sk-second-00000",
-        "base_url": healthy.openai_base(), "priority": 2}),
-    )
-    .await;
+    let (app, [broken, healthy]) = failing_over_app(json!({})).await;
 
     let reply = app.chat(chat_body("gpt-4o")).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);

@@ -14,7 +14,7 @@ use api_proxy::clock::Clock;
 use api_proxy::config::ServerConfig;
 use api_proxy::state::AppState;
 use futures_util::StreamExt;
-use mock_upstream::MockUpstream;
+use mock_upstream::{Behaviour, MockConfig, MockUpstream};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
@@ -355,4 +355,28 @@ pub fn assembled(text: &str) -> String {
                 .map(str::to_owned)
         })
         .collect()
+}
+
+/// An app whose key `first` (priority 1) answers 500 and whose key `second` (priority 2, with
+/// `second_extra`'s fields) answers; the mocks serve as long as the returned pair lives.
+pub async fn failing_over_app(second_extra: Value) -> (TestApp, [MockUpstream; 2]) {
+    let broken = MockUpstream::start(MockConfig {
+        behaviour: Behaviour::Status(500),
+        ..Default::default()
+    });
+    let healthy = MockUpstream::start(MockConfig::default());
+    let app = TestApp::start().await;
+    app.add_key(
+        json!({"provider": "openai", "name": "first", "api_key": "sk-first-000000",
+        "base_url": broken.openai_base(), "priority": 1}),
+    )
+    .await;
+    let mut second = json!({"provider": "openai", "name": "second", "api_key": "sk-second-00000",
+        "base_url": healthy.openai_base(), "priority": 2});
+    second
+        .as_object_mut()
+        .unwrap()
+        .extend(second_extra.as_object().unwrap().clone());
+    app.add_key(second).await;
+    (app, [broken, healthy])
 }
