@@ -9,6 +9,8 @@
 #   KEEP_DIR=/tmp/profile bench/callgrind.sh chat   # keeps callgrind.out.<scenario>* for
 #                                                   # `callgrind_annotate --inclusive=yes`
 #   OBSERVABILITY=metrics_off|metrics_on|tracing_on bench/callgrind.sh chat
+#   CONCURRENCY=64 bench/callgrind.sh chat   calls 64 at a time (default 1): batches and wake-ups
+#                                            as under load
 #   TARGET=bare bench/callgrind.sh chat   the bare actix-web + awc forwarder (BARE_BIN) instead of
 #                                         api-proxy: the stack's own share of a call
 #   CLIENT_KEY=limited bench/callgrind.sh chat   calls with a client key that has every limit
@@ -28,6 +30,7 @@ LOADGEN=${LOADGEN:-target/release/loadgen}
 BARE_BIN=${BARE_BIN:-$(dirname "$PROXY_BIN")/bare-forwarder}
 TARGET=${TARGET:-api-proxy}
 CALLS=${CALLS:-500}
+CONCURRENCY=${CONCURRENCY:-1}
 KEEP_DIR=${KEEP_DIR:-}
 WARMUP=${WARMUP:-50}
 ADMIN_TOKEN=callgrind-admin-token-0123456789
@@ -115,7 +118,7 @@ esac
 run() { # url model stream? requests
     local stream=()
     [[ $3 == stream ]] && stream=(--stream)
-    "$LOADGEN" load --url "$1" --model "$2" "${stream[@]}" "${BEARER[@]}" --concurrency 1 --threads 1 \
+    "$LOADGEN" load --url "$1" --model "$2" "${stream[@]}" "${BEARER[@]}" --concurrency "$CONCURRENCY" --threads 1 \
         --warmup-secs 0 --requests "$4" --duration-secs 600 --timeout-secs 60 --out "$WORK/load.json"
     jq -e '.error_count == 0' "$WORK/load.json" >/dev/null || { echo "errors: $(cat "$WORK/load.json")" >&2; exit 1; }
 }
@@ -141,5 +144,5 @@ for scenario in "${SCENARIOS[@]}"; do
         mkdir -p "$KEEP_DIR"
         for f in "$WORK"/callgrind.out*; do cp "$f" "$KEEP_DIR/$(basename "$f" | sed "s/^callgrind.out/callgrind.out.$scenario/")"; done
     fi
-    echo "$scenario ($OBSERVABILITY, client key: $CLIENT_KEY): $((total / CALLS)) instructions per call ($CALLS calls, $TARGET)"
+    echo "$scenario ($OBSERVABILITY, client key: $CLIENT_KEY, c=$CONCURRENCY): $((total / CALLS)) instructions per call ($CALLS calls, $TARGET)"
 done

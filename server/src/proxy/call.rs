@@ -536,13 +536,16 @@ fn usd_8(cost: f64) -> HeaderValue {
             .unwrap_or(HeaderValue::from_static("0"));
     }
     let units = (cost * SCALE).round() as u64;
-    let mut text = (units / SCALE as u64).to_string();
-    let fraction = units % SCALE as u64;
-    text.push('.');
-    let digits = fraction.to_string();
-    text.extend(std::iter::repeat_n('0', 8 - digits.len()));
-    text.push_str(&digits);
-    HeaderValue::try_from(text).expect("digits and a dot")
+    // Whole part, a dot, and the fraction zero-padded to 8 digits, written into one buffer.
+    let mut text = [b'0'; 32];
+    let mut digits = itoa::Buffer::new();
+    let whole = digits.format(units / SCALE as u64).as_bytes();
+    text[..whole.len()].copy_from_slice(whole);
+    text[whole.len()] = b'.';
+    let end = whole.len() + 9;
+    let fraction = digits.format(units % SCALE as u64).as_bytes();
+    text[end - fraction.len()..end].copy_from_slice(fraction);
+    HeaderValue::from_bytes(&text[..end]).expect("digits and a dot")
 }
 
 async fn read_body(
