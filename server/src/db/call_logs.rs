@@ -71,6 +71,39 @@ pub struct NewCallLog {
     pub price_per_call: Option<f64>,
 }
 
+/// A stored row as the [`NewCallLog`] it was written from.
+impl From<CallLogRow> for NewCallLog {
+    fn from(r: CallLogRow) -> Self {
+        Self {
+            created_at: r.created_at,
+            request_id: r.request_id,
+            key_id: r.key_id,
+            key_name: r.key_name,
+            provider: r.provider,
+            model: r.model,
+            endpoint: r.endpoint,
+            stream: r.stream,
+            status: r.status,
+            error: r.error,
+            latency_ms: r.latency_ms,
+            ttfb_ms: r.ttfb_ms,
+            prompt_tokens: r.prompt_tokens,
+            completion_tokens: r.completion_tokens,
+            cached_tokens: r.cached_tokens,
+            total_tokens: r.total_tokens,
+            cost_usd: r.cost_usd,
+            attempts: r.attempts,
+            client_key_id: r.client_key_id,
+            attempt_trail: r.attempt_trail,
+            price_input: r.price_input,
+            price_output: r.price_output,
+            price_cached_input: r.price_cached_input,
+            price_cache_write: r.price_cache_write,
+            price_per_call: r.price_per_call,
+        }
+    }
+}
+
 /// Inserts rows (call inside a transaction) as multi-row `INSERT`s of fixed sizes, 128, then 16,
 /// then 1 row, each one cached prepared statement. A statement whose size followed the batch was
 /// parsed and prepared anew every time; one row per statement bound and stepped every row on its
@@ -230,6 +263,20 @@ mod tests {
         }
     }
 
+    /// Inserts `rows` in one transaction and reads back every row, oldest first.
+    fn store_and_load(conn: &mut AnyConnection, rows: &[NewCallLog]) -> Vec<NewCallLog> {
+        conn.transaction::<_, DbError, _>(|c| insert_batch(c, rows))
+            .unwrap();
+        on_backend!(conn, |c| call_logs::table
+            .select(CallLogRow::as_select())
+            .order(call_logs::id.asc())
+            .load(c))
+        .unwrap()
+        .into_iter()
+        .map(NewCallLog::from)
+        .collect()
+    }
+
     /// Every row of a batch that spans all three statement sizes is stored, in order, as sent.
     #[test]
     fn a_batch_of_every_chunk_size_is_stored_in_order() {
@@ -239,48 +286,7 @@ mod tests {
         for size in [0, 1, 15, 16, 17, 128 + 16 + 3, 300] {
             let rows: Vec<NewCallLog> = (0..size).map(row).collect();
             diesel::delete(call_logs::table).execute(&mut conn).unwrap();
-            conn.transaction::<_, DbError, _>(|c| insert_batch(c, &rows))
-                .unwrap();
-            let stored: Vec<CallLogRow> = call_logs::table
-                .select(CallLogRow::as_select())
-                .order(call_logs::id.asc())
-                .load(&mut conn)
-                .unwrap();
-            assert_eq!(stored.len(), size, "batch of {size}");
-            for (sent, got) in rows.iter().zip(stored) {
-                assert_eq!(&as_sent(got), sent, "batch of {size}");
-            }
-        }
-    }
-
-    /// A stored row as the [`NewCallLog`] it was written from.
-    fn as_sent(r: CallLogRow) -> NewCallLog {
-        NewCallLog {
-            created_at: r.created_at,
-            request_id: r.request_id,
-            key_id: r.key_id,
-            key_name: r.key_name,
-            provider: r.provider,
-            model: r.model,
-            endpoint: r.endpoint,
-            stream: r.stream,
-            status: r.status,
-            error: r.error,
-            latency_ms: r.latency_ms,
-            ttfb_ms: r.ttfb_ms,
-            prompt_tokens: r.prompt_tokens,
-            completion_tokens: r.completion_tokens,
-            cached_tokens: r.cached_tokens,
-            total_tokens: r.total_tokens,
-            cost_usd: r.cost_usd,
-            attempts: r.attempts,
-            client_key_id: r.client_key_id,
-            attempt_trail: r.attempt_trail,
-            price_input: r.price_input,
-            price_output: r.price_output,
-            price_cached_input: r.price_cached_input,
-            price_cache_write: r.price_cache_write,
-            price_per_call: r.price_per_call,
+            assert_eq!(store_and_load(&mut conn, &rows), rows, "batch of {size}");
         }
     }
 
@@ -322,18 +328,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&dir.path().join("t.sqlite")).unwrap();
         let mut conn = db.conn().unwrap();
-        conn.transaction::<_, DbError, _>(|c| insert_batch(c, &rows))
-            .unwrap();
-        let stored: Vec<CallLogRow> = call_logs::table
-            .select(CallLogRow::as_select())
-            .order(call_logs::id.asc())
-            .load(&mut conn)
-            .unwrap();
-        assert_eq!(stored.len(), rows.len());
-        for (sent, got) in rows.iter().zip(stored) {
-            let got = as_sent(got);
+        let stored = store_and_load(&mut conn, &rows);
+        assert_eq!(stored, rows);
+        for (sent, got) in rows.iter().zip(&stored) {
             assert_eq!(got.cost_usd.to_bits(), sent.cost_usd.to_bits(), "{sent:?}");
-            assert_eq!(&got, sent);
         }
     }
 }
