@@ -106,11 +106,14 @@ pub fn call_spans(record: CallTrace, scope: &InstrumentationScope, out: &mut Vec
         |span_id| SpanContext::new(ids.trace_id, span_id, ids.flags, false, ids.state.clone());
     let operation = operation_name(endpoint);
     let failed = outcome.status >= 400;
+    let name = span_name(&[operation, " ", &request_model]);
+    // One copy of the model that the call's and its attempts' attributes share.
+    let model = StringValue::from(Arc::<str>::from(request_model));
 
     let mut attributes = Vec::with_capacity(14);
     attributes.extend([
         KeyValue::new("gen_ai.operation.name", operation),
-        KeyValue::new("gen_ai.request.model", request_model.clone()),
+        KeyValue::new("gen_ai.request.model", model.clone()),
         KeyValue::new("api_proxy.endpoint", endpoint),
         KeyValue::new("http.response.status_code", i64::from(outcome.status)),
         KeyValue::new("api_proxy.attempts", i64::from(outcome.attempts)),
@@ -118,7 +121,7 @@ pub fn call_spans(record: CallTrace, scope: &InstrumentationScope, out: &mut Vec
             "gen_ai.response.model",
             outcome
                 .response_model
-                .unwrap_or_else(|| request_model.clone()),
+                .map_or_else(|| model.clone(), StringValue::from),
         ),
     ]);
     if let Some(key) = &outcome.key {
@@ -160,7 +163,7 @@ pub fn call_spans(record: CallTrace, scope: &InstrumentationScope, out: &mut Vec
         remote_parent.unwrap_or(SpanId::INVALID),
         remote_parent.is_some(),
         SpanKind::Server,
-        Cow::Owned(format!("{operation} {request_model}")),
+        Cow::Owned(name),
         (start, end),
         attributes,
         status,
@@ -173,7 +176,9 @@ pub fn call_spans(record: CallTrace, scope: &InstrumentationScope, out: &mut Vec
             KeyValue::new("gen_ai.provider.name", attempt.key.provider().to_owned()),
             KeyValue::new(
                 "gen_ai.request.model",
-                attempt.model.unwrap_or_else(|| request_model.clone()),
+                attempt
+                    .model
+                    .map_or_else(|| model.clone(), StringValue::from),
             ),
             KeyValue::new("api_proxy.key.name", attempt.key.name().to_owned()),
             KeyValue::new("api_proxy.attempt", i64::from(attempt.number)),
@@ -190,13 +195,27 @@ pub fn call_spans(record: CallTrace, scope: &InstrumentationScope, out: &mut Vec
             span_id,
             false,
             SpanKind::Client,
-            Cow::Owned(format!("attempt {} {}", attempt.number, attempt.key.name())),
+            Cow::Owned(span_name(&[
+                "attempt ",
+                itoa::Buffer::new().format(attempt.number),
+                " ",
+                attempt.key.name(),
+            ])),
             (attempt.start, attempt.end),
             attributes,
             status,
             scope,
         ));
     }
+}
+
+/// The parts joined, in one allocation (`format!` costs several times as much here).
+fn span_name(parts: &[&str]) -> String {
+    let mut name = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for part in parts {
+        name.push_str(part);
+    }
+    name
 }
 
 #[expect(clippy::too_many_arguments, reason = "the fields of one SpanData")]
