@@ -62,10 +62,10 @@ pub(super) fn traceparent(trace: [u8; 16], span: [u8; 8], flags: u8) -> [u8; 55]
 impl CallSpan {
     /// Starts an attempt's span (a child of the call's) and returns the `traceparent` that
     /// carries it upstream.
-    pub fn begin_attempt(
+    pub fn begin_attempt<K: TracedKey + 'static>(
         &mut self,
         number: i32,
-        key: &Arc<KeyProfile>,
+        key: &Arc<K>,
         model: &str,
     ) -> (HeaderName, HeaderValue) {
         let now = SystemTime::now();

@@ -442,6 +442,80 @@ mod tests {
     }
 
     #[test]
+    fn a_call_continues_the_clients_trace_and_follows_the_sampler() {
+        let start = |sampler: Option<&str>| {
+            Traces::start(&TraceConfig {
+                // Nothing is exported in this test: no flush, and the queue's timer is far off.
+                endpoint: "http://127.0.0.1:9/v1/traces".into(),
+                service_name: "api-proxy".into(),
+                sampler: sampler.map(str::to_owned),
+                sampler_arg: None,
+                queue: QUEUE,
+            })
+            .unwrap()
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            TRACEPARENT,
+            HeaderValue::from_static("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+        );
+        let traces = start(None);
+        let client = traces.client_context(&headers).expect("a client trace");
+        let span = traces
+            .start_call(Some(&client), "chat/completions", "gpt-4o")
+            .unwrap();
+        assert!(span.sampled);
+        assert_eq!(
+            span.trace.ids.trace_id.to_string(),
+            "0af7651916cd43dd8448eb211c80319c"
+        );
+        assert_eq!(
+            span.trace.remote_parent.map(|id| id.to_string()).as_deref(),
+            Some("b7ad6b7169203331")
+        );
+        assert!(traces.client_context(&HeaderMap::new()).is_none());
+        let root = traces
+            .start_call(None, "chat/completions", "gpt-4o")
+            .unwrap();
+        assert!(root.sampled && root.trace.remote_parent.is_none());
+        assert_ne!(root.trace.ids.trace_id, span.trace.ids.trace_id);
+
+        // A parent-based sampler follows the client's decision; `always_off` keeps nothing but
+        // still passes an unsampled `traceparent` upstream.
+        let unsampled_client = {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                TRACEPARENT,
+                HeaderValue::from_static("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"),
+            );
+            traces.client_context(&headers).unwrap()
+        };
+        let declined = traces
+            .start_call(Some(&unsampled_client), "chat/completions", "gpt-4o")
+            .unwrap();
+        assert!(!declined.sampled);
+        let off = start(Some("always_off"));
+        let mut dropped = off.start_call(None, "chat/completions", "gpt-4o").unwrap();
+        assert!(!dropped.sampled);
+        struct Key;
+        impl call_trace::TracedKey for Key {
+            fn name(&self) -> &str {
+                "main"
+            }
+            fn provider(&self) -> &str {
+                "openai"
+            }
+        }
+        let key = Arc::new(Key);
+        let (name, value) = dropped.begin_attempt(1, &key, "gpt-4o");
+        assert_eq!(name, TRACEPARENT);
+        let value = value.to_str().unwrap();
+        assert!(value.starts_with(&format!("00-{}-", dropped.trace.ids.trace_id)));
+        assert!(value.ends_with("-00"), "{value}");
+        assert!(dropped.attempt.is_none(), "nothing recorded");
+    }
+
+    #[test]
     fn off_means_nothing_is_made() {
         let traces = Traces::disabled();
         let mut headers = HeaderMap::new();
