@@ -9,6 +9,8 @@
 #   KEEP_DIR=/tmp/profile bench/callgrind.sh chat   # keeps callgrind.out.<scenario>* for
 #                                                   # `callgrind_annotate --inclusive=yes`
 #   OBSERVABILITY=metrics_off|metrics_on|tracing_on bench/callgrind.sh chat
+#   TARGET=bare bench/callgrind.sh chat   the bare actix-web + awc forwarder (BARE_BIN) instead of
+#                                         api-proxy: the stack's own share of a call
 #   CLIENT_KEY=limited bench/callgrind.sh chat   calls with a client key that has every limit
 #                                                (all too high to refuse): what enforcing costs
 #       metrics_off: METRICS_ENABLED=false; metrics_on (the default): /metrics on, no traces;
@@ -23,6 +25,8 @@ cd "$(dirname "$0")/.."
 PROXY_BIN=${PROXY_BIN:-target/release/api-proxy}
 MOCK_BIN=${MOCK_BIN:-target/release/mock-upstream}
 LOADGEN=${LOADGEN:-target/release/loadgen}
+BARE_BIN=${BARE_BIN:-$(dirname "$PROXY_BIN")/bare-forwarder}
+TARGET=${TARGET:-api-proxy}
 CALLS=${CALLS:-500}
 KEEP_DIR=${KEEP_DIR:-}
 WARMUP=${WARMUP:-50}
@@ -64,10 +68,20 @@ tracing_on)
 esac
 
 PROXY_PORT=$(free_port)
-env "${OBSERVABILITY_ENV[@]}" HOST=127.0.0.1 PORT="$PROXY_PORT" WORKERS=1 DATABASE_PATH="$WORK/data/api-proxy.db" \
-    ADMIN_TOKEN="$ADMIN_TOKEN" LOG_LEVEL=warn \
-    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$WORK/callgrind.out" \
-    "$PROXY_BIN" >"$WORK/proxy.log" 2>&1 &
+case $TARGET in
+api-proxy)
+    env "${OBSERVABILITY_ENV[@]}" HOST=127.0.0.1 PORT="$PROXY_PORT" WORKERS=1 DATABASE_PATH="$WORK/data/api-proxy.db" \
+        ADMIN_TOKEN="$ADMIN_TOKEN" LOG_LEVEL=warn \
+        valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$WORK/callgrind.out" \
+        "$PROXY_BIN" >"$WORK/proxy.log" 2>&1 &
+    ;;
+bare)
+    env HOST=127.0.0.1 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$WORK/callgrind.out" \
+        "$BARE_BIN" --port "$PROXY_PORT" --workers 1 --upstream "http://127.0.0.1:$MOCK_PORT" \
+        --idle-upstream "http://127.0.0.1:$MOCK_PORT" >"$WORK/proxy.log" 2>&1 &
+    ;;
+*) echo "unknown TARGET $TARGET (api-proxy or bare)" >&2; exit 1 ;;
+esac
 PIDS+=($!)
 wait_port "$PROXY_PORT"
 # valgrind may start its tool as a child of the `valgrind` command: callgrind_control needs the
@@ -81,8 +95,10 @@ add_key() { # provider name models-json
         -H 'Content-Type: application/json' \
         -d "{\"provider\": \"$1\", \"name\": \"$2\", \"api_key\": \"sk-callgrind-$2\", \"base_url\": \"http://127.0.0.1:$MOCK_PORT/v1\"$3}" >/dev/null
 }
-add_key openai openai ""
-add_key anthropic anthropic ', "models": ["claude-sonnet-4-5"]'
+if [[ $TARGET == api-proxy ]]; then
+    add_key openai openai ""
+    add_key anthropic anthropic ', "models": ["claude-sonnet-4-5"]'
+fi
 BEARER=()
 case $CLIENT_KEY in
 none) ;;
@@ -125,5 +141,5 @@ for scenario in "${SCENARIOS[@]}"; do
         mkdir -p "$KEEP_DIR"
         for f in "$WORK"/callgrind.out*; do cp "$f" "$KEEP_DIR/$(basename "$f" | sed "s/^callgrind.out/callgrind.out.$scenario/")"; done
     fi
-    echo "$scenario ($OBSERVABILITY, client key: $CLIENT_KEY): $((total / CALLS)) instructions per call ($CALLS calls, $(basename "$PROXY_BIN"))"
+    echo "$scenario ($OBSERVABILITY, client key: $CLIENT_KEY): $((total / CALLS)) instructions per call ($CALLS calls, $TARGET)"
 done

@@ -17,6 +17,10 @@
 #   BENCH_SCENARIOS="nonstream_c1 nonstream_c16 nonstream_c64 nonstream_c256 rounds_c64 calllog stream_c16 messages_stream_c16 stream_c1000 idle"
 #                           (rounds_c64: non-stream c=64 again, in interleaved rounds, see below;
 #                            calllog: api-proxy at c=64 with call logging on, then off;
+#                            hotpath: not in the default list; api-proxy against bare in
+#                            BENCH_ROUNDS interleaved rounds at c=1/16/64/256, stream c=1000, and
+#                            RSS at BENCH_IDLE_STREAMS idle streams: issue 17's targets, into
+#                            $BENCH_OUT/raw/hotpath.summary.json;
 #                            observability: not in the default list; api-proxy at c=64 with
 #                            metrics off, metrics on, and metrics and OTLP traces on, three
 #                            instances in BENCH_ROUNDS interleaved rounds of BENCH_ROUND_SECONDS,
@@ -302,6 +306,71 @@ run_rounds() {
     done
 }
 
+# Issue 17's targets, api-proxy against the bare forwarder in interleaved rounds (the pair back to
+# back, the order swapped every round, so what the machine does between rounds hits both alike):
+# non-stream throughput at c=1, 16, 64 and 256, time to first chunk at 1,000 streams, then peak
+# RSS while each holds BENCH_IDLE_STREAMS idle streams. Judged on the median round of each ratio;
+# api-proxy's CPU time per request is reported beside (other processes move it far less).
+run_hotpath() {
+    local c r t out order stream kind
+    for kind in nonstream_c1 nonstream_c16 nonstream_c64 nonstream_c256 stream_c1000; do
+        c=${kind##*_c}
+        stream=()
+        [[ $kind == stream_* ]] && stream=(--stream)
+        for ((r = 1; r <= BENCH_ROUNDS; r++)); do
+            order=(bare api-proxy)
+            ((r % 2 == 0)) && order=(api-proxy bare)
+            for t in "${order[@]}"; do
+                out=$RUN_DIR/hotpath_${kind}__${t}__r$r.json
+                step "hotpath: $kind, round $r of $BENCH_ROUNDS → $t"
+                # shellcheck disable=SC2046
+                "$LOADGEN" load --url "$(url_of "$t" load)" "${stream[@]}" --concurrency "$c" \
+                    --threads "$BENCH_THREADS" --warmup-secs "$BENCH_WARMUP" --duration-secs "$BENCH_ROUND_SECONDS" \
+                    $(watch_args "$t") --scenario "hotpath_$kind" --target "$t" --out "$out"
+                jq -c --argjson round "$r" --arg kind "$kind" --arg t "$t" '{kind: $kind, target: $t, round: $round, rps,
+                    ttfc_p50: .ttfc_ms.p50, error_count,
+                    cpu_us_per_request: (if .requests > 0 and $t == "api-proxy"
+                        then (.resources["api-proxy"].cpu_s * 1e7 / .requests | round / 10) else null end)}' \
+                    "$out" | tee "$out.summary" >&2
+            done
+        done
+    done
+    for t in bare api-proxy; do
+        local model=gpt-4o
+        [[ $t == api-proxy ]] && model=bench-idle
+        out=$RUN_DIR/hotpath_idle__$t.json
+        step "hotpath: $BENCH_IDLE_STREAMS idle streams held ${BENCH_IDLE_HOLD}s → $t"
+        # shellcheck disable=SC2046
+        "$LOADGEN" idle --url "$(url_of "$t" idle)" --model "$model" --streams "$BENCH_IDLE_STREAMS" \
+            --threads "$BENCH_THREADS" --hold-secs "$BENCH_IDLE_HOLD" --open-timeout-secs 30 \
+            $(watch_args "$t") --scenario hotpath_idle --target "$t" --out "$out"
+        jq -c --arg t "$t" '{kind: "idle", target: $t, opened, error_count,
+            rss_peak_kb: (.resources[if $t == "bare" then "bare" else "api-proxy" end].rss_peak_kb)}' \
+            "$out" | tee "$out.summary" >&2
+    done
+    # Per round api-proxy over bare; then the median round of each kind, against the targets.
+    jq -s -c 'def median: sort | if length % 2 == 1 then .[length / 2 | floor]
+            else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+        def r3: . * 1000 | round / 1000;
+        (map(select(.kind == "idle")) | map({(.target): .}) | add) as $idle
+        | (map(select(.kind != "idle")) | group_by(.kind) | map(
+            group_by(.round) | map({bare: (map(select(.target == "bare")) | .[0]),
+                proxy: (map(select(.target == "api-proxy")) | .[0])}) as $rounds
+            | {kind: $rounds[0].bare.kind, rounds: ($rounds | length),
+               rps_median: {bare: ($rounds | map(.bare.rps) | median | round),
+                            api_proxy: ($rounds | map(.proxy.rps) | median | round)},
+               rps_ratio_median: ($rounds | map(.proxy.rps / .bare.rps) | median | r3),
+               rps_ratios: ($rounds | map(.proxy.rps / .bare.rps | r3)),
+               ttfc_p50_added_ms_median: (if $rounds[0].bare.ttfc_p50 then
+                   ($rounds | map(.proxy.ttfc_p50 - .bare.ttfc_p50) | median | r3) else null end),
+               api_proxy_cpu_us_per_request_median: ($rounds | map(.proxy.cpu_us_per_request) | median),
+               errors: ($rounds | map(.bare.error_count + .proxy.error_count) | add)}))
+        | {kinds: ., idle: {opened: {bare: $idle.bare.opened, api_proxy: $idle["api-proxy"].opened},
+             rss_peak_mb: {bare: ($idle.bare.rss_peak_kb / 1024 | r3), api_proxy: ($idle["api-proxy"].rss_peak_kb / 1024 | r3)},
+             rss_ratio: ($idle["api-proxy"].rss_peak_kb / $idle.bare.rss_peak_kb | r3)}}' \
+        "$RUN_DIR"/hotpath_*.summary | tee "$RUN_DIR/hotpath.summary.json" >&2
+}
+
 # Metrics off / on / with traces: one api-proxy per setting (they are start-up settings), all
 # three started at once, then measured in BENCH_ROUNDS interleaved rounds of BENCH_ROUND_SECONDS
 # (the order rotated each round) so a machine that speeds up or slows down shifts all three
@@ -375,6 +444,10 @@ run_observability() {
 for scenario in $BENCH_SCENARIOS; do
     if [[ $scenario == rounds_c64 ]]; then
         run_rounds
+        continue
+    fi
+    if [[ $scenario == hotpath ]]; then
+        run_hotpath
         continue
     fi
     for target in $BENCH_TARGETS; do

@@ -247,13 +247,93 @@ mod tests {
                 .load(&mut conn)
                 .unwrap();
             assert_eq!(stored.len(), size, "batch of {size}");
-            for (sent, got) in rows.iter().zip(&stored) {
-                assert_eq!(got.request_id, sent.request_id, "batch of {size}");
-                assert_eq!(got.error, sent.error);
-                assert_eq!(got.ttfb_ms, sent.ttfb_ms);
-                assert_eq!(got.completion_tokens, sent.completion_tokens);
-                assert_eq!(got.price_output, sent.price_output);
+            for (sent, got) in rows.iter().zip(stored) {
+                assert_eq!(&as_sent(got), sent, "batch of {size}");
             }
+        }
+    }
+
+    /// A stored row as the [`NewCallLog`] it was written from.
+    fn as_sent(r: CallLogRow) -> NewCallLog {
+        NewCallLog {
+            created_at: r.created_at,
+            request_id: r.request_id,
+            key_id: r.key_id,
+            key_name: r.key_name,
+            provider: r.provider,
+            model: r.model,
+            endpoint: r.endpoint,
+            stream: r.stream,
+            status: r.status,
+            error: r.error,
+            latency_ms: r.latency_ms,
+            ttfb_ms: r.ttfb_ms,
+            prompt_tokens: r.prompt_tokens,
+            completion_tokens: r.completion_tokens,
+            cached_tokens: r.cached_tokens,
+            total_tokens: r.total_tokens,
+            cost_usd: r.cost_usd,
+            attempts: r.attempts,
+            client_key_id: r.client_key_id,
+            attempt_trail: r.attempt_trail,
+            price_input: r.price_input,
+            price_output: r.price_output,
+            price_cached_input: r.price_cached_input,
+            price_cache_write: r.price_cache_write,
+            price_per_call: r.price_per_call,
+        }
+    }
+
+    /// Every column of every row comes back exactly as sent: quotes, control characters and
+    /// non-ASCII text, floats at the edges of `f64`, the integer extremes.
+    #[test]
+    fn awkward_values_are_stored_exactly() {
+        let texts = [
+            "quote \" backslash \\ slash /",
+            "tab\tnewline\ncarriage\rbell\u{7}nul\u{0}",
+            "ünïcödé 漢字 🦀 \u{2028}\u{2029}",
+            "",
+        ];
+        let floats = [
+            0.1 + 0.2,
+            1.0 / 3.0,
+            5e-324,
+            2.2250738585072014e-308,
+            1.7976931348623157e308,
+            123_456_789.123_456_79,
+            3.000000000000001e-7,
+        ];
+        let rows: Vec<NewCallLog> = (0..32)
+            .map(|n| {
+                let mut r = row(n);
+                r.request_id = texts[n % texts.len()].to_owned();
+                r.error = Some(texts[(n + 1) % texts.len()].repeat(n % 3));
+                r.attempt_trail = (n % 2 == 0).then(|| format!("[{{\"e\":{:?}}}]", texts[n % 4]));
+                r.cost_usd = floats[n % floats.len()];
+                r.price_input = Some(floats[(n + 3) % floats.len()]);
+                r.price_cache_write = (n % 5 == 0).then_some(floats[(n + 5) % floats.len()]);
+                r.created_at = if n % 2 == 0 { i64::MAX } else { i64::MIN };
+                r.prompt_tokens = i64::MAX - n as i64;
+                r.key_id = Some(i32::MIN + n as i32);
+                r.client_key_id = (n % 3 == 0).then_some(i32::MAX);
+                r
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.sqlite")).unwrap();
+        let mut conn = db.conn().unwrap();
+        conn.transaction::<_, DbError, _>(|c| insert_batch(c, &rows))
+            .unwrap();
+        let stored: Vec<CallLogRow> = call_logs::table
+            .select(CallLogRow::as_select())
+            .order(call_logs::id.asc())
+            .load(&mut conn)
+            .unwrap();
+        assert_eq!(stored.len(), rows.len());
+        for (sent, got) in rows.iter().zip(stored) {
+            let got = as_sent(got);
+            assert_eq!(got.cost_usd.to_bits(), sent.cost_usd.to_bits(), "{sent:?}");
+            assert_eq!(&got, sent);
         }
     }
 }

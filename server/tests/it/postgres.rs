@@ -454,3 +454,91 @@ async fn a_throttle_seen_by_one_instance_holds_on_the_other() {
     a.stop().await;
     b.stop().await;
 }
+
+/// The call-log insert stores awkward text, floats at the edges of `f64` and the integer extremes
+/// on PostgreSQL exactly as sent.
+#[test]
+fn call_logs_with_awkward_values_are_stored_exactly() {
+    use api_proxy::db::call_logs::{self, CallLogRow, NewCallLog};
+    use api_proxy::db::schema::call_logs as table;
+    use diesel::{Connection, ExpressionMethods, QueryDsl, SelectableHelper};
+
+    let pg = TestPg::new();
+    let db =
+        api_proxy::db::Db::open_postgres(&api_proxy::crypto::Secret::new(pg.url.clone())).unwrap();
+    let texts = [
+        "quote \" backslash \\ slash /",
+        "tab\tnewline\ncarriage\rbell\u{7}",
+        "ünïcödé 漢字 🦀 \u{2028}",
+        "",
+    ];
+    let floats = [
+        0.1 + 0.2,
+        1.0 / 3.0,
+        5e-324,
+        1.797_693_134_862_315_7e308,
+        3e-7,
+    ];
+    let rows: Vec<NewCallLog> = (0..20)
+        .map(|n| NewCallLog {
+            created_at: if n % 2 == 0 { i64::MAX } else { i64::MIN },
+            request_id: texts[n % texts.len()].to_owned(),
+            key_id: Some(i32::MIN + n as i32),
+            key_name: (n % 3 == 0).then(|| texts[(n + 1) % texts.len()].to_owned()),
+            provider: Some("openai".into()),
+            model: "gpt-4o".into(),
+            endpoint: "/v1/chat/completions".into(),
+            stream: n % 2 == 0,
+            status: 200 + n as i32,
+            error: (n % 4 == 1).then(|| texts[(n + 2) % texts.len()].to_owned()),
+            latency_ms: n as i64,
+            ttfb_ms: (n % 3 == 1).then_some(n as i64),
+            prompt_tokens: i64::MAX - n as i64,
+            completion_tokens: n as i64,
+            cached_tokens: 0,
+            total_tokens: n as i64,
+            cost_usd: floats[n % floats.len()],
+            attempts: 1,
+            client_key_id: (n % 5 == 0).then_some(i32::MAX),
+            attempt_trail: (n % 2 == 1).then(|| r#"[{"key":"a","status":502}]"#.to_owned()),
+            price_input: Some(floats[(n + 1) % floats.len()]),
+            price_output: None,
+            price_cached_input: (n % 2 == 0).then_some(floats[(n + 2) % floats.len()]),
+            price_cache_write: None,
+            price_per_call: Some(0.0),
+        })
+        .collect();
+    let mut conn = db.conn().unwrap();
+    conn.transaction::<_, api_proxy::db::DbError, _>(|c| call_logs::insert_batch(c, &rows))
+        .unwrap();
+    let mut pg_conn = pg.connect();
+    let stored: Vec<CallLogRow> = table::table
+        .select(CallLogRow::as_select())
+        .order(table::id.asc())
+        .load(&mut pg_conn)
+        .unwrap();
+    assert_eq!(stored.len(), rows.len());
+    for (sent, got) in rows.iter().zip(stored) {
+        assert_eq!(got.request_id, sent.request_id);
+        assert_eq!(
+            (got.created_at, got.key_id, got.key_name),
+            (sent.created_at, sent.key_id, sent.key_name.clone())
+        );
+        assert_eq!(
+            (got.stream, got.status, &got.error),
+            (sent.stream, sent.status, &sent.error)
+        );
+        assert_eq!(
+            (got.ttfb_ms, got.prompt_tokens, got.client_key_id),
+            (sent.ttfb_ms, sent.prompt_tokens, sent.client_key_id)
+        );
+        assert_eq!(got.attempt_trail, sent.attempt_trail);
+        assert_eq!(got.cost_usd.to_bits(), sent.cost_usd.to_bits(), "{sent:?}");
+        assert_eq!(
+            got.price_input.map(f64::to_bits),
+            sent.price_input.map(f64::to_bits)
+        );
+        assert_eq!(got.price_cached_input, sent.price_cached_input);
+        assert_eq!((got.price_output, got.price_per_call), (None, Some(0.0)));
+    }
+}
