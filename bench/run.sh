@@ -22,7 +22,9 @@
 #                            RSS at BENCH_IDLE_STREAMS idle streams: issue 17's targets, into
 #                            $BENCH_OUT/raw/hotpath.summary.json;
 #                            observability: not in the default list; api-proxy at c=64 with
-#                            metrics off, metrics on, and metrics and OTLP traces on;
+#                            metrics off, metrics on, and metrics and OTLP traces on, three
+#                            instances in BENCH_ROUNDS interleaved rounds of BENCH_ROUND_SECONDS,
+#                            judged on the median ratios (observability_c64.summary.json);
 #                            fleet: not in the default list; bench/fleet.sh with these
 #                            binaries: two instances on one PostgreSQL against one on SQLite,
 #                            CPU time per request, into $BENCH_OUT/fleet.md)
@@ -31,6 +33,7 @@
 #   BENCH_MICRO=1           also run the criterion micro-benchmarks (0 skips them)
 #   BENCH_BUILD=1           build first (0 uses the binaries already in target/release)
 #   BENCH_PROFILE=release   the Cargo profile to build and run (profiling: quicker to build)
+#   BENCH_PROXY_BIN=…       another api-proxy binary (an earlier build, to compare with)
 #   BENCH_OUT=bench/results where latest.json / latest.md go (raw results in $BENCH_OUT/raw)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -88,7 +91,7 @@ fi
 # BENCH_PROFILE=profiling uses the `profiling` build instead (thin LTO: much quicker to build on
 # two cores, for comparisons inside one run; published numbers come from release).
 BIN_DIR=$ROOT/target/${BENCH_PROFILE:-release}
-PROXY_BIN=$BIN_DIR/api-proxy
+PROXY_BIN=${BENCH_PROXY_BIN:-$BIN_DIR/api-proxy}
 MOCK_BIN=$BIN_DIR/mock-upstream
 LOADGEN=$BIN_DIR/loadgen
 BARE_BIN=$BIN_DIR/bare-forwarder
@@ -368,40 +371,73 @@ run_hotpath() {
         "$RUN_DIR"/hotpath_*.summary | tee "$RUN_DIR/hotpath.summary.json" >&2
 }
 
-# Metrics off / on / with traces, one fresh api-proxy each (see the `observability` scenario).
+# Metrics off / on / with traces: one api-proxy per setting (they are start-up settings), all
+# three started at once, then measured in BENCH_ROUNDS interleaved rounds of BENCH_ROUND_SECONDS
+# (the order rotated each round) so a machine that speeds up or slows down shifts all three
+# alike; judged on the median over rounds of each round's ratio, by throughput and by
+# api-proxy's CPU time per request. Traces go to a local sink that keeps nothing.
 run_observability() {
-    local variant port pid out sink_port sink_pid
+    local variant port out sink_port r i n
+    local variants=(metrics_off metrics_on tracing_on)
+    declare -A obs_port obs_pid
     sink_port=$(free_port)
     python3 "$ROOT/bench/otlp-sink.py" "$sink_port" &
-    sink_pid=$!
-    PIDS+=("$sink_pid")
+    PIDS+=("$!")
     wait_port "$sink_port"
-    for variant in metrics_off metrics_on tracing_on; do
+    for variant in "${variants[@]}"; do
         local extra=()
         case $variant in
         metrics_off) extra=(METRICS_ENABLED=false) ;;
         tracing_on) extra=(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port") ;;
         esac
         port=$(free_port)
-        rm -rf "$WORK/observability"
+        rm -rf "$WORK/observability_$variant"
         # shellcheck disable=SC2046
-        env $(proxy_env "$WORK/observability" "$port") "${extra[@]}" "$PROXY_BIN" >"$WORK/observability.log" 2>&1 &
-        pid=$!
+        env $(proxy_env "$WORK/observability_$variant" "$port") "${extra[@]}" "$PROXY_BIN" \
+            >"$WORK/observability_$variant.log" 2>&1 &
+        obs_pid[$variant]=$!
+        PIDS+=("$!")
+        obs_port[$variant]=$port
         wait_port "$port"
         curl -sf "http://127.0.0.1:$port/api/keys" -H "Authorization: Bearer $ADMIN_TOKEN" \
             -H 'Content-Type: application/json' \
             -d "{\"provider\": \"openai\", \"name\": \"mock\", \"api_key\": \"sk-bench-mock\", \"base_url\": \"http://127.0.0.1:$MOCK_PORT/v1\"}" >/dev/null
-        out=$RUN_DIR/observability_c64__$variant.json
-        step "observability: $variant, non-stream c=64 → api-proxy"
-        "$LOADGEN" load --url "http://127.0.0.1:$port/v1/chat/completions" --concurrency 64 \
-            --threads "$BENCH_THREADS" --warmup-secs "$BENCH_WARMUP" --duration-secs "$BENCH_SECONDS" \
-            --watch "api-proxy=$pid" --scenario observability_c64 --target "$variant" --out "$out"
-        jq -c '{scenario, target, rps, p50: .latency_ms.p50, p99: .latency_ms.p99, error_count}' "$out" >&2
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-        sleep 1
     done
-    kill "$sink_pid" 2>/dev/null || true
+    n=${#variants[@]}
+    rm -f "$RUN_DIR"/observability_c64__*.summary
+    for ((r = 1; r <= BENCH_ROUNDS; r++)); do
+        for ((i = 0; i < n; i++)); do
+            variant=${variants[$(((i + r - 1) % n))]}
+            out=$RUN_DIR/observability_c64__${variant}__r$r.json
+            step "observability: $variant, non-stream c=64 → api-proxy, round $r of $BENCH_ROUNDS"
+            "$LOADGEN" load --url "http://127.0.0.1:${obs_port[$variant]}/v1/chat/completions" --concurrency 64 \
+                --threads "$BENCH_THREADS" --warmup-secs "$BENCH_WARMUP" --duration-secs "$BENCH_ROUND_SECONDS" \
+                --watch "api-proxy=${obs_pid[$variant]}" --scenario observability_c64 --target "$variant" --out "$out"
+            jq -c --argjson round "$r" '{scenario, target, round: $round, rps, p99: .latency_ms.p99, error_count,
+                cpu_us_per_request: (if .requests > 0 then (.resources["api-proxy"].cpu_s * 1e7 / .requests | round / 10) else null end)}' \
+                "$out" | tee "$out.summary" >&2
+        done
+    done
+    # Per round, each setting over the one before it (they ran back to back); then the median.
+    jq -s -c 'def median: sort | if length % 2 == 1 then .[length / 2 | floor]
+            else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+        def ratio(a; b; f): map(.[a][f] / .[b][f]) | median * 1000 | round / 1000;
+        group_by(.round) | map(map({key: .target, value: .}) | from_entries)
+        | {rounds: length,
+           metrics_on_over_off: {rps: ratio("metrics_on"; "metrics_off"; "rps"),
+                                 cpu_per_request: ratio("metrics_on"; "metrics_off"; "cpu_us_per_request")},
+           tracing_on_over_metrics_on: {rps: ratio("tracing_on"; "metrics_on"; "rps"),
+                                        cpu_per_request: ratio("tracing_on"; "metrics_on"; "cpu_us_per_request")},
+           rps_median: (map(map_values(.rps)) | {metrics_off: (map(.metrics_off) | median), metrics_on: (map(.metrics_on) | median), tracing_on: (map(.tracing_on) | median)}),
+           cpu_us_per_request_median: (map(map_values(.cpu_us_per_request)) | {metrics_off: (map(.metrics_off) | median), metrics_on: (map(.metrics_on) | median), tracing_on: (map(.tracing_on) | median)}),
+           tracing_rps_ratios: map(.tracing_on.rps / .metrics_on.rps * 1000 | round / 1000)}' \
+        "$RUN_DIR"/observability_c64__*.summary | tee "$RUN_DIR/observability_c64.summary.json" >&2
+    for variant in "${variants[@]}"; do
+        kill "${obs_pid[$variant]}" 2>/dev/null || true
+        wait "${obs_pid[$variant]}" 2>/dev/null || true
+    done
+    # Spans the exporter dropped (a full queue), if any: api-proxy logs them.
+    grep -h "dropped" "$WORK/observability_tracing_on.log" >&2 || true
 }
 
 # --- scenarios: each one against every target in turn, so drift hits them all alike -------------
@@ -457,8 +493,8 @@ for scenario in $BENCH_SCENARIOS; do
             continue
             ;;
         observability)
-            # A fresh api-proxy per variant (metrics and traces are start-up settings), each with
-            # the mock's key, measured back to back at non-stream c=64. Traces go to a local sink.
+            # One api-proxy per variant (metrics and traces are start-up settings), each with the
+            # mock's key, measured in interleaved rounds at non-stream c=64.
             [[ $target == api-proxy ]] || continue
             run_observability
             continue

@@ -6,34 +6,58 @@
 //!
 //! Off unless `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set.
 //! Then [`Traces`] is empty and every method returns at once: no span, no header read, no
-//! allocation. The spans are made with the OpenTelemetry API directly rather than through
-//! `tracing` spans, because a `tracing` span is also recorded by the log subscriber whether or
-//! not anything exports it, and because a call's span lives in its [`CallRecord`] across the
-//! stream's end, not in one scope.
+//! allocation. The spans are not `tracing` spans, because a `tracing` span is also recorded by
+//! the log subscriber whether or not anything exports it, and because a call's span lives in
+//! its [`CallRecord`] across the stream's end, not in one scope.
+//!
+//! A traced call costs the request path little: it takes its ids (the SDK's id generator), the
+//! sampler's decision (the SDK's samplers, from the standard variables) and a few clock
+//! readings, and hands one record per call to the exporter's thread ([`export_queue`]). That
+//! thread builds the SDK's `SpanData` ([`call_trace`]) and exports them with
+//! `opentelemetry-otlp`'s `SpanExporter`, which the SDK's span and batch processor would
+//! otherwise do per span on the request path.
 //!
 //! [`CallRecord`]: crate::proxy::record::CallRecord
 
+pub mod call_span;
+pub mod call_trace;
+pub mod export_queue;
 pub mod http_client;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderMap, HeaderName};
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
-use opentelemetry::trace::{
-    Span, SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _,
-};
-use opentelemetry::{Context, KeyValue};
+use opentelemetry::trace::{SpanKind, TraceContextExt, TraceFlags};
+use opentelemetry::{Context, InstrumentationScope};
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::trace::{
+    IdGenerator, RandomIdGenerator, Sampler, SamplingDecision, ShouldSample, SpanExporter as _,
+};
 use opentelemetry_sdk::Resource;
 
-use crate::routing::TokenUsage;
+pub use call_span::{CallEnd, CallSpan};
+pub use call_trace::operation_name;
+use call_trace::{CallOutcome, CallTrace, TraceIds};
+use export_queue::{ExportQueue, QueueConfig};
 use http_client::BlockingHttpClient;
+
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 /// How long one export may take.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The export queue unless the `OTEL_BSP_*` variables say otherwise: room for a few tenths of
+/// a second of calls at tens of thousands a second (a collector that pauses longer loses spans,
+/// counted and logged), batches of about a thousand spans, and a finished call exported within
+/// five seconds (the SDK's default delay).
+const QUEUE: QueueConfig = QueueConfig {
+    capacity: 8192,
+    batch_calls: 512,
+    delay: Duration::from_secs(5),
+};
 
 /// Where and as what traces are exported.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +68,9 @@ pub struct TraceConfig {
     /// `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` as given (checked at start).
     pub sampler: Option<String>,
     pub sampler_arg: Option<String>,
+    /// The export queue (`OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`,
+    /// `OTEL_BSP_SCHEDULE_DELAY`).
+    pub queue: QueueConfig,
 }
 
 impl TraceConfig {
@@ -59,6 +86,7 @@ impl TraceConfig {
             service_name: get("OTEL_SERVICE_NAME").unwrap_or_else(|| "api-proxy".to_owned()),
             sampler: get("OTEL_TRACES_SAMPLER"),
             sampler_arg: get("OTEL_TRACES_SAMPLER_ARG"),
+            queue: queue_config(&get),
         })
     }
 
@@ -98,6 +126,25 @@ impl TraceConfig {
     }
 }
 
+/// The batch processor's standard variables, counted in spans as the specification has them;
+/// the queue holds calls, which are two spans each when they take one attempt.
+fn queue_config(get: &impl Fn(&str) -> Option<String>) -> QueueConfig {
+    let number = |name: &str| {
+        get(name)
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|n| *n > 0)
+    };
+    let spans_as_calls = |spans: u64| usize::try_from(spans.div_ceil(2)).unwrap_or(usize::MAX);
+    let capacity = number("OTEL_BSP_MAX_QUEUE_SIZE").map_or(QUEUE.capacity, spans_as_calls);
+    QueueConfig {
+        capacity,
+        batch_calls: number("OTEL_BSP_MAX_EXPORT_BATCH_SIZE")
+            .map_or(QUEUE.batch_calls, spans_as_calls)
+            .min(capacity),
+        delay: number("OTEL_BSP_SCHEDULE_DELAY").map_or(QUEUE.delay, Duration::from_millis),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("OTLP trace export: {0}")]
 pub struct TraceSetupError(String);
@@ -107,9 +154,10 @@ pub struct TraceSetupError(String);
 pub struct Traces(Option<Arc<Exporting>>);
 
 struct Exporting {
-    provider: SdkTracerProvider,
-    tracer: SdkTracer,
+    sampler: Sampler,
+    ids: RandomIdGenerator,
     propagator: TraceContextPropagator,
+    queue: ExportQueue,
 }
 
 impl Traces {
@@ -117,7 +165,7 @@ impl Traces {
         Self(None)
     }
 
-    /// Starts the exporter (its batch processor runs on a thread of its own).
+    /// Starts the exporter (on a thread of its own).
     pub fn start(config: &TraceConfig) -> Result<Self, TraceSetupError> {
         if !config.endpoint.starts_with("http://") {
             return Err(TraceSetupError(format!(
@@ -125,7 +173,7 @@ impl Traces {
                 config.endpoint
             )));
         }
-        let exporter = opentelemetry_otlp::SpanExporter::builder()
+        let mut exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
             .with_http_client(BlockingHttpClient::new(EXPORT_TIMEOUT))
             .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
@@ -133,20 +181,18 @@ impl Traces {
             .with_timeout(EXPORT_TIMEOUT)
             .build()
             .map_err(|e| TraceSetupError(e.to_string()))?;
-        let provider = SdkTracerProvider::builder()
-            .with_sampler(config.sampler()?)
-            .with_batch_exporter(exporter)
-            .with_resource(
-                Resource::builder()
-                    .with_service_name(config.service_name.clone())
-                    .build(),
-            )
-            .build();
-        let tracer = provider.tracer("api-proxy");
+        let sampler = config.sampler()?;
+        exporter.set_resource(
+            &Resource::builder()
+                .with_service_name(config.service_name.clone())
+                .build(),
+        );
+        let scope = InstrumentationScope::builder("api-proxy").build();
         Ok(Self(Some(Arc::new(Exporting {
-            provider,
-            tracer,
+            sampler,
+            ids: RandomIdGenerator::default(),
             propagator: TraceContextPropagator::new(),
+            queue: ExportQueue::start(exporter, scope, config.queue),
         }))))
     }
 
@@ -154,9 +200,13 @@ impl Traces {
         self.0.is_some()
     }
 
-    /// The client's trace context (`traceparent`, `tracestate`), when tracing is on.
+    /// The client's trace context (`traceparent`, `tracestate`), when tracing is on and the
+    /// client sent one.
     pub fn client_context(&self, headers: &HeaderMap) -> Option<Context> {
         let exporting = self.0.as_ref()?;
+        if !headers.contains_key(&TRACEPARENT) {
+            return None;
+        }
         Some(exporting.propagator.extract(&HeaderExtractor(headers)))
     }
 
@@ -168,38 +218,83 @@ impl Traces {
         model: &str,
     ) -> Option<CallSpan> {
         let exporting = self.0.as_ref()?;
-        let operation = operation_name(endpoint);
-        let root = Context::new();
-        let span = exporting
-            .tracer
-            .span_builder(format!("{operation} {model}"))
-            .with_kind(SpanKind::Server)
-            .with_attributes([
-                KeyValue::new("gen_ai.operation.name", operation),
-                KeyValue::new("gen_ai.request.model", model.to_owned()),
-                KeyValue::new("api_proxy.endpoint", endpoint),
-            ])
-            .start_with_context(&exporting.tracer, parent.unwrap_or(&root));
+        let parent_span = parent
+            .map(|cx| cx.span().span_context().clone())
+            .filter(|sc| sc.is_valid());
+        let trace_id = parent_span
+            .as_ref()
+            .map_or_else(|| exporting.ids.new_trace_id(), |sc| sc.trace_id());
+        // The SDK's samplers read only the parent and the trace id; an attempt's span follows
+        // its call's decision, as a parent-based sampler would and as the others do for spans
+        // of one trace.
+        let sampling = exporting.sampler.should_sample(
+            parent.filter(|_| parent_span.is_some()),
+            trace_id,
+            "",
+            &SpanKind::Server,
+            &[],
+            &[],
+        );
+        let parent_flags = parent_span
+            .as_ref()
+            .map_or(TraceFlags::default(), |sc| sc.trace_flags());
+        let (sampled, flags) = match sampling.decision {
+            SamplingDecision::RecordAndSample => (true, parent_flags.with_sampled(true)),
+            SamplingDecision::RecordOnly | SamplingDecision::Drop => (false, TraceFlags::default()),
+        };
+        let now = SystemTime::now();
         Some(CallSpan {
-            tracer: exporting.tracer.clone(),
-            context: parent.unwrap_or(&root).with_span(span),
+            exporting: exporting.clone(),
+            sampled,
+            trace: CallTrace {
+                ids: TraceIds {
+                    trace_id,
+                    flags,
+                    state: sampling.trace_state,
+                },
+                span_id: exporting.ids.new_span_id(),
+                remote_parent: parent_span.map(|sc| sc.span_id()),
+                start: now,
+                end: now,
+                endpoint,
+                request_model: if sampled {
+                    model.to_owned()
+                } else {
+                    String::new()
+                },
+                first_attempt: None,
+                more_attempts: Vec::new(),
+                outcome: CallOutcome {
+                    status: 0,
+                    key: None,
+                    response_model: None,
+                    input_tokens: 0,
+                    output_tokens: 0,
+                    attempts: 0,
+                    finish_reasons: Vec::new(),
+                    error: None,
+                },
+            },
             attempt: None,
         })
+    }
+
+    /// Spans dropped because the export queue was full (the collector fell behind).
+    pub fn dropped_spans(&self) -> u64 {
+        self.0.as_ref().map_or(0, |e| e.queue.dropped_spans())
     }
 
     /// Exports every finished span now (tests; shutdown).
     pub fn flush(&self) {
         if let Some(exporting) = &self.0 {
-            if let Err(e) = exporting.provider.force_flush() {
-                tracing::warn!(error = %e, "could not export traces");
-            }
+            exporting.queue.flush();
         }
     }
 
     /// Exports what is left and stops the exporter (blocking).
     pub fn shutdown(&self) {
         if let Some(exporting) = &self.0 {
-            let _ = exporting.provider.shutdown();
+            exporting.queue.shutdown();
         }
     }
 }
@@ -236,14 +331,6 @@ pub fn finish_reasons(body: &[u8]) -> Vec<String> {
     reasons
 }
 
-/// `gen_ai.operation.name` of an endpoint.
-pub fn operation_name(endpoint: &'static str) -> &'static str {
-    match endpoint {
-        "embeddings" => "embeddings",
-        _ => "chat",
-    }
-}
-
 struct HeaderExtractor<'a>(&'a HeaderMap);
 
 impl Extractor for HeaderExtractor<'_> {
@@ -256,139 +343,10 @@ impl Extractor for HeaderExtractor<'_> {
     }
 }
 
-/// A call's span and its current attempt's.
-pub struct CallSpan {
-    tracer: SdkTracer,
-    /// The parent's context with the call's span.
-    context: Context,
-    attempt: Option<opentelemetry_sdk::trace::Span>,
-}
-
-/// A W3C `traceparent` (`00-<trace id>-<span id>-<flags>`), written by table: the ids' `Display`
-/// went through the formatter digit by digit on every attempt.
-fn traceparent(trace: [u8; 16], span: [u8; 8], flags: u8) -> [u8; 55] {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = [b'-'; 55];
-    out[..2].copy_from_slice(b"00");
-    let fields: [(usize, &[u8]); 3] = [(3, &trace), (36, &span), (53, &[flags])];
-    for (start, bytes) in fields {
-        for (i, b) in bytes.iter().enumerate() {
-            out[start + 2 * i] = HEX[usize::from(b >> 4)];
-            out[start + 2 * i + 1] = HEX[usize::from(b & 0xf)];
-        }
-    }
-    out
-}
-
-/// What the call's span says at its end.
-pub struct CallEnd<'a> {
-    pub status: u16,
-    pub provider: Option<&'a str>,
-    pub key: Option<&'a str>,
-    pub model: &'a str,
-    pub usage: &'a TokenUsage,
-    pub attempts: i32,
-    pub finish_reasons: &'a [String],
-    pub error: Option<&'a str>,
-}
-
-impl CallSpan {
-    /// Starts an attempt's span (a child of the call's) and returns the `traceparent` that
-    /// carries it upstream.
-    pub fn begin_attempt(
-        &mut self,
-        number: i32,
-        key: &str,
-        provider: &str,
-        model: &str,
-    ) -> (HeaderName, HeaderValue) {
-        self.end_attempt(None, None);
-        let span = self
-            .tracer
-            .span_builder(format!("attempt {number} {key}"))
-            .with_kind(SpanKind::Client)
-            .with_attributes([
-                KeyValue::new("gen_ai.provider.name", provider.to_owned()),
-                KeyValue::new("gen_ai.request.model", model.to_owned()),
-                KeyValue::new("api_proxy.key.name", key.to_owned()),
-                KeyValue::new("api_proxy.attempt", i64::from(number)),
-            ])
-            .start_with_context(&self.tracer, &self.context);
-        let ids = span.span_context();
-        let traceparent = traceparent(
-            ids.trace_id().to_bytes(),
-            ids.span_id().to_bytes(),
-            ids.trace_flags().to_u8(),
-        );
-        self.attempt = Some(span);
-        (
-            HeaderName::from_static("traceparent"),
-            HeaderValue::from_bytes(&traceparent).expect("hex and dashes"),
-        )
-    }
-
-    /// Ends the current attempt's span, if any: an error when `error` is set.
-    pub fn end_attempt(&mut self, status: Option<u16>, error: Option<&str>) {
-        if let Some(mut span) = self.attempt.take() {
-            if let Some(status) = status {
-                span.set_attribute(KeyValue::new(
-                    "http.response.status_code",
-                    i64::from(status),
-                ));
-            }
-            if let Some(error) = error {
-                span.set_status(Status::error(error.to_owned()));
-            }
-            span.end();
-        }
-    }
-
-    /// Ends the call's span (and its last attempt's).
-    pub fn end(mut self, end: &CallEnd<'_>) {
-        let failed = end.status >= 400;
-        self.end_attempt(Some(end.status), end.error.filter(|_| failed));
-        let span = self.context.span();
-        let mut attributes = vec![
-            KeyValue::new("http.response.status_code", i64::from(end.status)),
-            KeyValue::new("api_proxy.attempts", i64::from(end.attempts)),
-            KeyValue::new("gen_ai.response.model", end.model.to_owned()),
-        ];
-        if let Some(provider) = end.provider {
-            attributes.push(KeyValue::new("gen_ai.provider.name", provider.to_owned()));
-        }
-        if let Some(key) = end.key {
-            attributes.push(KeyValue::new("api_proxy.key.name", key.to_owned()));
-        }
-        if !failed {
-            attributes.push(KeyValue::new("gen_ai.usage.input_tokens", end.usage.prompt));
-            attributes.push(KeyValue::new(
-                "gen_ai.usage.output_tokens",
-                end.usage.completion,
-            ));
-        }
-        if !end.finish_reasons.is_empty() {
-            attributes.push(KeyValue::new(
-                "gen_ai.response.finish_reasons",
-                opentelemetry::Value::Array(
-                    end.finish_reasons
-                        .iter()
-                        .map(|r| opentelemetry::StringValue::from(r.clone()))
-                        .collect::<Vec<_>>()
-                        .into(),
-                ),
-            ));
-        }
-        span.set_attributes(attributes);
-        if failed {
-            span.set_attribute(KeyValue::new("error.type", end.status.to_string()));
-            span.set_status(Status::error(end.error.unwrap_or_default().to_owned()));
-        }
-        span.end();
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use actix_web::http::header::HeaderValue;
+
     use super::*;
 
     #[test]
@@ -417,6 +375,38 @@ mod tests {
         .unwrap();
         assert_eq!(exact.endpoint, "http://c:4318/traces");
         assert_eq!(exact.service_name, "gateway");
+        assert_eq!(exact.queue, QUEUE);
+    }
+
+    #[test]
+    fn the_batch_variables_are_counted_in_spans() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let queue = queue_config(&env(&[
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "2048"),
+            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "513"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "250"),
+        ]));
+        assert_eq!(
+            queue,
+            QueueConfig {
+                capacity: 1024,
+                batch_calls: 257,
+                delay: Duration::from_millis(250),
+            }
+        );
+        let bounded = queue_config(&env(&[
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "100"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "soon"),
+        ]));
+        assert_eq!((bounded.capacity, bounded.batch_calls), (50, 50));
+        assert_eq!(bounded.delay, QUEUE.delay);
     }
 
     #[test]
@@ -426,6 +416,7 @@ mod tests {
             service_name: "api-proxy".into(),
             sampler: sampler.map(str::to_owned),
             sampler_arg: arg.map(str::to_owned),
+            queue: QUEUE,
         };
         let named = |sampler, arg| format!("{:?}", config(sampler, arg).sampler().unwrap());
         assert_eq!(named(None, None), "ParentBased(AlwaysOn)");
@@ -440,17 +431,6 @@ mod tests {
     }
 
     #[test]
-    fn traceparent_is_w3c() {
-        let trace = opentelemetry::TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
-        let span = opentelemetry::SpanId::from_hex("00f067aa0ba902b7").unwrap();
-        let header = traceparent(trace.to_bytes(), span.to_bytes(), 1);
-        assert_eq!(
-            std::str::from_utf8(&header).unwrap(),
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-        );
-    }
-
-    #[test]
     fn finish_reasons_are_read_in_every_dialect() {
         let openai = br#"{"choices":[{"finish_reason":"stop"},{"finish_reason":"length"}]}"#;
         assert_eq!(finish_reasons(openai), ["stop", "length"]);
@@ -459,6 +439,80 @@ mod tests {
         let responses = br#"{"object":"response","status":"completed","output":[]}"#;
         assert_eq!(finish_reasons(responses), ["completed"]);
         assert!(finish_reasons(b"not json").is_empty());
+    }
+
+    #[test]
+    fn a_call_continues_the_clients_trace_and_follows_the_sampler() {
+        let start = |sampler: Option<&str>| {
+            Traces::start(&TraceConfig {
+                // Nothing is exported in this test: no flush, and the queue's timer is far off.
+                endpoint: "http://127.0.0.1:9/v1/traces".into(),
+                service_name: "api-proxy".into(),
+                sampler: sampler.map(str::to_owned),
+                sampler_arg: None,
+                queue: QUEUE,
+            })
+            .unwrap()
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            TRACEPARENT,
+            HeaderValue::from_static("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+        );
+        let traces = start(None);
+        let client = traces.client_context(&headers).expect("a client trace");
+        let span = traces
+            .start_call(Some(&client), "chat/completions", "gpt-4o")
+            .unwrap();
+        assert!(span.sampled);
+        assert_eq!(
+            span.trace.ids.trace_id.to_string(),
+            "0af7651916cd43dd8448eb211c80319c"
+        );
+        assert_eq!(
+            span.trace.remote_parent.map(|id| id.to_string()).as_deref(),
+            Some("b7ad6b7169203331")
+        );
+        assert!(traces.client_context(&HeaderMap::new()).is_none());
+        let root = traces
+            .start_call(None, "chat/completions", "gpt-4o")
+            .unwrap();
+        assert!(root.sampled && root.trace.remote_parent.is_none());
+        assert_ne!(root.trace.ids.trace_id, span.trace.ids.trace_id);
+
+        // A parent-based sampler follows the client's decision; `always_off` keeps nothing but
+        // still passes an unsampled `traceparent` upstream.
+        let unsampled_client = {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                TRACEPARENT,
+                HeaderValue::from_static("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"),
+            );
+            traces.client_context(&headers).unwrap()
+        };
+        let declined = traces
+            .start_call(Some(&unsampled_client), "chat/completions", "gpt-4o")
+            .unwrap();
+        assert!(!declined.sampled);
+        let off = start(Some("always_off"));
+        let mut dropped = off.start_call(None, "chat/completions", "gpt-4o").unwrap();
+        assert!(!dropped.sampled);
+        struct Key;
+        impl call_trace::TracedKey for Key {
+            fn name(&self) -> &str {
+                "main"
+            }
+            fn provider(&self) -> &str {
+                "openai"
+            }
+        }
+        let key = Arc::new(Key);
+        let (name, value) = dropped.begin_attempt(1, &key, "gpt-4o");
+        assert_eq!(name, TRACEPARENT);
+        let value = value.to_str().unwrap();
+        assert!(value.starts_with(&format!("00-{}-", dropped.trace.ids.trace_id)));
+        assert!(value.ends_with("-00"), "{value}");
+        assert!(dropped.attempt.is_none(), "nothing recorded");
     }
 
     #[test]

@@ -177,10 +177,10 @@ impl CallRecord {
             self.model = picked.model;
         }
         let (attempts, model) = (self.attempts, &self.model);
-        let traceparent = self.span.as_mut().map(|span| {
-            let key = &picked.bid.profile;
-            span.begin_attempt(attempts, &key.name, key.provider_id(), model)
-        });
+        let traceparent = self
+            .span
+            .as_mut()
+            .map(|span| span.begin_attempt(attempts, &picked.bid.profile, model));
         self.key = Some(picked.bid.profile);
         self.lease = Some(picked.lease);
         self.attempt_started = Instant::now();
@@ -346,14 +346,13 @@ impl CallRecord {
             .then(|| serde_json::to_string(&self.trail).expect("the trail serialises"));
         let key = self.key.take();
         if let Some(span) = self.span.take() {
-            span.end(&CallEnd {
+            span.end(CallEnd {
                 status,
-                provider: key.as_ref().map(|k| k.provider_id()),
-                key: key.as_ref().map(|k| k.name.as_str()),
+                key: key.as_ref(),
                 model: &self.model,
                 usage: &usage,
                 attempts: self.attempts,
-                finish_reasons: &self.finish_reasons,
+                finish_reasons: std::mem::take(&mut self.finish_reasons),
                 error: error.as_deref(),
             });
         }
