@@ -88,6 +88,7 @@ async fn scrape_state(state: &AppState) -> ScrapeState {
         keys,
         writer_queue_depth: state.writer.queue_depth(),
         writer_dropped_logs: state.writer.dropped_logs(),
+        trace_dropped_spans: state.traces.dropped_spans(),
         db_fault: storage.get().map(|f| f.label()),
         db_faults: storage.fault_counts(),
         open_connections: state.connections.get(),

@@ -198,6 +198,8 @@ pub struct ScrapeState {
     pub keys: Vec<KeyGauges>,
     pub writer_queue_depth: i64,
     pub writer_dropped_logs: u64,
+    /// Spans the trace exporter dropped because its queue was full (0 when traces are off).
+    pub trace_dropped_spans: u64,
     /// The current storage fault's label (`read_only`, `busy`, `full`), if any.
     pub db_fault: Option<&'static str>,
     /// Failed database writes so far, per fault label.
@@ -815,6 +817,13 @@ impl ScrapeState {
             "api_proxy_writer_dropped_logs",
             "Call-log rows dropped because the writer was too far behind",
             dropped,
+        );
+        let dropped_spans = Counter::<u64>::default();
+        dropped_spans.inc_by(self.trace_dropped_spans);
+        registry.register(
+            "api_proxy_trace_dropped_spans",
+            "Spans dropped because the OTLP exporter's queue was full",
+            dropped_spans,
         );
         let faults = Family::<FaultLabels, Counter>::default();
         for (kind, count) in &self.db_faults {

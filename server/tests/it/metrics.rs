@@ -194,6 +194,14 @@ async fn counts_tokens_and_cost_are_those_of_the_calls_made() {
         .any(|(n, _, _)| n == "api_proxy_writer_queue_depth"));
     assert!(s.iter().any(|(n, _, _)| n == "api_proxy_open_connections"));
     assert_eq!(
+        sum(&s, "api_proxy_trace_dropped_spans_total", &[]),
+        0.0,
+        "traces off: nothing queued, nothing dropped"
+    );
+    assert!(s
+        .iter()
+        .any(|(n, _, _)| n == "api_proxy_trace_dropped_spans_total"));
+    assert_eq!(
         sum(&s, "api_proxy_db_faults_total", &[]),
         0.0,
         "a healthy database"
