@@ -306,6 +306,16 @@ run_rounds() {
     done
 }
 
+# jq: the median of an array of numbers (the rounds' scenarios are judged on medians).
+JQ_MEDIAN='def median: sort | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;'
+
+# One round's line (and OUT.summary): throughput, p99, errors, api-proxy's CPU per request.
+round_summary() { # out round
+    jq -c --argjson round "$2" '{scenario, target, round: $round, rps, p99: .latency_ms.p99, error_count,
+        cpu_us_per_request: (if .requests > 0 then (.resources["api-proxy"].cpu_s * 1e7 / .requests | round / 10) else null end)}' \
+        "$1" | tee "$1.summary" >&2
+}
+
 # Issue 17's targets, api-proxy against the bare forwarder in interleaved rounds (the pair back to
 # back, the order swapped every round, so what the machine does between rounds hits both alike):
 # non-stream throughput at c=1, 16, 64 and 256, time to first chunk at 1,000 streams, then peak
@@ -349,8 +359,7 @@ run_hotpath() {
             "$out" | tee "$out.summary" >&2
     done
     # Per round api-proxy over bare; then the median round of each kind, against the targets.
-    jq -s -c 'def median: sort | if length % 2 == 1 then .[length / 2 | floor]
-            else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+    jq -s -c "$JQ_MEDIAN"'
         def r3: . * 1000 | round / 1000;
         (map(select(.kind == "idle")) | map({(.target): .}) | add) as $idle
         | (map(select(.kind != "idle")) | group_by(.kind) | map(
@@ -413,14 +422,11 @@ run_observability() {
             "$LOADGEN" load --url "http://127.0.0.1:${obs_port[$variant]}/v1/chat/completions" --concurrency 64 \
                 --threads "$BENCH_THREADS" --warmup-secs "$BENCH_WARMUP" --duration-secs "$BENCH_ROUND_SECONDS" \
                 --watch "api-proxy=${obs_pid[$variant]}" --scenario observability_c64 --target "$variant" --out "$out"
-            jq -c --argjson round "$r" '{scenario, target, round: $round, rps, p99: .latency_ms.p99, error_count,
-                cpu_us_per_request: (if .requests > 0 then (.resources["api-proxy"].cpu_s * 1e7 / .requests | round / 10) else null end)}' \
-                "$out" | tee "$out.summary" >&2
+            round_summary "$out" "$r"
         done
     done
     # Per round, each setting over the one before it (they ran back to back); then the median.
-    jq -s -c 'def median: sort | if length % 2 == 1 then .[length / 2 | floor]
-            else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+    jq -s -c "$JQ_MEDIAN"'
         def ratio(a; b; f): map(.[a][f] / .[b][f]) | median * 1000 | round / 1000;
         group_by(.round) | map(map({key: .target, value: .}) | from_entries)
         | {rounds: length,
@@ -521,14 +527,11 @@ for scenario in $BENCH_SCENARIOS; do
                     "$LOADGEN" load --url "$(url_of api-proxy load)" --concurrency 64 --threads "$BENCH_THREADS" \
                         "${bearer[@]}" --warmup-secs "$BENCH_WARMUP" --duration-secs "$BENCH_ROUND_SECONDS" $(watch_args api-proxy) \
                         --scenario clientkey_c64 --target "client key $keyed" --out "$out"
-                    jq -c --argjson round "$r" '{scenario, target, round: $round, rps, p99: .latency_ms.p99, error_count,
-                        cpu_us_per_request: (if .requests > 0 then (.resources["api-proxy"].cpu_s * 1e7 / .requests | round / 10) else null end)}' \
-                        "$out" | tee "$out.summary" >&2
+                    round_summary "$out" "$r"
                 done
             done
             # Per round, limited over none (the two ran back to back); then the median round.
-            jq -s -c 'def median: sort | if length % 2 == 1 then .[length / 2 | floor]
-                    else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+            jq -s -c "$JQ_MEDIAN"'
                 group_by(.round) | map({none: (map(select(.target == "client key none")) | .[0]),
                     limited: (map(select(.target == "client key limited")) | .[0])})
                 | {rounds: length,

@@ -349,16 +349,18 @@ mod tests {
 
     use super::*;
 
+    /// A variable lookup over fixed pairs.
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
     #[test]
     fn the_endpoint_comes_from_the_standard_variables() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| {
-                pairs
-                    .iter()
-                    .find(|(n, _)| *n == k)
-                    .map(|(_, v)| (*v).to_owned())
-            }
-        };
         assert_eq!(TraceConfig::from_lookup(env(&[])), None);
         let base = TraceConfig::from_lookup(env(&[(
             "OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -380,14 +382,6 @@ mod tests {
 
     #[test]
     fn the_batch_variables_are_counted_in_spans() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| {
-                pairs
-                    .iter()
-                    .find(|(n, _)| *n == k)
-                    .map(|(_, v)| (*v).to_owned())
-            }
-        };
         let queue = queue_config(&env(&[
             ("OTEL_BSP_MAX_QUEUE_SIZE", "2048"),
             ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "513"),
