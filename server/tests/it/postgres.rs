@@ -523,3 +523,38 @@ fn call_logs_with_awkward_values_are_stored_exactly() {
         assert_eq!(&NewCallLog::from(got), sent);
     }
 }
+
+/// `rotate-master-key` with `DATABASE_URL` re-encrypts the fleet's stored keys in PostgreSQL:
+/// afterwards an instance with the old key refuses to start and one with the new key serves.
+#[actix_web::test]
+async fn the_master_key_of_a_fleet_is_rotated_in_postgres() {
+    let pg = TestPg::new();
+    let mock = MockUpstream::start(MockConfig::default());
+    let app = instance(&pg).await;
+    app.add_openai_key("main", &mock).await;
+    app.stop().await;
+
+    let dir = tempfile::TempDir::new().unwrap();
+    let old = [("DATABASE_URL", pg.url.as_str()), ("ENCRYPTION_KEY", KEY_A)];
+    let done = api_proxy::cli::rotate_master_key(
+        &config_for(&dir, &old),
+        Some(api_proxy::crypto::Secret::new(KEY_B)),
+    )
+    .unwrap();
+    assert!(done.contains("set ENCRYPTION_KEY"), "{done}");
+
+    let refused = api_proxy::app::start(config_for(&dir, &old))
+        .await
+        .err()
+        .expect("the old key must not start")
+        .to_string();
+    assert!(refused.contains("master key does not match"), "{refused}");
+    let app = TestApp::start_with(&[("DATABASE_URL", &pg.url), ("ENCRYPTION_KEY", KEY_B)]).await;
+    let r = app.chat(chat_body("gpt-4o")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        mock.received().pop().unwrap().header("authorization"),
+        Some(format!("Bearer {SECRET}").as_str())
+    );
+    app.stop().await;
+}
