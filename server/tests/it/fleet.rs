@@ -6,7 +6,6 @@
 use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
-use diesel::RunQueryDsl;
 use futures_util::future::join_all;
 use mock_upstream::{MockConfig, MockUpstream};
 use serde_json::{json, Value};
@@ -100,19 +99,6 @@ async fn caught_up(http: &awc::Client, on: &Process, all: &[&Process], probe: &s
     }
 }
 
-#[derive(diesel::QueryableByName)]
-struct Count {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
-}
-
-fn count(pg: &TestPg, sql: &str) -> i64 {
-    diesel::sql_query(sql)
-        .get_result::<Count>(&mut pg.connect())
-        .unwrap()
-        .n
-}
-
 /// 400 concurrent calls spread over three instances against a request quota of 100: exactly 100
 /// reach the upstream, and all 400 calls are in the one call-log table.
 #[actix_web::test]
@@ -156,32 +142,21 @@ async fn three_instances_forward_exactly_the_request_quota() {
     eventually(
         Duration::from_secs(5),
         "all 400 calls are logged",
-        || async { count(&pg, "SELECT count(*) AS n FROM call_logs") == 400 },
+        || async { pg.count("SELECT count(*) AS n FROM call_logs") == 400 },
     )
     .await;
     assert_eq!(
-        count(
-            &pg,
-            "SELECT count(*) AS n FROM call_logs WHERE status = 200"
-        ),
+        pg.count("SELECT count(*) AS n FROM call_logs WHERE status = 200"),
         100
     );
     eventually(
         Duration::from_secs(5),
         "the rollups count the fleet",
-        || async {
-            count(
-                &pg,
-                "SELECT COALESCE(SUM(calls), 0)::bigint AS n FROM usage_hour",
-            ) == 400
-        },
+        || async { pg.count("SELECT COALESCE(SUM(calls), 0)::bigint AS n FROM usage_hour") == 400 },
     )
     .await;
     assert_eq!(
-        count(
-            &pg,
-            "SELECT count(*) AS n FROM api_keys WHERE quota_remaining = 0"
-        ),
+        pg.count("SELECT count(*) AS n FROM api_keys WHERE quota_remaining = 0"),
         1
     );
 }
@@ -255,7 +230,7 @@ async fn edits_travel_between_processes_and_one_killed_leaves_the_other_serving(
     .await;
 
     // Load on both; A is killed (SIGKILL: no drain, no last flush) while it runs.
-    let logged_before = count(&pg, "SELECT count(*) AS n FROM call_logs");
+    let logged_before = pg.count("SELECT count(*) AS n FROM call_logs");
     let load = join_all((0..200).map(|i| {
         let on = if i % 2 == 0 { &a.base } else { &b.base };
         let url = format!("{on}/v1/chat/completions");
@@ -298,10 +273,10 @@ async fn edits_travel_between_processes_and_one_killed_leaves_the_other_serving(
     // B's calls are all logged; of A's, at most its last batch (LOG_FLUSH_MS) is missing.
     let want_at_least = logged_before as usize + answered_by_b + 20;
     eventually(Duration::from_secs(5), "B's calls are logged", || async {
-        count(&pg, "SELECT count(*) AS n FROM call_logs") as usize >= want_at_least
+        pg.count("SELECT count(*) AS n FROM call_logs") as usize >= want_at_least
     })
     .await;
-    let logged = count(&pg, "SELECT count(*) AS n FROM call_logs") as usize;
+    let logged = pg.count("SELECT count(*) AS n FROM call_logs") as usize;
     // What is logged beyond B's calls is A's: no more than A was sent, and at least what it
     // answered before its last unflushed batch (its size depends on the moment of the kill).
     let logged_by_a = logged - want_at_least;
@@ -355,10 +330,8 @@ async fn a_client_key_budget_holds_across_processes() {
         // Charged when the call ends, off its path.
         let want = served;
         eventually(Duration::from_secs(2), "the spend is charged", || async {
-            count(
-                &pg,
-                "SELECT FLOOR(COALESCE(SUM(spent_usd), 0))::bigint AS n FROM client_keys",
-            ) >= want
+            pg.count("SELECT FLOOR(COALESCE(SUM(spent_usd), 0))::bigint AS n FROM client_keys")
+                >= want
         })
         .await;
     }
@@ -366,10 +339,7 @@ async fn a_client_key_budget_holds_across_processes() {
     // fifth (its fee plus an estimate of its tokens) does not fit what is left.
     assert!((4..=5).contains(&served), "served {served}");
     assert!(
-        count(
-            &pg,
-            "SELECT CEIL(SUM(spent_usd))::bigint AS n FROM client_keys"
-        ) <= 6,
+        pg.count("SELECT CEIL(SUM(spent_usd))::bigint AS n FROM client_keys") <= 6,
         "overdrawn"
     );
 }

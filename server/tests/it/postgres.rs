@@ -22,19 +22,6 @@ async fn instance(pg: &TestPg) -> TestApp {
     TestApp::start_with(&[("DATABASE_URL", &pg.url), ("ENCRYPTION_KEY", KEY_A)]).await
 }
 
-#[derive(diesel::QueryableByName)]
-struct Count {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
-}
-
-fn count(pg: &TestPg, sql: &str) -> i64 {
-    diesel::sql_query(sql)
-        .get_result::<Count>(&mut pg.connect())
-        .unwrap()
-        .n
-}
-
 #[test]
 fn instances_starting_together_migrate_once() {
     let pg = TestPg::new();
@@ -55,7 +42,7 @@ fn instances_starting_together_migrate_once() {
         .unwrap()
         .count() as i64;
     assert_eq!(
-        count(&pg, "SELECT count(*) AS n FROM __diesel_schema_migrations"),
+        pg.count("SELECT count(*) AS n FROM __diesel_schema_migrations"),
         folders
     );
     // Both backends have the same migrations, by name.
@@ -164,10 +151,7 @@ async fn a_request_quota_holds_across_instances_under_concurrency() {
     a.stop().await;
     b.stop().await;
     assert_eq!(
-        count(
-            &pg,
-            "SELECT count(*) AS n FROM api_keys WHERE quota_remaining = 0"
-        ),
+        pg.count("SELECT count(*) AS n FROM api_keys WHERE quota_remaining = 0"),
         1
     );
 }

@@ -53,6 +53,19 @@ impl TestPg {
     pub fn connect(&self) -> PgConnection {
         PgConnection::establish(&self.url).expect("connect to the test database")
     }
+
+    /// The single `n` an SQL query returns (`SELECT count(*) AS n …`).
+    pub fn count(&self, sql: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        diesel::sql_query(sql)
+            .get_result::<Count>(&mut self.connect())
+            .unwrap()
+            .n
+    }
 }
 
 impl Drop for TestPg {
