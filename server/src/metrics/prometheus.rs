@@ -796,6 +796,11 @@ impl ScrapeState {
             gauge.set(value);
             gauge
         };
+        let total = |value: u64| {
+            let counter = Counter::<u64>::default();
+            counter.inc_by(value);
+            counter
+        };
         registry.register(
             "api_proxy_in_flight",
             "Upstream calls in flight",
@@ -811,19 +816,15 @@ impl ScrapeState {
             "Call-log rows waiting for the database writer",
             single(self.writer_queue_depth),
         );
-        let dropped = Counter::<u64>::default();
-        dropped.inc_by(self.writer_dropped_logs);
         registry.register(
             "api_proxy_writer_dropped_logs",
             "Call-log rows dropped because the writer was too far behind",
-            dropped,
+            total(self.writer_dropped_logs),
         );
-        let dropped_spans = Counter::<u64>::default();
-        dropped_spans.inc_by(self.trace_dropped_spans);
         registry.register(
             "api_proxy_trace_dropped_spans",
             "Spans dropped because the OTLP exporter's queue was full",
-            dropped_spans,
+            total(self.trace_dropped_spans),
         );
         let faults = Family::<FaultLabels, Counter>::default();
         for (kind, count) in &self.db_faults {
