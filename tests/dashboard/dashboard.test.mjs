@@ -405,8 +405,10 @@ test('the Logs page filters and loads older pages (keyset pagination)', async ()
 test('the Providers, Routing and Settings pages load', async () => {
     const { page } = state;
     await openPage('/providers');
-    await page.locator('[data-provider="openai"] tr[data-model="gpt-4o-mini"]').waitFor();
-    assert.match(await page.locator('[data-provider="openai"] tr[data-model="gpt-4o-mini"]').innerText(), /mock-openai/);
+    // The keys serving a model arrive in a second request; wait for them, not just the row.
+    const served = page.locator('[data-provider="openai"] tr[data-model="gpt-4o-mini"] .serving');
+    await served.first().waitFor();
+    assert.match(await served.first().innerText(), /mock-openai/);
     await screenshot('providers');
 
     await openPage('/routing');

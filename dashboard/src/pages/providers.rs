@@ -115,7 +115,10 @@ pub fn Providers() -> Html {
                                             <td class="num">{ price(m.pricing.output) }</td>
                                             <td>{ capability_chips(&i18n, &m.capabilities) }</td>
                                             <td>
-                                                if serving.is_empty() {
+                                                if keys.data.is_none() {
+                                                    // Not "none" before the keys have arrived.
+                                                    <span class="muted small">{ t(Text::Loading) }</span>
+                                                } else if serving.is_empty() {
                                                     <span class="muted small">{ t(Text::Nothing) }</span>
                                                 }
                                                 { for serving.iter().map(|k| html! {
