@@ -2,10 +2,10 @@
 //!
 //! A finished call is one [`CallTrace`] pushed onto a bounded queue, without waking anyone: the
 //! exporter's thread sleeps until a batch's worth has queued (the pushing call then sends it one
-//! wake-up), a flush or shutdown is asked, or its timer fires. There it turns the records into
-//! the SDK's `SpanData` and hands them to the OTLP `SpanExporter` in batches. When the collector
-//! falls behind and the queue is full, records are dropped rather than slowing calls; the spans
-//! dropped are counted and logged.
+//! wake-up), a flush or shutdown is asked, or its timer fires. There it writes the records, in
+//! batches, into OTLP protobuf bodies ([`TraceEncoder`]) and posts them to the collector. When
+//! the collector falls behind and the queue is full, records are dropped rather than slowing
+//! calls; the spans dropped are counted and logged.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,10 +13,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
-use opentelemetry::InstrumentationScope;
-use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
-use super::call_trace::{call_spans, CallTrace};
+use super::call_trace::CallTrace;
+use super::collector::SendExport;
+use super::otlp_encoding::TraceEncoder;
 
 /// How the queue and its batches are sized.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,17 +53,15 @@ pub struct ExportQueue {
 
 impl ExportQueue {
     /// Starts the exporter's thread.
-    pub fn start<E>(exporter: E, scope: InstrumentationScope, config: QueueConfig) -> Self
-    where
-        E: SpanExporter + 'static,
-    {
+    pub fn start<S: SendExport>(encoder: TraceEncoder, sink: S, config: QueueConfig) -> Self {
         let (calls, queued) = crossbeam_channel::bounded(config.capacity);
         let (control, controls) = crossbeam_channel::bounded(16);
         let wake_sent = Arc::new(AtomicBool::new(false));
         let dropped_spans = Arc::new(AtomicU64::new(0));
         let worker = Worker {
-            exporter,
-            scope,
+            encoder,
+            sink,
+            body: Vec::new(),
             queued,
             controls,
             wake_sent: wake_sent.clone(),
@@ -133,9 +131,11 @@ impl ExportQueue {
     }
 }
 
-struct Worker<E> {
-    exporter: E,
-    scope: InstrumentationScope,
+struct Worker<S> {
+    encoder: TraceEncoder,
+    sink: S,
+    /// The export's body, its allocation kept from one export to the next.
+    body: Vec<u8>,
     queued: Receiver<CallTrace>,
     controls: Receiver<Control>,
     wake_sent: Arc<AtomicBool>,
@@ -146,57 +146,57 @@ struct Worker<E> {
     last_log: Option<Instant>,
 }
 
-impl<E: SpanExporter> Worker<E> {
+impl<S: SendExport> Worker<S> {
     fn run(mut self) {
-        let mut batch = Vec::with_capacity(self.batch_spans + 8);
         loop {
             match self.controls.recv_timeout(self.delay) {
                 Ok(Control::Export) => {
                     self.wake_sent.store(false, Ordering::Relaxed);
-                    self.export_queued(&mut batch);
+                    self.export_queued();
                 }
                 Ok(Control::Flush(done)) => {
-                    self.export_queued(&mut batch);
+                    self.export_queued();
                     let _ = done.send(());
                 }
                 Ok(Control::Shutdown(done)) => {
-                    self.export_queued(&mut batch);
-                    let _ = self.exporter.shutdown();
+                    self.export_queued();
                     self.report_drops(true);
                     let _ = done.send(());
                     return;
                 }
-                Err(RecvTimeoutError::Timeout) => self.export_queued(&mut batch),
+                Err(RecvTimeoutError::Timeout) => self.export_queued(),
                 Err(RecvTimeoutError::Disconnected) => return,
             }
         }
     }
 
     /// Exports what is queued now, in batches of about `batch_spans` spans.
-    fn export_queued(&mut self, batch: &mut Vec<SpanData>) {
+    fn export_queued(&mut self) {
         // What arrives while exporting waits for the next round, so a busy proxy cannot keep
         // this loop from answering a flush.
         let mut left = self.queued.len();
         while left > 0 {
-            while left > 0 && batch.len() < self.batch_spans {
+            let mut body = self.encoder.start(&mut self.body);
+            let mut spans = 0;
+            while left > 0 && spans < self.batch_spans {
                 let Ok(trace) = self.queued.try_recv() else {
                     left = 0;
                     break;
                 };
                 left -= 1;
-                call_spans(trace, &self.scope, batch);
+                spans += trace.span_count();
+                body.push(&trace);
             }
-            self.export(batch);
+            body.finish();
+            if spans > 0 {
+                self.export();
+            }
         }
         self.report_drops(false);
     }
 
-    fn export(&mut self, batch: &mut Vec<SpanData>) {
-        if batch.is_empty() {
-            return;
-        }
-        let spans = std::mem::replace(batch, Vec::with_capacity(self.batch_spans + 8));
-        if let Err(e) = futures_executor::block_on(self.exporter.export(spans)) {
+    fn export(&mut self) {
+        if let Err(e) = self.sink.send(&self.body) {
             if self.may_log() {
                 tracing::warn!(error = %e, "could not export traces");
             }
@@ -231,27 +231,33 @@ mod tests {
     use std::time::SystemTime;
 
     use opentelemetry::trace::{SpanId, TraceFlags, TraceId, TraceState};
-    use opentelemetry_sdk::error::OTelSdkResult;
+    use opentelemetry::InstrumentationScope;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_sdk::Resource;
+    use prost::Message as _;
 
     use super::*;
     use crate::otel::call_trace::{CallOutcome, TraceIds};
+    use crate::otel::collector::ExportError;
 
+    /// Counts the spans in the bodies it is sent, as a collector would decode them.
     #[derive(Debug, Clone, Default)]
     struct Counting {
         spans: Arc<AtomicUsize>,
         exports: Arc<AtomicUsize>,
-        shut: Arc<AtomicBool>,
     }
 
-    impl SpanExporter for Counting {
-        async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-            self.spans.fetch_add(batch.len(), Ordering::SeqCst);
+    impl SendExport for Counting {
+        fn send(&mut self, body: &[u8]) -> Result<(), ExportError> {
+            let request = ExportTraceServiceRequest::decode(body).expect("OTLP protobuf");
+            let spans: usize = request
+                .resource_spans
+                .iter()
+                .flat_map(|r| &r.scope_spans)
+                .map(|s| s.spans.len())
+                .sum();
+            self.spans.fetch_add(spans, Ordering::SeqCst);
             self.exports.fetch_add(1, Ordering::SeqCst);
-            Ok(())
-        }
-
-        fn shutdown(&self) -> OTelSdkResult {
-            self.shut.store(true, Ordering::SeqCst);
             Ok(())
         }
     }
@@ -285,10 +291,14 @@ mod tests {
     }
 
     fn queue(capacity: usize, batch_calls: usize) -> (ExportQueue, Counting) {
-        let exporter = Counting::default();
+        let sink = Counting::default();
+        let encoder = TraceEncoder::new(
+            &Resource::builder_empty().with_service_name("test").build(),
+            &InstrumentationScope::builder("test").build(),
+        );
         let queue = ExportQueue::start(
-            exporter.clone(),
-            InstrumentationScope::builder("test").build(),
+            encoder,
+            sink.clone(),
             QueueConfig {
                 capacity,
                 batch_calls,
@@ -296,33 +306,33 @@ mod tests {
                 delay: Duration::from_secs(3600),
             },
         );
-        (queue, exporter)
+        (queue, sink)
     }
 
     #[test]
     fn a_flush_exports_everything_queued_in_batches() {
-        let (queue, exporter) = queue(1000, 100);
+        let (queue, sink) = queue(1000, 100);
         queue.flush();
-        assert_eq!(exporter.exports.load(Ordering::SeqCst), 0);
+        assert_eq!(sink.exports.load(Ordering::SeqCst), 0);
         for _ in 0..250 {
             queue.push(trace());
         }
         queue.flush();
-        assert_eq!(exporter.spans.load(Ordering::SeqCst), 250);
+        assert_eq!(sink.spans.load(Ordering::SeqCst), 250);
+        assert!(sink.exports.load(Ordering::SeqCst) >= 2, "in batches");
         assert_eq!(queue.dropped_spans(), 0);
         queue.shutdown();
-        assert!(exporter.shut.load(Ordering::SeqCst));
     }
 
     #[test]
     fn a_full_queue_drops_and_counts() {
-        let (queue, exporter) = queue(4, 1000);
+        let (queue, sink) = queue(4, 1000);
         for _ in 0..10 {
             queue.push(trace());
         }
         assert_eq!(queue.dropped_spans(), 6);
         queue.shutdown();
-        assert_eq!(exporter.spans.load(Ordering::SeqCst), 4);
+        assert_eq!(sink.spans.load(Ordering::SeqCst), 4);
         queue.push(trace());
         assert_eq!(queue.dropped_spans(), 7, "after shutdown too");
     }

@@ -13,16 +13,20 @@
 //! A traced call costs the request path little: it takes its ids (the SDK's id generator), the
 //! sampler's decision (the SDK's samplers, from the standard variables) and a few clock
 //! readings, and hands one record per call to the exporter's thread ([`export_queue`]). That
-//! thread builds the SDK's `SpanData` ([`call_trace`]) and exports them with
-//! `opentelemetry-otlp`'s `SpanExporter`, which the SDK's span and batch processor would
-//! otherwise do per span on the request path.
+//! thread writes the records straight into OTLP/HTTP protobuf bodies ([`otlp_encoding`]) and
+//! posts them ([`collector`]); the SDK's span and batch processor and `opentelemetry-otlp` would
+//! have built and copied every span several times over, part of it on the request path.
 //!
 //! [`CallRecord`]: crate::proxy::record::CallRecord
 
 pub mod call_span;
 pub mod call_trace;
+pub mod collector;
 pub mod export_queue;
 pub mod http_client;
+pub mod otlp_encoding;
+#[cfg(test)]
+mod sdk_spans;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -31,22 +35,24 @@ use actix_web::http::header::{HeaderMap, HeaderName};
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::{SpanKind, TraceContextExt, TraceFlags};
 use opentelemetry::{Context, InstrumentationScope};
-use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{
-    IdGenerator, RandomIdGenerator, Sampler, SamplingDecision, ShouldSample, SpanExporter as _,
+    IdGenerator, RandomIdGenerator, Sampler, SamplingDecision, ShouldSample,
 };
 use opentelemetry_sdk::Resource;
 
 pub use call_span::{CallEnd, CallSpan};
 pub use call_trace::operation_name;
 use call_trace::{CallOutcome, CallTrace, TraceIds};
+use collector::Collector;
 use export_queue::{ExportQueue, QueueConfig};
-use http_client::BlockingHttpClient;
+use http_client::{BlockingHttpClient, Endpoint};
+use otlp_encoding::TraceEncoder;
 
 const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
-/// How long one export may take.
+/// How long one export may take, its retries included, unless `OTEL_EXPORTER_OTLP_TIMEOUT`
+/// says otherwise (the specification's default).
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The export queue unless the `OTEL_BSP_*` variables say otherwise: room for a few tenths of
@@ -68,6 +74,10 @@ pub struct TraceConfig {
     /// `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` as given (checked at start).
     pub sampler: Option<String>,
     pub sampler_arg: Option<String>,
+    /// Sent with every export (`OTEL_EXPORTER_OTLP_HEADERS`, `…_TRACES_HEADERS`).
+    pub headers: Vec<(String, String)>,
+    /// How long one export may take (`OTEL_EXPORTER_OTLP_TIMEOUT`, `…_TRACES_TIMEOUT`).
+    pub timeout: Duration,
     /// The export queue (`OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`,
     /// `OTEL_BSP_SCHEDULE_DELAY`).
     pub queue: QueueConfig,
@@ -86,6 +96,18 @@ impl TraceConfig {
             service_name: get("OTEL_SERVICE_NAME").unwrap_or_else(|| "api-proxy".to_owned()),
             sampler: get("OTEL_TRACES_SAMPLER"),
             sampler_arg: get("OTEL_TRACES_SAMPLER_ARG"),
+            headers: get("OTEL_EXPORTER_OTLP_TRACES_HEADERS")
+                .or_else(|| get("OTEL_EXPORTER_OTLP_HEADERS"))
+                .map(|list| parse_headers(&list))
+                .unwrap_or_default(),
+            timeout: [
+                "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+                "OTEL_EXPORTER_OTLP_TIMEOUT",
+            ]
+            .into_iter()
+            .find_map(|name| get(name).and_then(|v| v.trim().parse::<u64>().ok()))
+            .filter(|ms| *ms > 0)
+            .map_or(EXPORT_TIMEOUT, Duration::from_millis),
             queue: queue_config(&get),
         })
     }
@@ -145,6 +167,40 @@ fn queue_config(get: &impl Fn(&str) -> Option<String>) -> QueueConfig {
     }
 }
 
+/// `OTEL_EXPORTER_OTLP_HEADERS`: `key=value` pairs separated by commas, the values
+/// percent-encoded, as the specification has them. Pairs without a key or a value, or that
+/// would not make a valid header, are left out.
+fn parse_headers(list: &str) -> Vec<(String, String)> {
+    list.split(',')
+        .filter_map(|pair| {
+            let (key, value) = pair.split_once('=')?;
+            let (key, value) = (key.trim(), value.trim());
+            let value = percent_decode(value).unwrap_or_else(|| value.to_owned());
+            let valid = HeaderName::from_bytes(key.as_bytes()).is_ok()
+                && actix_web::http::header::HeaderValue::from_str(&value).is_ok();
+            (valid && !value.is_empty()).then(|| (key.to_owned(), value))
+        })
+        .collect()
+}
+
+/// `%XX` escapes decoded; `None` when one is malformed or the result is not UTF-8.
+fn percent_decode(value: &str) -> Option<String> {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("OTLP trace export: {0}")]
 pub struct TraceSetupError(String);
@@ -173,26 +229,33 @@ impl Traces {
                 config.endpoint
             )));
         }
-        let mut exporter = opentelemetry_otlp::SpanExporter::builder()
-            .with_http()
-            .with_http_client(BlockingHttpClient::new(EXPORT_TIMEOUT))
-            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-            .with_endpoint(config.endpoint.clone())
-            .with_timeout(EXPORT_TIMEOUT)
-            .build()
-            .map_err(|e| TraceSetupError(e.to_string()))?;
-        let sampler = config.sampler()?;
-        exporter.set_resource(
-            &Resource::builder()
-                .with_service_name(config.service_name.clone())
-                .build(),
+        let endpoint =
+            Endpoint::parse(&config.endpoint).map_err(|e| TraceSetupError(e.to_string()))?;
+        let client = BlockingHttpClient::new(
+            endpoint,
+            "application/x-protobuf",
+            &config.headers,
+            config.timeout,
         );
-        let scope = InstrumentationScope::builder("api-proxy").build();
+        let sampler = config.sampler()?;
+        // The SDK's resource: `service.name`, the `telemetry.sdk.*` attributes and
+        // `OTEL_RESOURCE_ATTRIBUTES`.
+        let resource = Resource::builder()
+            .with_service_name(config.service_name.clone())
+            .build();
+        let encoder = TraceEncoder::new(
+            &resource,
+            &InstrumentationScope::builder("api-proxy").build(),
+        );
         Ok(Self(Some(Arc::new(Exporting {
             sampler,
             ids: RandomIdGenerator::default(),
             propagator: TraceContextPropagator::new(),
-            queue: ExportQueue::start(exporter, scope, config.queue),
+            queue: ExportQueue::start(
+                encoder,
+                Collector::new(client, config.timeout),
+                config.queue,
+            ),
         }))))
     }
 
@@ -381,6 +444,55 @@ mod tests {
     }
 
     #[test]
+    fn headers_and_timeout_come_from_the_standard_variables() {
+        let config =
+            TraceConfig::from_lookup(env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")]))
+                .unwrap();
+        assert_eq!(config.headers, []);
+        assert_eq!(config.timeout, EXPORT_TIMEOUT);
+        let config = TraceConfig::from_lookup(env(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "ignored=1"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+                "api-key=s%C3%A9cret%3D%2C , x-tenant = a b,bad,=nokey,empty=, bad name=1",
+            ),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "1000"),
+            ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "2500"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            config.headers,
+            [
+                ("api-key".to_owned(), "s\u{e9}cret=,".to_owned()),
+                ("x-tenant".to_owned(), "a b".to_owned()),
+            ]
+        );
+        assert_eq!(config.timeout, Duration::from_millis(2500));
+        let general = TraceConfig::from_lookup(env(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer%20t"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "1000"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            general.headers,
+            [("authorization".to_owned(), "Bearer t".to_owned())]
+        );
+        assert_eq!(general.timeout, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn malformed_escapes_are_kept_as_written() {
+        assert_eq!(
+            parse_headers("k=100%"),
+            [("k".to_owned(), "100%".to_owned())]
+        );
+        assert_eq!(parse_headers("k=%zz"), [("k".to_owned(), "%zz".to_owned())]);
+        assert_eq!(parse_headers("k=%0A"), []);
+    }
+
+    #[test]
     fn the_batch_variables_are_counted_in_spans() {
         let queue = queue_config(&env(&[
             ("OTEL_BSP_MAX_QUEUE_SIZE", "2048"),
@@ -410,6 +522,8 @@ mod tests {
             service_name: "api-proxy".into(),
             sampler: sampler.map(str::to_owned),
             sampler_arg: arg.map(str::to_owned),
+            headers: Vec::new(),
+            timeout: EXPORT_TIMEOUT,
             queue: QUEUE,
         };
         let named = |sampler, arg| format!("{:?}", config(sampler, arg).sampler().unwrap());
@@ -444,6 +558,8 @@ mod tests {
                 service_name: "api-proxy".into(),
                 sampler: sampler.map(str::to_owned),
                 sampler_arg: None,
+                headers: Vec::new(),
+                timeout: EXPORT_TIMEOUT,
                 queue: QUEUE,
             })
             .unwrap()
