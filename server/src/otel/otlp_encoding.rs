@@ -160,14 +160,20 @@ fn field_len(content: usize) -> usize {
     1 + varint_len(content as u64) + content
 }
 
-/// A span attribute (`KeyValue`) whose value is a string.
-fn string_attribute(out: &mut Vec<u8>, key: &str, value: &str) {
-    let any_len = field_len(value.len());
+/// A span attribute's (`KeyValue`'s) tag, length and key, up to its value (an `AnyValue` of
+/// `any_len` bytes).
+fn attribute_head(out: &mut Vec<u8>, key: &str, any_len: usize) {
     out.push(SPAN_ATTRIBUTES);
     put_varint(out, (field_len(key.len()) + field_len(any_len)) as u64);
     put_bytes(out, KEY_VALUE_KEY, key.as_bytes());
     out.push(KEY_VALUE_VALUE);
     put_varint(out, any_len as u64);
+}
+
+/// A span attribute (`KeyValue`) whose value is a string.
+fn string_attribute(out: &mut Vec<u8>, key: &str, value: &str) {
+    let any_len = field_len(value.len());
+    attribute_head(out, key, any_len);
     // A oneof's value is written even when empty.
     put_bytes(out, ANY_STRING, value.as_bytes());
 }
@@ -177,11 +183,7 @@ fn int_attribute(out: &mut Vec<u8>, key: &str, value: i64) {
     // int64 is a varint of the two's complement (ten bytes when negative).
     let value = value as u64;
     let any_len = 1 + varint_len(value);
-    out.push(SPAN_ATTRIBUTES);
-    put_varint(out, (field_len(key.len()) + field_len(any_len)) as u64);
-    put_bytes(out, KEY_VALUE_KEY, key.as_bytes());
-    out.push(KEY_VALUE_VALUE);
-    put_varint(out, any_len as u64);
+    attribute_head(out, key, any_len);
     out.push(ANY_INT);
     put_varint(out, value);
 }
@@ -190,11 +192,7 @@ fn int_attribute(out: &mut Vec<u8>, key: &str, value: i64) {
 fn strings_attribute(out: &mut Vec<u8>, key: &str, values: &[String]) {
     let array_len: usize = values.iter().map(|v| field_len(field_len(v.len()))).sum();
     let any_len = field_len(array_len);
-    out.push(SPAN_ATTRIBUTES);
-    put_varint(out, (field_len(key.len()) + field_len(any_len)) as u64);
-    put_bytes(out, KEY_VALUE_KEY, key.as_bytes());
-    out.push(KEY_VALUE_VALUE);
-    put_varint(out, any_len as u64);
+    attribute_head(out, key, any_len);
     out.push(ANY_ARRAY);
     put_varint(out, array_len as u64);
     for value in values {
@@ -532,41 +530,8 @@ mod tests {
     use prost::Message as _;
 
     use super::*;
-    use crate::otel::call_trace::{CallOutcome, TraceIds, TracedKey};
-    use crate::otel::sdk_spans::call_spans;
-
-    struct Key(&'static str, &'static str);
-
-    impl TracedKey for Key {
-        fn name(&self) -> &str {
-            self.0
-        }
-        fn provider(&self) -> &str {
-            self.1
-        }
-    }
-
-    fn at(ms: u64) -> SystemTime {
-        UNIX_EPOCH + Duration::from_millis(1_764_000_000_000 + ms)
-    }
-
-    fn attempt(
-        number: i32,
-        key: &'static str,
-        status: Option<u16>,
-        error: Option<&str>,
-    ) -> AttemptTrace {
-        AttemptTrace {
-            span_id: SpanId::from(0x1000 + u64::from(number.unsigned_abs())),
-            number,
-            key: Arc::new(Key(key, "openai")),
-            model: None,
-            start: at(10 * u64::from(number.unsigned_abs())),
-            end: at(10 * u64::from(number.unsigned_abs()) + 5),
-            status,
-            error: error.map(str::to_owned),
-        }
-    }
+    use crate::otel::call_trace::{CallOutcome, TraceIds};
+    use crate::otel::sdk_spans::{at, attempt, call_spans, Key};
 
     /// A call with one successful attempt, no client trace.
     fn simple(n: u64) -> CallTrace {

@@ -171,42 +171,49 @@ fn span_data(
     }
 }
 
+/// A key as the tests' call records name it: (name, provider).
+pub struct Key(pub &'static str, pub &'static str);
+
+impl super::call_trace::TracedKey for Key {
+    fn name(&self) -> &str {
+        self.0
+    }
+    fn provider(&self) -> &str {
+        self.1
+    }
+}
+
+/// `ms` milliseconds into a fixed recent day.
+pub fn at(ms: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1_764_000_000_000 + ms)
+}
+
+/// Attempt `number` on the OpenAI key `key`: 5 ms long, starting at `10 × number` ms.
+pub fn attempt(
+    number: i32,
+    key: &'static str,
+    status: Option<u16>,
+    error: Option<&str>,
+) -> super::call_trace::AttemptTrace {
+    let n = u64::from(number.unsigned_abs());
+    super::call_trace::AttemptTrace {
+        span_id: SpanId::from(0x1000 + n),
+        number,
+        key: Arc::new(Key(key, "openai")),
+        model: None,
+        start: at(10 * n),
+        end: at(10 * n + 5),
+        status,
+        error: error.map(str::to_owned),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use opentelemetry::trace::{TraceFlags, TraceId, TraceState};
 
     use super::*;
-    use crate::otel::call_trace::{AttemptTrace, CallOutcome, TraceIds, TracedKey};
-
-    struct Key(&'static str, &'static str);
-
-    impl TracedKey for Key {
-        fn name(&self) -> &str {
-            self.0
-        }
-        fn provider(&self) -> &str {
-            self.1
-        }
-    }
-
-    fn at(ms: u64) -> SystemTime {
-        SystemTime::UNIX_EPOCH + Duration::from_millis(ms)
-    }
-
-    fn attempt(number: i32, key: &'static str, status: u16, error: Option<&str>) -> AttemptTrace {
-        AttemptTrace {
-            span_id: SpanId::from(u64::try_from(number).unwrap() + 100),
-            number,
-            key: Arc::new(Key(key, "openai")),
-            model: None,
-            start: at(10 * u64::try_from(number).unwrap()),
-            end: at(10 * u64::try_from(number).unwrap() + 5),
-            status: Some(status),
-            error: error.map(str::to_owned),
-        }
-    }
+    use crate::otel::call_trace::{CallOutcome, TraceIds};
 
     fn record(status: u16) -> CallTrace {
         CallTrace {
@@ -221,8 +228,8 @@ mod tests {
             end: at(40),
             endpoint: "chat/completions",
             request_model: "gpt-4o".to_owned(),
-            first_attempt: Some(attempt(1, "first", 500, Some("HTTP 500"))),
-            more_attempts: vec![attempt(2, "second", status, None)],
+            first_attempt: Some(attempt(1, "first", Some(500), Some("HTTP 500"))),
+            more_attempts: vec![attempt(2, "second", Some(status), None)],
             outcome: CallOutcome {
                 status,
                 key: Some(Arc::new(Key("second", "openai"))),
