@@ -78,7 +78,93 @@ impl SendExport for Collector {
 
 #[cfg(test)]
 mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
     use super::*;
+    use crate::otel::http_client::Endpoint;
+
+    /// A collector on 127.0.0.1 that answers its connections with `statuses` in turn (then
+    /// `418`, which is not tried again), until [`Scripted::tries`] says it is done.
+    struct Scripted {
+        address: std::net::SocketAddr,
+        server: std::thread::JoinHandle<usize>,
+    }
+
+    impl Scripted {
+        fn start(statuses: &[u16]) -> (Collector, Self) {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let address = listener.local_addr().unwrap();
+            let client = BlockingHttpClient::new(
+                Endpoint::parse(&format!("http://{address}/v1/traces")).unwrap(),
+                "application/x-protobuf",
+                &[],
+                Duration::from_secs(5),
+            );
+            let statuses = statuses.to_vec();
+            let server = std::thread::spawn(move || {
+                let mut statuses = statuses.into_iter();
+                for (tries, stream) in listener.incoming().enumerate() {
+                    let mut stream = stream.unwrap();
+                    let mut raw = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !raw.ends_with(b"spans") && !raw.ends_with(b"done") {
+                        let n = stream.read(&mut buf).unwrap();
+                        assert!(n > 0, "the request ended early");
+                        raw.extend_from_slice(&buf[..n]);
+                    }
+                    if raw == b"done" {
+                        return tries;
+                    }
+                    assert!(raw.ends_with(b"\r\n\r\nspans"), "the batch is the body");
+                    let status = statuses.next().unwrap_or(418);
+                    let answer = format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\n\r\n");
+                    stream.write_all(answer.as_bytes()).unwrap();
+                }
+                unreachable!("the listener stops only when told")
+            });
+            (
+                Collector::new(client, Duration::from_secs(5)),
+                Self { address, server },
+            )
+        }
+
+        /// How many posts the collector saw.
+        fn tries(self) -> usize {
+            std::net::TcpStream::connect(self.address)
+                .unwrap()
+                .write_all(b"done")
+                .unwrap();
+            self.server.join().unwrap()
+        }
+    }
+
+    #[test]
+    fn an_unavailable_collector_is_tried_again_until_it_takes_the_batch() {
+        let (mut collector, collector_side) = Scripted::start(&[503, 429, 200]);
+        collector.send(b"spans").unwrap();
+        assert_eq!(collector_side.tries(), 3);
+    }
+
+    #[test]
+    fn a_refused_batch_is_an_error_at_once() {
+        let (mut collector, collector_side) = Scripted::start(&[400]);
+        let error = collector.send(b"spans").unwrap_err();
+        assert!(matches!(error, ExportError::Status(400)), "{error}");
+        assert_eq!(collector_side.tries(), 1);
+    }
+
+    #[test]
+    fn retries_stop_after_three() {
+        let (mut collector, collector_side) = Scripted::start(&[503; 5]);
+        let error = collector.send(b"spans").unwrap_err();
+        assert!(matches!(error, ExportError::Status(503)), "{error}");
+        assert_eq!(
+            collector_side.tries(),
+            4,
+            "the first post and three retries"
+        );
+    }
 
     #[test]
     fn only_transient_failures_are_tried_again() {
