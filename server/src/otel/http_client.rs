@@ -13,7 +13,7 @@ const MAX_RESPONSE_BYTES: u64 = 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
-    #[error("only http:// OTLP endpoints are supported, not {0}")]
+    #[error("only http:// OTLP endpoints are supported, not {0} (send to a local collector, which may forward over TLS)")]
     NotHttp(String),
     #[error("the OTLP endpoint {0} has no host")]
     NoHost(String),

@@ -223,12 +223,6 @@ impl Traces {
 
     /// Starts the exporter (on a thread of its own).
     pub fn start(config: &TraceConfig) -> Result<Self, TraceSetupError> {
-        if !config.endpoint.starts_with("http://") {
-            return Err(TraceSetupError(format!(
-                "{} is not an http:// URL (send to a local collector, which may forward over TLS)",
-                config.endpoint
-            )));
-        }
         let endpoint =
             Endpoint::parse(&config.endpoint).map_err(|e| TraceSetupError(e.to_string()))?;
         let client = BlockingHttpClient::new(
