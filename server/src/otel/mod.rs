@@ -105,8 +105,7 @@ impl TraceConfig {
                 "OTEL_EXPORTER_OTLP_TIMEOUT",
             ]
             .into_iter()
-            .find_map(|name| get(name).and_then(|v| v.trim().parse::<u64>().ok()))
-            .filter(|ms| *ms > 0)
+            .find_map(|name| get(name).and_then(|v| positive_number(&v)))
             .map_or(EXPORT_TIMEOUT, Duration::from_millis),
             queue: queue_config(&get),
         })
@@ -151,11 +150,7 @@ impl TraceConfig {
 /// The batch processor's standard variables, counted in spans as the specification has them;
 /// the queue holds calls, which are two spans each when they take one attempt.
 fn queue_config(get: &impl Fn(&str) -> Option<String>) -> QueueConfig {
-    let number = |name: &str| {
-        get(name)
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .filter(|n| *n > 0)
-    };
+    let number = |name: &str| get(name).and_then(|v| positive_number(&v));
     let spans_as_calls = |spans: u64| usize::try_from(spans.div_ceil(2)).unwrap_or(usize::MAX);
     let capacity = number("OTEL_BSP_MAX_QUEUE_SIZE").map_or(QUEUE.capacity, spans_as_calls);
     QueueConfig {
@@ -165,6 +160,11 @@ fn queue_config(get: &impl Fn(&str) -> Option<String>) -> QueueConfig {
             .min(capacity),
         delay: number("OTEL_BSP_SCHEDULE_DELAY").map_or(QUEUE.delay, Duration::from_millis),
     }
+}
+
+/// A count or a number of milliseconds; `None` when it is not a whole number above zero.
+fn positive_number(value: &str) -> Option<u64> {
+    value.trim().parse().ok().filter(|n| *n > 0)
 }
 
 /// `OTEL_EXPORTER_OTLP_HEADERS`: `key=value` pairs separated by commas, the values
