@@ -90,7 +90,7 @@ impl CallSpan {
             ids.flags.to_u8(),
         );
         (
-            HeaderName::from_static("traceparent"),
+            super::TRACEPARENT,
             HeaderValue::from_bytes(&traceparent).expect("hex and dashes"),
         )
     }
